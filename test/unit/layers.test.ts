@@ -1,0 +1,95 @@
+// Enforces the one-way layering of src/ (DEVELOPERS.md): a file may import only its own layer or lower ones.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** What each layer may import besides itself. `index.ts` at the top (the library API) may import anything. */
+const ALLOWED: Record<string, readonly string[]> = {
+  util: [],
+  crypto: ['util'],
+  wire: ['util'],
+  io: ['util'],
+  transform: ['util', 'crypto', 'wire'],
+  peer: ['util', 'crypto', 'wire', 'transform'],
+  edge: ['util', 'crypto', 'wire', 'transform', 'peer', 'io'],
+  supernode: ['util', 'crypto', 'wire', 'transform', 'peer', 'io'],
+  management: ['util', 'crypto', 'wire', 'transform', 'peer', 'io', 'edge', 'supernode'],
+  cli: ['util', 'crypto', 'wire', 'transform', 'peer', 'io', 'edge', 'supernode', 'management'],
+};
+
+function listTs(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listTs(p));
+    else if (name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+function importsOf(source: string): string[] {
+  const specs: string[] = [];
+  const re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (let m = re.exec(source); m; m = re.exec(source)) specs.push(m[1] ?? m[2]);
+  return specs;
+}
+
+const files = listTs(SRC);
+
+describe('layering', () => {
+  it('finds the source tree', () => {
+    expect(files.length).toBeGreaterThan(5);
+  });
+
+  it('every src file sits in a known layer', () => {
+    for (const f of files) {
+      const rel = relative(SRC, f).split('/');
+      if (rel.length === 1) continue;
+      expect(Object.keys(ALLOWED), f).toContain(rel[0]);
+    }
+  });
+
+  it('no layer imports a higher one', () => {
+    const violations: string[] = [];
+    for (const f of files) {
+      const rel = relative(SRC, f).split('/');
+      if (rel.length === 1) continue;
+      const layer = rel[0];
+      for (const spec of importsOf(readFileSync(f, 'utf8'))) {
+        if (!spec.startsWith('.')) continue;
+        const target = relative(SRC, resolve(dirname(f), spec)).split('/');
+        if (target[0] === '..' || target.length === 1) {
+          violations.push(`${relative(SRC, f)} imports ${spec} (outside the layers)`);
+          continue;
+        }
+        if (target[0] !== layer && !ALLOWED[layer].includes(target[0])) {
+          violations.push(`${relative(SRC, f)} (${layer}) imports ${spec} (${target[0]})`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('only io/ loads the native addon and only cli/ touches process', () => {
+    const bad: string[] = [];
+    for (const f of files) {
+      const rel = relative(SRC, f);
+      const src = readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '');
+      if (!rel.startsWith('io/') && /\.node['"]|node-gyp-build|createRequire/.test(src))
+        bad.push(`${rel} loads native code`);
+      if (!rel.startsWith('cli/') && /\bprocess\.(?!hrtime)/.test(src)) bad.push(`${rel} touches process`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('the checker catches a violation', () => {
+    expect(importsOf("import { x } from '../edge/edge.js';")).toEqual(['../edge/edge.js']);
+    expect(importsOf("export * from './a.js';\nconst m = await import('../cli/x.js');")).toEqual([
+      './a.js',
+      '../cli/x.js',
+    ]);
+  });
+});
