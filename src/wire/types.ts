@@ -194,7 +194,13 @@ export interface PacketHeader {
 /** Any decoded message, tagged by its type. */
 export type Message =
   | { type: typeof MsgType.REGISTER; common: Common; body: Register }
-  | { type: typeof MsgType.PACKET; common: Common; body: PacketHeader; payloadOffset: number; payloadLength: number }
+  | {
+      type: typeof MsgType.PACKET;
+      common: Common;
+      body: PacketHeader;
+      payloadOffset: number;
+      payloadLength: number;
+    }
   | { type: typeof MsgType.REGISTER_ACK; common: Common; body: RegisterAck }
   | { type: typeof MsgType.REGISTER_SUPER; common: Common; body: RegisterSuper }
   | { type: typeof MsgType.UNREGISTER_SUPER; common: Common; body: UnregisterSuper }
