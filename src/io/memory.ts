@@ -279,10 +279,8 @@ export class MemoryNetwork {
     let n = 0;
     try {
       while (this.queueHead < this.queue.length) {
-        if (++n > MAX_DELIVERIES_PER_DRAIN) {
-          throw new Error(
-            `MemoryNetwork: more than ${MAX_DELIVERIES_PER_DRAIN} datagrams in one drain (a loop?)`,
-          );
+        if (++n > this.maxDeliveries) {
+          throw new Error(`MemoryNetwork: more than ${this.maxDeliveries} datagrams in one drain (a loop?)`);
         }
         const q = this.queue[this.queueHead];
         this.queue[this.queueHead++] = undefined as unknown as Queued;
