@@ -17,7 +17,6 @@ export const SPECK_KEY256_BYTES = 32;
 export const SPECK_ROUNDS_128 = 32;
 export const SPECK_ROUNDS_256 = 34;
 
-const U32_RANGE = 0x100000000;
 
 /** Expanded Speck key: `rk[2i]` / `rk[2i+1]` are the high / low 32 bits of round key i. */
 export class SpeckKey {
@@ -36,15 +35,25 @@ let outYl = 0;
 let outXh = 0;
 let outXl = 0;
 
+/** Carry out of the 32-bit sum s = a + b, branch-free (keeps V8 on int32 arithmetic). */
+function carry(a: number, b: number, s: number): number {
+  return ((a & b) | ((a | b) & ~s)) >>> 31;
+}
+
+/** Borrow out of the 32-bit difference d = a - b, branch-free. */
+function borrow(a: number, b: number, d: number): number {
+  return ((~a & b) | (~(a ^ b) & d)) >>> 31;
+}
+
 /** Encrypts (y, x) with the first `rounds` round keys; the result lands in outY*, outX*. */
 function encryptWords(rk: Int32Array, rounds: number, yh: number, yl: number, xh: number, xl: number): void {
   for (let i = 0; i < 2 * rounds; i += 2) {
     // x = ROR64(x, 8)
     const rh = (xh >>> 8) | (xl << 24);
     const rl = (xl >>> 8) | (xh << 24);
-    // x = (x + y) ^ k; the low sum is computed unsigned to detect the carry.
-    const sl = (rl >>> 0) + (yl >>> 0);
-    xh = (rh + yh + (sl >= U32_RANGE ? 1 : 0)) ^ rk[i];
+    // x = (x + y) ^ k
+    const sl = (rl + yl) | 0;
+    xh = ((rh + yh + carry(rl, yl, sl)) | 0) ^ rk[i];
     xl = sl ^ rk[i + 1];
     // y = ROL64(y, 3) ^ x
     const th = (yh << 3) | (yl >>> 29);
@@ -68,9 +77,9 @@ function decryptWords(rk: Int32Array, rounds: number, yh: number, yl: number, xh
     // x = ROL64((x ^ k) - y, 8)
     const kh = xh ^ rk[i];
     const kl = xl ^ rk[i + 1];
-    const dl = (kl >>> 0) - (yl >>> 0);
-    const dh = (kh - yh - (dl < 0 ? 1 : 0)) | 0;
-    xh = (dh << 8) | ((dl | 0) >>> 24);
+    const dl = (kl - yl) | 0;
+    const dh = (kh - yh - borrow(kl, yl, dl)) | 0;
+    xh = (dh << 8) | (dl >>> 24);
     xl = (dl << 8) | (dh >>> 24);
   }
   outYh = yh;
@@ -123,10 +132,9 @@ export function speckExpandKey(key: Uint8Array, keyOff = 0, keyBytes = key.lengt
     let xl = ll[j];
     const rh = (xh >>> 8) | (xl << 24);
     const rl = (xl >>> 8) | (xh << 24);
-    const sl = (rl >>> 0) + (kl >>> 0);
-    xh = rh + kh + (sl >= U32_RANGE ? 1 : 0);
+    const sl = (rl + kl) | 0;
+    xh = (rh + kh + carry(rl, kl, sl)) | 0;
     xl = sl ^ i;
-    xh |= 0;
     lh[j] = xh;
     ll[j] = xl;
     const th = (kh << 3) | (kl >>> 29);
