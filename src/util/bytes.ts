@@ -74,7 +74,9 @@ export class Reader {
   /** A copy of the next n bytes (safe to keep after the datagram buffer is reused). */
   bytes(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    // Not buf.slice(): on a Buffer that is a view, and the datagram buffer gets reused.
+    const out = new Uint8Array(n);
+    out.set(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return out;
   }
