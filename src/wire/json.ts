@@ -13,9 +13,9 @@ export type JsonObject = { [k: string]: JsonValue };
 const FLAGS_HEX_DIGITS = 4;
 const COOKIE_HEX_DIGITS = 8;
 
-/** The full 16-bit flags word as `0x0060`, type bits included (how the vectors and n2n logs show it). */
-export function flagsWordHex(type: number, flags: number): string {
-  return `0x${((flags | type) & 0xffff).toString(16).padStart(FLAGS_HEX_DIGITS, '0')}`;
+/** The flag bits (type masked off) as `0x0060`, as the reference decoder of the golden vectors prints them. */
+export function flagsHex(flags: number): string {
+  return `0x${(flags & 0xffe0).toString(16).padStart(FLAGS_HEX_DIGITS, '0')}`;
 }
 
 export function cookieHex(cookie: number): string {
@@ -33,7 +33,7 @@ function putAuth(o: JsonObject, a: Auth): void {
 }
 
 /**
- * The JSON form of a decoded message: `type` (n2n name), `ttl`, `flags` (whole word, hex), `community`, then the
+ * The JSON form of a decoded message: `type` (n2n name), `ttl`, `flags` (flag bits, hex), `community`, then the
  * body fields in wire order with snake_case names. MACs are `aa:bb:cc:dd:ee:ff`, socks `ip:port`, cookies and
  * tokens hex. Optional socks are omitted when absent. PACKET adds `payload_offset` and `payload_length` (the
  * caller decides whether to add the payload itself).
@@ -43,7 +43,7 @@ export function messageToJson(msg: Message): JsonObject {
   const o: JsonObject = {
     type: MSG_TYPE_NAMES[msg.type] ?? String(msg.type),
     ttl: c.ttl,
-    flags: flagsWordHex(msg.type, c.flags),
+    flags: flagsHex(c.flags),
     community: communityName(c.community),
   };
   switch (msg.type) {
