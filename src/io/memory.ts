@@ -540,6 +540,12 @@ export class MemoryTap implements TapDevice {
     return true;
   }
 
+  writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
+    let n = 0;
+    for (let i = 0; i < count; i++) if (this.write(buf, offsets[i], lengths[i])) n++;
+    return n;
+  }
+
   /** Removes and returns everything written so far. */
   takeWritten(): Uint8Array[] {
     return this.written.splice(0, this.written.length);

@@ -34,6 +34,11 @@ export interface TapDevice {
   onFrames(handler: (batch: FrameBatch) => void): void;
   /** Writes one frame `buf[offset, offset+length)` to the kernel; a full queue drops it and returns false. */
   write(buf: Uint8Array, offset: number, length: number): boolean;
+  /**
+   * Writes frames `buf[offsets[i], offsets[i]+lengths[i])` for i < count, in order; returns how many the kernel
+   * accepted (the rest are dropped and counted).
+   */
+  writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   /** Reconfigures the address after start (supernode-assigned or DHCP). */
   setAddress(addr: number, bitlen: number): void;
   close(): void;

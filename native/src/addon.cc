@@ -1,0 +1,21 @@
+// Entry point of tsn2n_io.node: registers the TAP, frame, poller and UDP functions. I/O only, no protocol.
+#include <napi.h>
+
+#include "frames.h"
+#include "netif.h"
+#include "poller.h"
+#include "udp.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tsn2n::InitNetif(env, exports);
+  tsn2n::InitFrames(env, exports);
+  tsn2n::InitUdp(env, exports);
+  tsn2n::FdPoller::Init(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tsn2n_io, Init)

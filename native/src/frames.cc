@@ -1,0 +1,199 @@
+// Batch frame I/O on a non-blocking fd: read every ready frame into the slab; write one frame or a batch.
+#include "frames.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "errors.h"
+
+namespace tsn2n {
+
+void MsgScratch::Resize(uint32_t n) {
+  msgs.resize(n);
+  iovs.resize(n);
+  names.resize(n);
+}
+
+uint32_t ReadFrames(int fd, const Slab& slab, int* err) {
+  *err = 0;
+  uint32_t count = 0;
+  const size_t room = slab.stride - slab.headroom;
+  while (count < slab.capacity) {
+    ssize_t n = read(fd, slab.base + static_cast<size_t>(count) * slab.stride + slab.headroom, room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = -errno;
+      break;
+    }
+    // tun reports a frame's full length even when it did not fit the buffer: such a frame is cut, drop it.
+    if (static_cast<size_t>(n) > room) continue;
+    slab.lengths[count++] = static_cast<uint32_t>(n);
+  }
+  return count;
+}
+
+void EncodeAddr(const struct sockaddr_storage& ss, uint8_t* out) {
+  memset(out, 0, kAddrStride);
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&ss);
+    out[0] = 4;
+    memcpy(out + 2, &sin->sin_port, 2);
+    memcpy(out + 4, &sin->sin_addr, 4);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&ss);
+    out[0] = 6;
+    memcpy(out + 2, &sin6->sin6_port, 2);
+    memcpy(out + 4, &sin6->sin6_addr, 16);
+    uint32_t scope = sin6->sin6_scope_id;
+    out[20] = scope & 0xff;
+    out[21] = (scope >> 8) & 0xff;
+    out[22] = (scope >> 16) & 0xff;
+    out[23] = (scope >> 24) & 0xff;
+  }
+}
+
+socklen_t DecodeAddr(const uint8_t* in, struct sockaddr_storage* ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (in[0] == 4) {
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    memcpy(&sin->sin_port, in + 2, 2);
+    memcpy(&sin->sin_addr, in + 4, 4);
+    return sizeof(struct sockaddr_in);
+  }
+  if (in[0] == 6) {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    memcpy(&sin6->sin6_port, in + 2, 2);
+    memcpy(&sin6->sin6_addr, in + 4, 16);
+    sin6->sin6_scope_id = static_cast<uint32_t>(in[20]) | (static_cast<uint32_t>(in[21]) << 8) |
+                          (static_cast<uint32_t>(in[22]) << 16) | (static_cast<uint32_t>(in[23]) << 24);
+    return sizeof(struct sockaddr_in6);
+  }
+  return 0;
+}
+
+uint32_t RecvDatagrams(int fd, const Slab& slab, MsgScratch* scratch, int* err) {
+  *err = 0;
+  const uint32_t n = slab.capacity;
+  for (uint32_t i = 0; i < n; i++) {
+    struct iovec& iov = scratch->iovs[i];
+    iov.iov_base = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
+    iov.iov_len = slab.stride - slab.headroom;
+    struct msghdr& h = scratch->msgs[i].msg_hdr;
+    memset(&h, 0, sizeof(h));
+    h.msg_name = &scratch->names[i];
+    h.msg_namelen = sizeof(struct sockaddr_storage);
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, scratch->msgs.data(), n, MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) *err = -errno;
+    return 0;
+  }
+  uint32_t kept = 0;
+  for (int i = 0; i < got; i++) {
+    // A datagram longer than the slot arrives truncated (MSG_TRUNC): drop it rather than pass a fragment.
+    if (scratch->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+    uint32_t len = scratch->msgs[i].msg_len;
+    if (kept != static_cast<uint32_t>(i)) {
+      memmove(slab.base + static_cast<size_t>(kept) * slab.stride + slab.headroom,
+              slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom, len);
+    }
+    slab.lengths[kept] = len;
+    EncodeAddr(scratch->names[i], slab.addrs + static_cast<size_t>(kept) * kAddrStride);
+    kept++;
+  }
+  return kept;
+}
+
+Slab ArgSlab(const Napi::CallbackInfo& info, size_t first, const char* usage) {
+  Bytes slab = ArgBytes(info, first, usage);
+  uint32_t stride = ArgUint(info, first + 1, usage);
+  uint32_t headroom = ArgUint(info, first + 2, usage);
+  U32s lengths = ArgU32s(info, first + 3, usage);
+  if (stride == 0 || headroom >= stride) ThrowUsage(info.Env(), usage);
+  Slab s;
+  s.base = slab.data;
+  s.stride = stride;
+  s.headroom = headroom;
+  s.lengths = lengths.data;
+  size_t fit = slab.length / stride;
+  s.capacity = static_cast<uint32_t>(fit < lengths.length ? fit : lengths.length);
+  return s;
+}
+
+namespace {
+
+// writeFrame(fd, buf, offset, length) → bytes written, or -errno (-EAGAIN when the queue is full).
+Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
+  const char* usage = "writeFrame(fd: number, buf: Uint8Array, offset: number, length: number)";
+  int fd = ArgInt(info, 0, usage);
+  Bytes buf = ArgBytes(info, 1, usage);
+  uint32_t off = ArgUint(info, 2, usage);
+  uint32_t len = ArgUint(info, 3, usage);
+  if (static_cast<size_t>(off) + len > buf.length) ThrowUsage(info.Env(), usage);
+  ssize_t n;
+  do {
+    n = write(fd, buf.data + off, len);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
+}
+
+// writeFrames(fd, buf, offsets, lengths, count) → frames the kernel accepted. Stops at EAGAIN; a frame the
+// kernel rejects for another reason (e.g. EINVAL) is skipped.
+Napi::Value WriteFrames(const Napi::CallbackInfo& info) {
+  const char* usage =
+      "writeFrames(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number)";
+  int fd = ArgInt(info, 0, usage);
+  Bytes buf = ArgBytes(info, 1, usage);
+  U32s offsets = ArgU32s(info, 2, usage);
+  U32s lengths = ArgU32s(info, 3, usage);
+  uint32_t count = ArgUint(info, 4, usage);
+  if (count > offsets.length || count > lengths.length) ThrowUsage(info.Env(), usage);
+  for (uint32_t i = 0; i < count; i++) {
+    if (static_cast<size_t>(offsets.data[i]) + lengths.data[i] > buf.length) ThrowUsage(info.Env(), usage);
+  }
+  uint32_t accepted = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    ssize_t n;
+    do {
+      n = write(fd, buf.data + offsets.data[i], lengths.data[i]);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+      accepted++;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    }
+  }
+  return Napi::Number::New(info.Env(), accepted);
+}
+
+// readFrames(fd, slab, stride, headroom, lengths) → frames read (≥ 0) or -errno. Synchronous.
+Napi::Value ReadFramesJs(const Napi::CallbackInfo& info) {
+  const char* usage =
+      "readFrames(fd: number, slab: Uint8Array, stride: number, headroom: number, lengths: Uint32Array)";
+  int fd = ArgInt(info, 0, usage);
+  Slab slab = ArgSlab(info, 1, usage);
+  int err = 0;
+  uint32_t n = ReadFrames(fd, slab, &err);
+  return Napi::Number::New(info.Env(), n == 0 && err != 0 ? err : static_cast<double>(n));
+}
+
+}  // namespace
+
+void InitFrames(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeFrame", Napi::Function::New(env, WriteFrame, "writeFrame"));
+  exports.Set("writeFrames", Napi::Function::New(env, WriteFrames, "writeFrames"));
+  exports.Set("readFrames", Napi::Function::New(env, ReadFramesJs, "readFrames"));
+  exports.Set("ADDR_STRIDE", Napi::Number::New(env, kAddrStride));
+}
+
+}  // namespace tsn2n

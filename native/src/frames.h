@@ -1,0 +1,51 @@
+// The slab layout shared with JS, and the batch read/receive loops that fill it.
+#pragma once
+
+#include <napi.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace tsn2n {
+
+// Bytes per source/destination address entry: [0] family 4|6, [2..3] port big-endian,
+// [4..7] IPv4 or [4..19] IPv6 in network order, [20..23] IPv6 scope id little-endian.
+constexpr uint32_t kAddrStride = 24;
+
+// A JS-owned slab: frame i lives at base + i*stride + headroom and is at most stride - headroom bytes.
+struct Slab {
+  uint8_t* base = nullptr;
+  uint32_t stride = 0;
+  uint32_t headroom = 0;
+  uint32_t* lengths = nullptr;
+  uint32_t capacity = 0;
+  // Only for UDP: capacity * kAddrStride bytes of source addresses.
+  uint8_t* addrs = nullptr;
+};
+
+// Scratch arrays for recvmmsg/sendmmsg, sized once per socket.
+struct MsgScratch {
+  std::vector<struct mmsghdr> msgs;
+  std::vector<struct iovec> iovs;
+  std::vector<struct sockaddr_storage> names;
+  void Resize(uint32_t n);
+};
+
+// Reads frames with read() until EAGAIN or the slab is full; returns the count, sets *err to -errno on a
+// real error (0 otherwise).
+uint32_t ReadFrames(int fd, const Slab& slab, int* err);
+
+// Receives datagrams with recvmmsg() until EAGAIN or the slab is full, writing each source address.
+uint32_t RecvDatagrams(int fd, const Slab& slab, MsgScratch* scratch, int* err);
+
+// Encodes/decodes the address entry format above. Decode returns the sockaddr length or 0 if invalid.
+void EncodeAddr(const struct sockaddr_storage& ss, uint8_t* out);
+socklen_t DecodeAddr(const uint8_t* in, struct sockaddr_storage* ss);
+
+// Reads a slab description from JS arguments starting at `first`: (slab, stride, headroom, lengths).
+Slab ArgSlab(const Napi::CallbackInfo& info, size_t first, const char* usage);
+
+void InitFrames(Napi::Env env, Napi::Object exports);
+
+}  // namespace tsn2n

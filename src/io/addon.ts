@@ -1,0 +1,131 @@
+// The one loader of the native addon (native/build/Release/tsn2n_io.node) and the typed surface of everything it exports.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What `ifGetInfo` reads back from the kernel. */
+export interface NativeIfInfo {
+  index: number;
+  /** 48-bit MAC as a number. */
+  mac: number;
+  mtu: number;
+  /** IFF_* flags (IFF_UP = 1). */
+  flags: number;
+  txQueueLen: number;
+  /** IPv4 address and netmask as u32, 0 when the interface has none. */
+  addr: number;
+  netmask: number;
+}
+
+/**
+ * Owns a non-blocking fd (closed by `close`). When the fd is readable it reads every ready frame (TAP) or
+ * datagram (UDP, recvmmsg) into the slab given at construction, then calls `onBatch(count, err)` once.
+ * `err` is 0 or a negative errno. No call happens after `close()`.
+ */
+export interface NativeFdPoller {
+  readonly fd: number;
+  readonly closed: boolean;
+  start(): void;
+  stop(): void;
+  close(): void;
+}
+
+export const PollKind = { TAP: 0, UDP: 1 } as const;
+export type PollKind = (typeof PollKind)[keyof typeof PollKind];
+
+export interface NativeAddon {
+  /** Opens /dev/net/tun as TAP (IFF_TAP|IFF_NO_PI, O_NONBLOCK); name "" or with %d lets the kernel pick. */
+  tapOpen(name: string): { fd: number; name: string };
+  ifSetMac(name: string, mac: number): void;
+  ifSetMtu(name: string, mtu: number): void;
+  ifSetTxQueueLen(name: string, frames: number): void;
+  /** Sets the IPv4 address, netmask and broadcast; 0/0 removes the address. */
+  ifSetIpv4(name: string, addr: number, bitlen: number): void;
+  ifSetUp(name: string, up: boolean): void;
+  ifGetInfo(name: string): NativeIfInfo;
+  /** setns(fd, CLONE_NEWNET) for the calling thread; root tests use it to work inside a fresh namespace. */
+  setNetns(fd: number): void;
+  closeFd(fd: number): void;
+
+  /** One write(); returns bytes written or a negative errno (-EAGAIN: queue full). */
+  writeFrame(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** One write() per frame i = buf[offsets[i], +lengths[i]); returns how many the kernel accepted. */
+  writeFrames(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /** Synchronous batch read into the slab layout; returns the frame count or a negative errno. */
+  readFrames(fd: number, slab: Uint8Array, stride: number, headroom: number, lengths: Uint32Array): number;
+  /** Bytes per encoded socket address (see encodeSockAddr in udp-native.ts). */
+  readonly ADDR_STRIDE: number;
+
+  /** Binds a non-blocking UDP socket (IPv6 dual-stack); buffer sizes 0 keep the kernel default. */
+  udpOpen(
+    family: 4 | 6,
+    address: string,
+    port: number,
+    rcvbufBytes: number,
+    sndbufBytes: number,
+  ): { fd: number; address: string; port: number };
+  /** sendto() of buf[offset, +length) to the address entry `index` of `addrs`; bytes or a negative errno. */
+  udpSend(
+    fd: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    addrs: Uint8Array,
+    index: number,
+  ): number;
+  /** sendmmsg() of datagram i = buf[offsets[i], +lengths[i]) to address entry i; returns how many were accepted. */
+  udpSendBatch(
+    fd: number,
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint8Array,
+    count: number,
+  ): number;
+
+  FdPoller: new (
+    fd: number,
+    kind: PollKind,
+    slab: Uint8Array,
+    stride: number,
+    headroom: number,
+    lengths: Uint32Array,
+    addrs: Uint8Array | null,
+    onBatch: (count: number, err: number) => void,
+  ) => NativeFdPoller;
+}
+
+/** Thrown when the addon was not built (e.g. `npm install --ignore-scripts`). */
+export class AddonMissingError extends Error {
+  readonly code = 'ERR_TSN2N_ADDON_MISSING';
+  constructor(path: string) {
+    super(
+      `the native addon is not built (${path} is missing): run \`npm rebuild tsn2n\` or ` +
+        '`node-gyp rebuild --directory=native` (needs g++, make and python3)',
+    );
+    this.name = 'AddonMissingError';
+  }
+}
+
+/** src/io and dist/io sit at the same depth, so the same relative path works from both. */
+const ADDON_PATH = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../native/build/Release/tsn2n_io.node',
+);
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon on first use, so code that only needs the in-memory doubles never requires a build. */
+export function loadAddon(): NativeAddon {
+  if (cached !== undefined) return cached;
+  if (!existsSync(ADDON_PATH)) throw new AddonMissingError(ADDON_PATH);
+  const require = createRequire(import.meta.url);
+  cached = require(ADDON_PATH) as NativeAddon;
+  return cached;
+}
+
+/** True when the addon file exists (it may still fail to load on a foreign platform). */
+export function addonAvailable(): boolean {
+  return existsSync(ADDON_PATH);
+}
