@@ -222,3 +222,17 @@ export function pearsonHash256(
   storeLanes(4, out, outOff);
   return out;
 }
+
+/** H128 of data[off, off+len), 16 bytes into out[outOff..] (no subarray view needed). */
+export function pearsonHash128Range(
+  data: Uint8Array,
+  off: number,
+  len: number,
+  out: Uint8Array = new Uint8Array(PEARSON_H128_BYTES),
+  outOff = 0,
+): Uint8Array {
+  checkRange(data, off, len);
+  run(2, data, off, len);
+  storeLanes(2, out, outOff);
+  return out;
+}

@@ -17,7 +17,6 @@ export const SPECK_KEY256_BYTES = 32;
 export const SPECK_ROUNDS_128 = 32;
 export const SPECK_ROUNDS_256 = 34;
 
-
 /** Expanded Speck key: `rk[2i]` / `rk[2i+1]` are the high / low 32 bits of round key i. */
 export class SpeckKey {
   readonly rounds: number;

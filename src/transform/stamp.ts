@@ -1,0 +1,168 @@
+// Replay-protection time stamps (spec §6): a strictly increasing generator and per-sender checks.
+//
+// Representation: a 64-bit stamp is a pair of unsigned 32-bit numbers `{ hi, lo }` (the `U64`
+// shape of crypto/pearson.ts). hi = Unix seconds; lo = microseconds << 12 | counter << 4 | flag.
+// Stamps travel big-endian inside the header-encryption IV block. All operations write into
+// caller-owned objects so the packet path allocates nothing.
+//
+// n2n.c: time_stamp / time_stamp_verify_and_update / initial_time_stamp.
+import type { U64 } from '../crypto/pearson.js';
+import type { Clock } from '../util/clock.js';
+
+/** A 64-bit stamp as unsigned 32-bit halves (hi = seconds, lo = µs << 12 | counter << 4 | flag). */
+export type Stamp = U64;
+
+/** Bit position of the microseconds inside the low half. */
+export const STAMP_USEC_SHIFT = 12;
+/** One step of the 8-bit counter (bits 11..4); used to keep stamps strictly increasing. */
+export const STAMP_COUNTER_STEP = 0x10;
+/** Bit 0: C's "counter-only" mode flag; we never set it but honour it on receipt. */
+export const STAMP_COUNTER_ONLY_FLAG = 0x1;
+/** TIME_STAMP_FRAME = 2^36 (±16 s): high half of the allowed clock difference. */
+export const STAMP_FRAME_HI = 0x10;
+/** TIME_STAMP_JITTER = 0x27100000 (160 ms: 0x27100 µs << 12), low half. */
+export const STAMP_JITTER = 0x27100000;
+
+const MICROS_PER_MS = 1000;
+const MICROS_PER_SECOND = 1_000_000;
+const U32_RANGE = 0x100000000;
+
+/**
+ * The previous valid stamp of one sender (peer, edge or supernode). Create it with
+ * `StampGenerator.initialRecord()` when the sender's entry is created (p = now − 2^36).
+ */
+export class StampRecord implements Stamp {
+  hi = 0;
+  lo = 0;
+}
+
+/** Signed comparison helper: is the 64-bit value (hi signed, lo unsigned) <= 0? */
+function isNonPositive(hi: number, lo: number): boolean {
+  return hi < 0 || (hi === 0 && lo === 0);
+}
+
+/** Unsigned 64-bit comparison: a > b. */
+function greaterU64(aHi: number, aLo: number, bHi: number, bLo: number): boolean {
+  return aHi > bHi || (aHi === bHi && aLo > bLo);
+}
+
+/**
+ * One generator per process (edge and supernode in one process should share it): every stamp it
+ * issues is strictly greater than the previous one, whatever the injected clock does. Within one
+ * microsecond (or if the clock goes back) it adds one counter step (16) to the last stamp instead
+ * of C's counter-only mode; receivers only compare stamps as 64-bit numbers, so this is compatible.
+ */
+export class StampGenerator {
+  private readonly clock: Clock;
+  private lastHi = 0;
+  private lastLo = 0;
+  private readonly scratch: Stamp = { hi: 0, lo: 0 };
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  /** The clock's current time as a stamp (counter 0, flag 0), without advancing the generator. */
+  current(out: Stamp): Stamp {
+    const micros = Math.floor(this.clock.now() * MICROS_PER_MS);
+    const seconds = Math.floor(micros / MICROS_PER_SECOND);
+    const usec = micros - seconds * MICROS_PER_SECOND;
+    out.hi = seconds >>> 0;
+    out.lo = (usec << STAMP_USEC_SHIFT) >>> 0;
+    return out;
+  }
+
+  /** Issues the next stamp into `out`: max(now, last + 16). */
+  next(out: Stamp): Stamp {
+    this.current(out);
+    if (!greaterU64(out.hi, out.lo, this.lastHi, this.lastLo)) {
+      const lo = this.lastLo + STAMP_COUNTER_STEP;
+      out.lo = lo >>> 0;
+      out.hi = (this.lastHi + (lo >= U32_RANGE ? 1 : 0)) >>> 0;
+    }
+    this.lastHi = out.hi;
+    this.lastLo = out.lo;
+    return out;
+  }
+
+  /** Initialises a new sender's record to now − 2^36 (initial_time_stamp). */
+  initialRecord(rec: StampRecord = new StampRecord()): StampRecord {
+    this.current(rec);
+    rec.hi = (rec.hi - STAMP_FRAME_HI) >>> 0;
+    return rec;
+  }
+
+  /**
+   * Checks a received stamp (spec §6): within ±16 s of the local clock and, if `record` is given,
+   * newer than the sender's previous valid stamp (by more than −160 ms with `allowJitter`, or
+   * −160 ms << 8 when the stamp has the counter-only flag). On success the record is raised to
+   * max(record, stamp). Returns false (record unchanged) otherwise.
+   */
+  verify(stamp: Stamp, record: StampRecord | null | undefined, allowJitter: boolean): boolean {
+    const now = this.scratch;
+    this.current(now);
+    const sHi = stamp.hi >>> 0;
+    const sLo = stamp.lo >>> 0;
+    // diff = stamp − now as signed 64-bit; require |diff| < 2^36.
+    let dLo = sLo - now.lo;
+    let dHi = sHi - now.hi - (dLo < 0 ? 1 : 0);
+    dLo >>>= 0;
+    dHi |= 0;
+    // diff in (−2^36, 2^36)  <=>  hi in [−16, 15], excluding exactly −2^36.
+    if (dHi < -STAMP_FRAME_HI || dHi >= STAMP_FRAME_HI || (dHi === -STAMP_FRAME_HI && dLo === 0))
+      return false;
+    if (!record) return true;
+    // diff = stamp − previous (+ jitter), signed 64-bit with wrap-around as in C.
+    dLo = sLo - record.lo;
+    dHi = sHi - record.hi - (dLo < 0 ? 1 : 0);
+    dLo >>>= 0;
+    if (allowJitter) {
+      // TIME_STAMP_JITTER << 8 for counter-only stamps moves 0x27 into the high half.
+      const counterOnly = (sLo & STAMP_COUNTER_ONLY_FLAG) !== 0;
+      const jHi = counterOnly ? STAMP_JITTER >>> 24 : 0;
+      const jLo = counterOnly ? (STAMP_JITTER << 8) >>> 0 : STAMP_JITTER;
+      const sum = dLo + jLo;
+      dLo = sum >>> 0;
+      dHi += jHi + (sum >= U32_RANGE ? 1 : 0);
+    }
+    dHi |= 0;
+    if (isNonPositive(dHi, dLo)) return false;
+    if (greaterU64(sHi, sLo, record.hi, record.lo)) {
+      record.hi = sHi;
+      record.lo = sLo;
+    }
+    return true;
+  }
+}
+
+/** The stamp as a BigInt (logs, tests). */
+export function stampToBigInt(s: Stamp): bigint {
+  return (BigInt(s.hi >>> 0) << 32n) | BigInt(s.lo >>> 0);
+}
+
+/** Sets `out` from a BigInt (taken mod 2^64). */
+export function stampFromBigInt(v: bigint, out: Stamp = { hi: 0, lo: 0 }): Stamp {
+  out.hi = Number((v >> 32n) & 0xffffffffn);
+  out.lo = Number(v & 0xffffffffn);
+  return out;
+}
+
+/** The stamp as 16 hex digits. */
+export function stampToHex(s: Stamp): string {
+  return (s.hi >>> 0).toString(16).padStart(8, '0') + (s.lo >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The fields of a stamp (spec §6 layout). */
+export function stampFields(s: Stamp): {
+  seconds: number;
+  micros: number;
+  counter: number;
+  counterOnly: boolean;
+} {
+  return {
+    seconds: s.hi >>> 0,
+    micros: s.lo >>> STAMP_USEC_SHIFT,
+    counter: (s.lo >>> 4) & 0xff,
+    counterOnly: (s.lo & STAMP_COUNTER_ONLY_FLAG) !== 0,
+  };
+}
