@@ -240,6 +240,15 @@ export function buildRegisterSuperToken(
 }
 
 /**
+ * The public key inside a received scheme-2 token (token[off, off+32)) in ASCII form: the
+ * supernode finds the user by it (sn_utils.c: auth_edge looks users up by public key only).
+ */
+export function tokenPublicKeyAscii(token: Uint8Array, off = 0): string {
+  check(token, off, AUTH_KEY_BYTES, 'token');
+  return binToAscii(token.subarray(off, off + AUTH_KEY_BYTES));
+}
+
+/**
  * The supernode's answer token for REGISTER_SUPER_ACK (sn_utils.c: auth_edge), from the received
  * 48-byte token at received[recvOff..]: E_SS(token[32..48)) || token[16..32) ||
  * E_SS(D_SS(token[32..48)) XOR DK XOR SS[0..16)). `secret` is the user's (found by token[0..32)).

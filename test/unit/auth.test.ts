@@ -22,6 +22,7 @@ import {
   N2N_BASE_POINT,
   openAckToken,
   publicKeyFromAscii,
+  tokenPublicKeyAscii,
   userPrivateKey,
 } from '../../src/transform/auth.js';
 import { dynamicHeaderKeys, staticHeaderKeys } from '../../src/transform/header.js';
@@ -244,6 +245,7 @@ describe('spec §15.5', () => {
     // The supernode side, from the received token at an offset in a datagram buffer.
     const datagram = new Uint8Array(60);
     datagram.set(token, 7);
+    expect(tokenPublicKeyAscii(datagram, 7)).toBe('nHWum+r42k1qDXdIeH-WFKeylK5UyLStRzxofRNAgpG');
     const serverSecret = new AuthSecret(generateSharedSecret(privFed, pubUser));
     const answer = new Uint8Array(50);
     buildAckToken(datagram, 7, dk, serverSecret, answer, 2);
