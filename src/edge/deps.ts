@@ -1,0 +1,74 @@
+// What an Edge is given instead of doing I/O itself: socket and TAP factories, clock, randomness, logger, DNS.
+import type { TapDevice, UdpSocket } from '../io/types.js';
+import type { StampGenerator } from '../transform/stamp.js';
+import type { Clock } from '../util/clock.js';
+import type { SockAddr } from '../util/ip.js';
+import type { Logger } from '../util/log.js';
+import type { Mac } from '../util/mac.js';
+import type { Random } from '../util/random.js';
+import type { EdgeRoute } from './options.js';
+
+/** n2n_define.h: N2N_MULTICAST_GROUP / N2N_MULTICAST_PORT (local peer discovery, spec §12.7). */
+export const MULTICAST_GROUP = '224.0.0.68';
+export const MULTICAST_PORT = 1968;
+
+export interface UdpOpenOptions {
+  /** Local address to bind; undefined = any. */
+  address: string | undefined;
+  /** Local port; 0 = the OS picks. */
+  port: number;
+  /** IP TOS byte (-T). */
+  tos: number | undefined;
+  /** Set DF / do path MTU discovery (-D); n2n disables it by default. */
+  pmtuDiscovery: boolean;
+}
+
+export interface TapOpenOptions {
+  name: string;
+  mac: Mac;
+  mtu: number;
+  /** IPv4 as u32 and prefix length; 0/0 leaves the device without an address (DHCP mode). */
+  addr: number;
+  bitlen: number;
+}
+
+/** A UDP socket whose outgoing IP TTL can be changed (for the `-L` port-prediction burst). */
+export interface TtlSettable {
+  setTtl(ttl: number): void;
+}
+
+export function canSetTtl(s: UdpSocket): s is UdpSocket & TtlSettable {
+  return typeof (s as Partial<TtlSettable>).setTtl === 'function';
+}
+
+/** Undo handle for routes installed with `addRoutes`. */
+export type RouteCleanup = () => Promise<void>;
+
+export interface EdgeDeps {
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** One strictly increasing stamp source per process; share it with a supernode in the same process. */
+  stamps?: StampGenerator;
+  /** Opens the main UDP socket. */
+  openUdp(options: UdpOpenOptions): Promise<UdpSocket>;
+  /**
+   * Opens the local-discovery socket: bound to 0.0.0.0:1968 with address reuse and joined to 224.0.0.68.
+   * Undefined when multicast is unavailable (discovery is then skipped).
+   */
+  openMulticast(): Promise<UdpSocket | undefined>;
+  /** Creates and configures the TAP device. */
+  openTap(options: TapOpenOptions): Promise<TapDevice>;
+  /** Resolves a supernode host name to IPv4 text; rejects when it cannot. */
+  resolve(host: string): Promise<string>;
+  /** The local IPv4 address the host would use to reach `to` (for `-e auto`). */
+  localAddressFor?(to: SockAddr): Promise<string | undefined>;
+  /** Installs the `-n` routes once the TAP device is up. `supernode` is the current one (for 0.0.0.0/0). */
+  addRoutes?(
+    routes: readonly EdgeRoute[],
+    tap: TapDevice,
+    supernode: SockAddr | undefined,
+  ): Promise<RouteCleanup>;
+  /** The TAP device's current IPv4 address and prefix (DHCP mode re-reads it every 30 s). */
+  readTapAddress?(tap: TapDevice): { addr: number; bitlen: number } | undefined;
+}

@@ -1,0 +1,101 @@
+// Peer records of the edge (pending_peers / known_peers of edge_utils.c) and socket helpers for them.
+import { StampRecord } from '../transform/stamp.js';
+import type { SockAddr } from '../util/ip.js';
+import type { Mac } from '../util/mac.js';
+
+/** No cookie recorded yet (n2n_define.h: N2N_NO_REG_COOKIE). */
+export const NO_COOKIE = 0;
+
+/** One other edge of the community, pending (relayed) or known (P2P confirmed). */
+export interface Peer {
+  mac: Mac;
+  /** Where we send to it: its public socket, or the one it answered from. */
+  addr: SockAddr;
+  /** `addr` as numbers for allocation-free comparison: IPv4 u32 (-1 for IPv6) and port. */
+  ip4: number;
+  port: number;
+  /** The LAN socket it advertised with `-e`, if any. */
+  preferred: SockAddr | undefined;
+  /** Unix seconds. */
+  lastSeen: number;
+  lastP2p: number;
+  lastSentQuery: number;
+  /** Cookie of the path that confirmed it; a higher one may replace the socket (spec §12.5). */
+  lastCookie: number;
+  /** Its overlay address (from REGISTER), 0 when unknown. */
+  devAddr: number;
+  devBits: number;
+  desc: string;
+  /** Seen via multicast discovery (on our LAN). */
+  local: boolean;
+  /** Registration timeout in seconds (the registration interval). */
+  timeout: number;
+  /** Replay record: the last valid stamp from it (header encryption only). */
+  stamp: StampRecord;
+}
+
+/** IPv4 text → u32, or -1 (IPv6 or not an address); no exceptions, no regex. */
+export function ipv4Value(address: string): number {
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39) {
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return v * 256 + part;
+}
+
+export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number): Peer {
+  return {
+    mac,
+    addr,
+    ip4: addr.family === 4 ? ipv4Value(addr.address) : -1,
+    port: addr.port,
+    preferred: undefined,
+    lastSeen: now,
+    lastP2p: 0,
+    lastSentQuery: 0,
+    lastCookie: NO_COOKIE,
+    devAddr: 0,
+    devBits: 0,
+    desc: '',
+    local: false,
+    timeout,
+    stamp: new StampRecord(),
+  };
+}
+
+/** Sets the peer's socket (keeps the numeric copy in step). */
+export function setPeerAddr(p: Peer, addr: SockAddr): void {
+  p.addr = addr;
+  p.ip4 = addr.family === 4 ? ipv4Value(addr.address) : -1;
+  p.port = addr.port;
+}
+
+export function sameAddr(a: SockAddr, b: SockAddr): boolean {
+  return a.port === b.port && a.address === b.address && a.family === b.family;
+}
+
+/** The peer whose socket equals `addr` (edge_utils.c: find_peer_by_sock). */
+export function findPeerByAddr(list: Map<Mac, Peer>, addr: SockAddr): Peer | undefined {
+  for (const p of list.values()) if (sameAddr(p.addr, addr)) return p;
+  return undefined;
+}
+
+/** 127.0.0.1 is never a usable peer socket: it shows up when an edge runs next to the supernode. */
+export function isValidPeerAddr(addr: SockAddr): boolean {
+  if (addr.family === 6) return addr.address !== '::1';
+  return addr.address !== '127.0.0.1';
+}
