@@ -1,7 +1,8 @@
 // In-memory doubles of the I/O contracts: a UDP switchboard with drop rules and NAT, and a TAP device, for protocol tests.
 import type { SockAddr } from '../util/ip.js';
 import { ipv4ToNumber, prefixToMask, sockAddrToString } from '../util/ip.js';
-import type { FrameBatch, TapDevice, TapInfo, UdpSocket } from './types.js';
+import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from './sockaddr.js';
+import type { BatchUdpSocket, DatagramBatch, FrameBatch, TapDevice, TapInfo, UdpSocket } from './types.js';
 import { FRAME_HEADROOM_BYTES, MAX_FRAME_BYTES } from './types.js';
 
 /** First port handed out when `open` is called without one (the IANA dynamic range starts here). */
@@ -201,8 +202,14 @@ export class MemoryNetwork {
     this.maxDeliveries = options.maxDeliveriesPerDrain ?? MAX_DELIVERIES_PER_DRAIN;
   }
 
-  /** Binds a socket at `address:port`; port 0 or omitted picks a free one. Throws when the endpoint is taken. */
-  open(address: string, port = 0): MemorySocket {
+  /**
+   * Binds a socket at `address:port`; port 0 or omitted picks a free one. Throws when the endpoint is taken.
+   * With `{ batch: true }` the socket also implements BatchUdpSocket (each datagram arrives as a batch of one).
+   */
+  open(address: string, port?: number): MemorySocket;
+  open(address: string, port: number | undefined, options: { batch: true }): MemoryBatchSocket;
+  open(address: string, port?: number, options?: { batch?: boolean }): MemorySocket;
+  open(address: string, port = 0, options: { batch?: boolean } = {}): MemorySocket {
     if (port === 0) port = this.freePort(address);
     if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
       throw new RangeError(`port must be 1..65535, got ${port}`);
@@ -213,7 +220,8 @@ export class MemoryNetwork {
       e.code = 'EADDRINUSE';
       throw e;
     }
-    const s = new MemorySocket(this, { family: familyOf(address), address, port });
+    const local: SockAddr = { family: familyOf(address), address, port };
+    const s = options.batch ? new MemoryBatchSocket(this, local) : new MemorySocket(this, local);
     this.sockets.set(key, s);
     return s;
   }
@@ -436,6 +444,59 @@ export class MemorySocket implements UdpSocket {
     }
     this.stats.received++;
     this.handler(data, { family: from.family, address: from.address, port: from.port });
+  }
+}
+
+/** A MemorySocket with the batch extension, for testing protocol code's BatchUdpSocket path. */
+export class MemoryBatchSocket extends MemorySocket implements BatchUdpSocket {
+  private batchHandler: ((batch: DatagramBatch) => void) | undefined;
+  private readonly batch: DatagramBatch;
+
+  constructor(network: MemoryNetwork, local: SockAddr) {
+    super(network, local);
+    const stride = FRAME_HEADROOM_BYTES + MAX_UDP_PAYLOAD_BYTES;
+    this.batch = {
+      slab: Buffer.alloc(stride),
+      count: 0,
+      stride,
+      headroom: FRAME_HEADROOM_BYTES,
+      lengths: new Uint32Array(1),
+      addrs: new Uint8Array(SOCKADDR_BYTES),
+    };
+  }
+
+  onDatagrams(handler: (batch: DatagramBatch) => void): void {
+    this.batchHandler = handler;
+    super.onDatagram((data, from) => {
+      const b = this.batch;
+      b.slab.set(data, b.headroom);
+      b.lengths[0] = data.length;
+      encodeSockAddr(from, b.addrs, 0);
+      b.count = 1;
+      try {
+        this.batchHandler?.(b);
+      } finally {
+        b.count = 0;
+        b.slab.fill(POISON_BYTE, 0, b.headroom + data.length);
+      }
+    });
+  }
+
+  override onDatagram(handler: (data: Buffer, from: SockAddr) => void): void {
+    this.batchHandler = undefined;
+    super.onDatagram(handler);
+  }
+
+  sendBatch(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint8Array,
+    count: number,
+  ): number {
+    for (let i = 0; i < count; i++)
+      this.send(buf, offsets[i], lengths[i], decodeSockAddr(addrs, i * SOCKADDR_BYTES));
+    return this.closed ? 0 : count;
   }
 }
 

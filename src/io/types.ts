@@ -53,3 +53,35 @@ export interface UdpSocket {
   send(buf: Uint8Array, offset: number, length: number, to: SockAddr): void;
   close(): void;
 }
+
+/**
+ * Datagrams received in one native call (recvmmsg). Datagram i lies at
+ * `slab[i * stride + headroom, … + lengths[i])`; its source address is encoded at
+ * `addrs[i * SOCKADDR_BYTES, …)` (decode with `decodeSockAddr`, or key IPv4 peers with `ipv4SockAddrKey`).
+ * The slab and addrs are reused after the handler returns.
+ */
+export interface DatagramBatch extends FrameBatch {
+  addrs: Uint8Array;
+}
+
+/** The batch extension of UdpSocket, implemented by the native socket (not by node:dgram). */
+export interface BatchUdpSocket extends UdpSocket {
+  /** Receives every ready datagram in one call per batch; replaces any onDatagram handler. */
+  onDatagrams(handler: (batch: DatagramBatch) => void): void;
+  /**
+   * Sends datagram i = `buf[offsets[i], offsets[i]+lengths[i])` to the address encoded at
+   * `addrs[i * SOCKADDR_BYTES]` (see `encodeSockAddr`), for i < count, in one system call where possible.
+   * Returns how many the kernel accepted; the rest are dropped and counted. `buf` may be reused on return.
+   */
+  sendBatch(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint8Array,
+    count: number,
+  ): number;
+}
+
+export function isBatchUdpSocket(s: UdpSocket): s is BatchUdpSocket {
+  return typeof (s as Partial<BatchUdpSocket>).sendBatch === 'function';
+}

@@ -1,0 +1,149 @@
+// Fixed-size binary socket addresses (24 bytes) as the native batch UDP path reads and writes them, and IPv6 text.
+import type { SockAddr } from '../util/ip.js';
+import { ipv4ToNumber, numberToIpv4 } from '../util/ip.js';
+
+/**
+ * Bytes per encoded address: [0] family 4|6, [1] 0, [2..3] port big-endian, [4..7] IPv4 or [4..19] IPv6 in
+ * network order, [20..23] IPv6 scope id little-endian. Must equal the addon's ADDR_STRIDE (frames.h kAddrStride).
+ */
+export const SOCKADDR_BYTES = 24;
+
+const IPV6_BYTES = 16;
+const IPV6_GROUPS = 8;
+const ADDR_OFFSET = 4;
+const SCOPE_OFFSET = 20;
+
+/** Parses IPv6 text (with `::`, an embedded dotted IPv4 tail, and an optional `%scope` number) into 16 bytes. */
+export function parseIpv6(
+  text: string,
+  out: Uint8Array = new Uint8Array(IPV6_BYTES),
+  offset = 0,
+): Uint8Array {
+  const pct = text.indexOf('%');
+  const s = pct >= 0 ? text.slice(0, pct) : text;
+  const bad = (): never => {
+    throw new TypeError(`not an IPv6 address: '${text}'`);
+  };
+  const groups: number[] = [];
+  const parts = s.split('::');
+  if (parts.length > 2) bad();
+  const parseSide = (side: string, isLast: boolean): number[] => {
+    if (side === '') return [];
+    const out16: number[] = [];
+    const items = side.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (isLast && i === items.length - 1 && it.includes('.')) {
+        const v4 = ipv4ToNumber(it);
+        out16.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) bad();
+        out16.push(Number.parseInt(it, 16));
+      }
+    }
+    return out16;
+  };
+  if (parts.length === 2) {
+    const head = parseSide(parts[0], false);
+    const tail = parseSide(parts[1], true);
+    if (head.length + tail.length > IPV6_GROUPS - 1) bad();
+    groups.push(...head);
+    for (let i = head.length + tail.length; i < IPV6_GROUPS; i++) groups.push(0);
+    groups.push(...tail);
+  } else {
+    groups.push(...parseSide(parts[0], true));
+  }
+  if (groups.length !== IPV6_GROUPS) bad();
+  for (let i = 0; i < IPV6_GROUPS; i++) {
+    out[offset + 2 * i] = groups[i] >>> 8;
+    out[offset + 2 * i + 1] = groups[i] & 0xff;
+  }
+  return out;
+}
+
+/** Formats 16 bytes as IPv6 text the way inet_ntop and node:dgram do (RFC 5952, IPv4-mapped as ::ffff:a.b.c.d). */
+export function formatIpv6(b: Uint8Array, offset = 0): string {
+  const g = new Array<number>(IPV6_GROUPS);
+  for (let i = 0; i < IPV6_GROUPS; i++) g[i] = (b[offset + 2 * i] << 8) | b[offset + 2 * i + 1];
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${b[offset + 12]}.${b[offset + 13]}.${b[offset + 14]}.${b[offset + 15]}`;
+  }
+  // The longest run of two or more zero groups becomes `::` (the first one on a tie).
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < IPV6_GROUPS; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < IPV6_GROUPS && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
+  if (bestStart < 0) return hex(0, IPV6_GROUPS);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, IPV6_GROUPS)}`;
+}
+
+/** Writes `a` as one SOCKADDR_BYTES entry at `offset`. Throws TypeError on an unparsable address. */
+export function encodeSockAddr(a: SockAddr, out: Uint8Array, offset: number): void {
+  out.fill(0, offset, offset + SOCKADDR_BYTES);
+  out[offset + 2] = (a.port >>> 8) & 0xff;
+  out[offset + 3] = a.port & 0xff;
+  if (a.family === 4) {
+    out[offset] = 4;
+    const v = ipv4ToNumber(a.address);
+    out[offset + ADDR_OFFSET] = v >>> 24;
+    out[offset + ADDR_OFFSET + 1] = (v >>> 16) & 0xff;
+    out[offset + ADDR_OFFSET + 2] = (v >>> 8) & 0xff;
+    out[offset + ADDR_OFFSET + 3] = v & 0xff;
+  } else {
+    out[offset] = 6;
+    parseIpv6(a.address, out, offset + ADDR_OFFSET);
+    const pct = a.address.indexOf('%');
+    const scope = pct >= 0 ? Number(a.address.slice(pct + 1)) : 0;
+    if (Number.isInteger(scope) && scope > 0) {
+      out[offset + SCOPE_OFFSET] = scope & 0xff;
+      out[offset + SCOPE_OFFSET + 1] = (scope >>> 8) & 0xff;
+      out[offset + SCOPE_OFFSET + 2] = (scope >>> 16) & 0xff;
+      out[offset + SCOPE_OFFSET + 3] = (scope >>> 24) & 0xff;
+    }
+  }
+}
+
+/** Reads one entry into a fresh SockAddr (the caller may keep it). */
+export function decodeSockAddr(buf: Uint8Array, offset: number): SockAddr {
+  const port = (buf[offset + 2] << 8) | buf[offset + 3];
+  if (buf[offset] === 4) {
+    const o = offset + ADDR_OFFSET;
+    const v = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+    return { family: 4, address: numberToIpv4(v), port };
+  }
+  const scope =
+    (buf[offset + SCOPE_OFFSET] |
+      (buf[offset + SCOPE_OFFSET + 1] << 8) |
+      (buf[offset + SCOPE_OFFSET + 2] << 16) |
+      (buf[offset + SCOPE_OFFSET + 3] << 24)) >>>
+    0;
+  const text = formatIpv6(buf, offset + ADDR_OFFSET);
+  return { family: 6, address: scope === 0 ? text : `${text}%${scope}`, port };
+}
+
+/**
+ * A number identifying an IPv4 entry (address × 65536 + port, exact below 2^48), for Map lookups without
+ * building strings on the packet path; -1 for IPv6 entries (decode those).
+ */
+export function ipv4SockAddrKey(buf: Uint8Array, offset: number): number {
+  if (buf[offset] !== 4) return -1;
+  const o = offset + ADDR_OFFSET;
+  const v = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+  return v * 0x10000 + ((buf[offset + 2] << 8) | buf[offset + 3]);
+}

@@ -1,0 +1,216 @@
+// The batched UDP socket over the addon: recvmmsg into a reused slab, sendto/sendmmsg straight from caller buffers.
+import type { SockAddr } from '../util/ip.js';
+import type { NativeAddon, NativeFdPoller } from './addon.js';
+import { loadAddon, PollKind } from './addon.js';
+import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from './sockaddr.js';
+import type { BatchUdpSocket, DatagramBatch } from './types.js';
+import { FRAME_HEADROOM_BYTES } from './types.js';
+
+/** Datagrams received per readiness event at most. */
+export const DEFAULT_UDP_BATCH = 64;
+/** Largest datagram received; n2n never sends more than N2N_PKT_BUF_SIZE (2048). Longer ones are dropped. */
+export const DEFAULT_UDP_MAX_DATAGRAM_BYTES = 2048;
+const CACHE_LINE_BYTES = 64;
+const EAGAIN = 11;
+
+export interface NativeUdpOptions {
+  family?: 4 | 6;
+  /** Local address (IP literal); default 0.0.0.0 or :: (dual-stack). */
+  address?: string;
+  port?: number;
+  recvBufferBytes?: number;
+  sendBufferBytes?: number;
+  maxBatch?: number;
+  headroom?: number;
+  maxDatagramBytes?: number;
+}
+
+export interface NativeUdpStats {
+  sent: number;
+  received: number;
+  batches: number;
+  /** Datagrams the kernel refused (send buffer full, unreachable) or sent after close. */
+  sendDropped: number;
+  recvErrors: number;
+  handlerErrors: number;
+}
+
+/**
+ * A non-blocking UDP socket driven by the addon. Sends are synchronous system calls, so the caller's buffer is
+ * free as soon as `send` returns, without a copy. `onDatagram` hands over a view into the receive slab, valid
+ * only during the handler call (the contract: the receiver never keeps it).
+ */
+export class NativeUdpSocket implements BatchUdpSocket {
+  readonly local: SockAddr;
+  readonly stats: NativeUdpStats = {
+    sent: 0,
+    received: 0,
+    batches: 0,
+    sendDropped: 0,
+    recvErrors: 0,
+    handlerErrors: 0,
+  };
+  lastError: unknown;
+  private readonly addon: NativeAddon;
+  private readonly fd: number;
+  private readonly batch: DatagramBatch;
+  private readonly poller: NativeFdPoller;
+  /** Encoded destination of the last single send, reused while the same SockAddr object is sent to. */
+  private readonly sendAddr = new Uint8Array(SOCKADDR_BYTES);
+  private lastTo: SockAddr | undefined;
+  private lastToAddress = '';
+  private lastToPort = -1;
+  private batchHandler: ((batch: DatagramBatch) => void) | undefined;
+  private datagramHandler: ((data: Buffer, from: SockAddr) => void) | undefined;
+  private polling = false;
+  private closed = false;
+
+  /** @internal Use openNativeUdp. */
+  constructor(addon: NativeAddon, options: NativeUdpOptions) {
+    this.addon = addon;
+    if (addon.ADDR_STRIDE !== SOCKADDR_BYTES) {
+      throw new Error(
+        `addon ADDR_STRIDE ${addon.ADDR_STRIDE} != SOCKADDR_BYTES ${SOCKADDR_BYTES}: rebuild it`,
+      );
+    }
+    const family = options.family ?? 4;
+    const opened = addon.udpOpen(
+      family,
+      options.address ?? (family === 6 ? '::' : '0.0.0.0'),
+      options.port ?? 0,
+      options.recvBufferBytes ?? 0,
+      options.sendBufferBytes ?? 0,
+    );
+    this.fd = opened.fd;
+    this.local = { family, address: opened.address, port: opened.port };
+    const maxBatch = options.maxBatch ?? DEFAULT_UDP_BATCH;
+    const headroom = options.headroom ?? FRAME_HEADROOM_BYTES;
+    const stride =
+      Math.ceil(
+        (headroom + (options.maxDatagramBytes ?? DEFAULT_UDP_MAX_DATAGRAM_BYTES)) / CACHE_LINE_BYTES,
+      ) * CACHE_LINE_BYTES;
+    this.batch = {
+      slab: Buffer.alloc(stride * maxBatch),
+      count: 0,
+      stride,
+      headroom,
+      lengths: new Uint32Array(maxBatch),
+      addrs: new Uint8Array(maxBatch * SOCKADDR_BYTES),
+    };
+    try {
+      this.poller = new addon.FdPoller(
+        this.fd,
+        PollKind.UDP,
+        this.batch.slab,
+        stride,
+        headroom,
+        this.batch.lengths,
+        this.batch.addrs,
+        this.onBatch.bind(this),
+      );
+    } catch (e) {
+      addon.closeFd(this.fd);
+      throw e;
+    }
+  }
+
+  onDatagram(handler: (data: Buffer, from: SockAddr) => void): void {
+    this.datagramHandler = handler;
+    this.batchHandler = undefined;
+    this.startPolling();
+  }
+
+  onDatagrams(handler: (batch: DatagramBatch) => void): void {
+    this.batchHandler = handler;
+    this.datagramHandler = undefined;
+    this.startPolling();
+  }
+
+  send(buf: Uint8Array, offset: number, length: number, to: SockAddr): void {
+    if (this.closed) {
+      this.stats.sendDropped++;
+      return;
+    }
+    if (to !== this.lastTo || to.address !== this.lastToAddress || to.port !== this.lastToPort) {
+      try {
+        encodeSockAddr(to, this.sendAddr, 0);
+      } catch {
+        this.stats.sendDropped++;
+        this.lastTo = undefined;
+        return;
+      }
+      this.lastTo = to;
+      this.lastToAddress = to.address;
+      this.lastToPort = to.port;
+    }
+    const n = this.addon.udpSend(this.fd, buf, offset, length, this.sendAddr, 0);
+    if (n < 0) this.stats.sendDropped++;
+    else this.stats.sent++;
+  }
+
+  sendBatch(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint8Array,
+    count: number,
+  ): number {
+    if (this.closed) {
+      this.stats.sendDropped += count;
+      return 0;
+    }
+    const n = this.addon.udpSendBatch(this.fd, buf, offsets, lengths, addrs, count);
+    this.stats.sent += n;
+    this.stats.sendDropped += count - n;
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.batchHandler = undefined;
+    this.datagramHandler = undefined;
+    this.poller.close();
+  }
+
+  private startPolling(): void {
+    if (this.polling || this.closed) return;
+    this.poller.start();
+    this.polling = true;
+  }
+
+  private onBatch(count: number, err: number): void {
+    if (err !== 0 && -err !== EAGAIN) this.stats.recvErrors++;
+    if (count === 0) return;
+    const b = this.batch;
+    b.count = count;
+    this.stats.received += count;
+    this.stats.batches++;
+    if (this.batchHandler !== undefined) {
+      try {
+        this.batchHandler(b);
+      } catch (e) {
+        this.stats.handlerErrors++;
+        this.lastError = e;
+      }
+      return;
+    }
+    const h = this.datagramHandler;
+    if (h === undefined) return;
+    for (let i = 0; i < count && !this.closed; i++) {
+      const off = i * b.stride + b.headroom;
+      try {
+        h(b.slab.subarray(off, off + b.lengths[i]), decodeSockAddr(b.addrs, i * SOCKADDR_BYTES));
+      } catch (e) {
+        // Packet path: one bad datagram costs itself, not the rest of the batch.
+        this.stats.handlerErrors++;
+        this.lastError = e;
+      }
+    }
+  }
+}
+
+/** Opens a native batched UDP socket (synchronous bind). Throws an Error with `code` (EADDRINUSE, …) on failure. */
+export function openNativeUdp(options: NativeUdpOptions = {}): NativeUdpSocket {
+  return new NativeUdpSocket(loadAddon(), options);
+}
