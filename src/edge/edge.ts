@@ -435,6 +435,8 @@ export class Edge extends EventEmitter {
     for (const p of this.known.values()) this.postPeer(PeerAction.CLEAR, p, true);
     this.pending.clear();
     this.known.clear();
+    // Let sockets that deliver from a microtask (the in-memory network) take the goodbye before closing.
+    await Promise.resolve();
     await this.teardown();
     this.emit('stopped');
   }
