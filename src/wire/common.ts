@@ -1,5 +1,5 @@
 // The 24-byte common header and the shared field codecs (community, dev_addr, desc, auth) of spec §2–§3.
-import { cString, fixedString, type Reader, writeU16 } from '../util/bytes.js';
+import { cString, fixedString, Reader, writeU16 } from '../util/bytes.js';
 import { WireError, WireErrorCode } from '../util/errors.js';
 import {
   AUTH_MAX_TOKEN_BYTES,
@@ -127,6 +127,11 @@ export function readCommon(r: Reader): Common {
   r.pos = p + COMMON_OFFSET_COMMUNITY;
   const community = r.bytes(COMMUNITY_BYTES, 'community');
   return { ttl, type, flags: word & FLAGS_BITS_MASK, community };
+}
+
+/** Reads just the common header of `buf[offset, end)` (see readCommon), e.g. to route by community first. */
+export function decodeCommon(buf: Uint8Array, offset = 0, end: number = buf.length): Common {
+  return readCommon(new Reader(buf, offset, end));
 }
 
 /**

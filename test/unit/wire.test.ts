@@ -12,6 +12,7 @@ import {
   communityMatches,
   communityName,
   createPacketHeaderView,
+  decodeCommon,
   decodeMessage,
   decodePacket,
   decodeRegister,
@@ -701,6 +702,7 @@ describe('decode errors', () => {
       expect(wireCode(() => peekMessageType(b))).toBe(WireErrorCode.BAD_TYPE);
     }
     expect(peekMessageType(good())).toBe(MsgType.REGISTER_SUPER);
+    expect(decodeCommon(good())).toEqual(common(MsgType.REGISTER_SUPER));
   });
 
   it('a typed decoder refuses another type', () => {
