@@ -913,7 +913,7 @@ export async function iperf3(
 const MGMT_QUERY_SCRIPT = `
 const dgram=require('dgram');const [port,req,quietMs]=[Number(process.argv[1]),process.argv[2],Number(process.argv[3])];
 const s=dgram.createSocket('udp4');const out=[];let t;
-const finish=()=>{process.stdout.write(JSON.stringify(out)+'\\n');s.close()};
+let done=false;const finish=()=>{if(done)return;done=true;clearTimeout(t);process.stdout.write(JSON.stringify(out)+'\\n');s.close()};
 const arm=(ms)=>{clearTimeout(t);t=setTimeout(finish,ms)};
 s.on('message',(m)=>{const txt=m.toString('utf8');out.push(txt);if(/"_type":"(end|error)"/.test(txt))return finish();arm(quietMs)});
 s.bind(0,'127.0.0.1',()=>{s.send(req,port,'127.0.0.1');arm(2000)});`;
@@ -936,6 +936,28 @@ export async function mgmtRaw(
   }
 }
 
+/**
+ * JSON objects in management replies: normally one per datagram, but 3.1.1 breaks some rows over several lines
+ * inside the datagram, and a datagram might carry several objects one per line.
+ */
+export function parseJsonDatagrams(datagrams: readonly string[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const d of datagrams) {
+    let pending = '';
+    for (const line of d.split('\n')) {
+      pending += line;
+      if (!pending.trim()) continue;
+      try {
+        out.push(JSON.parse(pending) as Record<string, unknown>);
+        pending = '';
+      } catch {
+        // incomplete: keep collecting lines
+      }
+    }
+  }
+  return out;
+}
+
 /** Rows of a JSON management read (`r <tag> <cmd>`); throws LabError on no answer or an error row. */
 export async function mgmtRead(
   lab: Lab,
@@ -947,20 +969,11 @@ export async function mgmtRead(
   const replies = await mgmtRaw(lab, ns, port, `r ${tag} ${cmd}`);
   const rows: Record<string, unknown>[] = [];
   let ended = false;
-  for (const datagram of replies) {
-    for (const line of datagram.split('\n')) {
-      if (!line.trim()) continue;
-      let o: Record<string, unknown>;
-      try {
-        o = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      if (o._type === 'error')
-        throw new LabError(`management ${cmd} on port ${port}: error ${String(o.error)}`);
-      if (o._type === 'row') rows.push(o);
-      if (o._type === 'end') ended = true;
-    }
+  for (const o of parseJsonDatagrams(replies)) {
+    if (o._type === 'error')
+      throw new LabError(`management ${cmd} on port ${port}: error ${String(o.error)}`);
+    if (o._type === 'row') rows.push(o);
+    if (o._type === 'end') ended = true;
   }
   if (!ended)
     throw new LabError(`management ${cmd} on port ${port}: no complete answer (${replies.length} datagrams)`);

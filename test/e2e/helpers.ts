@@ -9,6 +9,8 @@ import {
   type LabHost,
   type LabProcess,
   mgmtRead,
+  type NatKind,
+  type NatRouter,
   sleep,
   waitFor,
 } from '../../src/cli/lab.js';
@@ -50,26 +52,112 @@ export function requireBuild(): void {
     throw new Error(`${MAIN_JS} is missing: run \`npm run build\` (npm run test:e2e does)`);
 }
 
-/** Starts `tsn2n supernode -f …` in a host's namespace. */
+/**
+ * The command that runs an edge or a supernode: `node dist/cli/main.js edge|supernode`, unless E2E_EDGE_CMD /
+ * E2E_SUPERNODE_CMD name another n2n 3.1.1-compatible program (used by hand for interoperability runs).
+ */
+export function implCommand(kind: 'edge' | 'supernode'): string[] {
+  const override = process.env[kind === 'edge' ? 'E2E_EDGE_CMD' : 'E2E_SUPERNODE_CMD'];
+  if (override) return override.split(/\s+/).filter((t) => t.length > 0);
+  requireBuild();
+  return [process.execPath, MAIN_JS, kind];
+}
+
+/** Starts a supernode (`-f`, foreground) in a host's namespace. */
 export function startSupernode(
   lab: Lab,
   host: LabHost,
   args: readonly string[],
   name = `sn@${host.name}`,
 ): LabProcess {
-  requireBuild();
-  return lab.spawn(name, host.ns, [process.execPath, MAIN_JS, 'supernode', '-f', ...args]);
+  return lab.spawn(name, host.ns, [...implCommand('supernode'), '-f', ...args]);
 }
 
-/** Starts `tsn2n edge -f …` in a host's namespace. */
+/** Starts an edge (`-f`, foreground) in a host's namespace. */
 export function startEdge(
   lab: Lab,
   host: LabHost,
   args: readonly string[],
   name = `edge@${host.name}`,
 ): LabProcess {
-  requireBuild();
-  return lab.spawn(name, host.ns, [process.execPath, MAIN_JS, 'edge', '-f', ...args]);
+  return lab.spawn(name, host.ns, [...implCommand('edge'), '-f', ...args]);
+}
+
+/** TAP device name used by every edge in the suite (each edge has its own namespace). */
+export const TAP = 'n2n0';
+
+export interface EdgeConfig {
+  community: string;
+  /** Supernodes as host:port. */
+  supernodes: readonly string[];
+  /** `-a` value; omitted = supernode-assigned. */
+  address?: string;
+  /** 1…5 (`-A1`…`-A5`); a key is added for 2…5. */
+  cipher?: number;
+  key?: string;
+  headerEncryption?: boolean;
+  /** 1 = LZO, 2 = zstd. */
+  compression?: number;
+  /** Fixed local UDP port (`-p`). */
+  port?: number;
+  desc?: string;
+  extra?: readonly string[];
+}
+
+export const DEFAULT_KEY = 'e2e-secret-key';
+
+/** Builds the n2n 3.1.1 command line (§11.1) for an edge. */
+export function edgeArgs(c: EdgeConfig): string[] {
+  const a = ['-c', c.community, '-d', TAP];
+  for (const sn of c.supernodes) a.push('-l', sn);
+  if (c.address) a.push('-a', c.address);
+  const cipher = c.cipher ?? 4;
+  a.push(`-A${cipher}`);
+  if (cipher !== 1) a.push('-k', c.key ?? DEFAULT_KEY);
+  if (c.headerEncryption) a.push('-H');
+  if (c.compression) a.push(`-z${c.compression}`);
+  if (c.port !== undefined) a.push('-p', String(c.port));
+  if (c.desc) a.push('-I', c.desc);
+  a.push(...(c.extra ?? []));
+  return a;
+}
+
+/** Prints one line of figures for a case, in a fixed format the summary can grep. */
+export function figure(caseName: string, text: string): void {
+  console.log(`[e2e] ${caseName}: ${text}`);
+}
+
+/** Public address of the supernode host in every topology. */
+export const SN_IP = '203.0.113.1';
+export const SN_ADDR = `${SN_IP}:${SN_PORT}`;
+
+/** Supernode plus edge hosts directly on the internet segment (no NAT). */
+export async function segmentTopology(
+  lab: Lab,
+  edgeNames: readonly string[],
+): Promise<{ sn: LabHost; edges: LabHost[] }> {
+  const sn = await lab.publicHost('sn', `${SN_IP}/24`);
+  const edges: LabHost[] = [];
+  for (let i = 0; i < edgeNames.length; i++)
+    edges.push(await lab.publicHost(edgeNames[i], `203.0.113.${20 + i}/24`));
+  return { sn, edges };
+}
+
+/** Supernode on the internet, each edge behind its own NAT router of the given kind. */
+export async function natTopology(
+  lab: Lab,
+  edges: readonly { name: string; kind: NatKind }[],
+): Promise<{ sn: LabHost; edges: LabHost[]; routers: NatRouter[] }> {
+  const sn = await lab.publicHost('sn', `${SN_IP}/24`);
+  const hosts: LabHost[] = [];
+  const routers: NatRouter[] = [];
+  for (let i = 0; i < edges.length; i++) {
+    const n = i + 1;
+    const r = await lab.natRouter(`r${n}`, `203.0.113.${10 + n}/24`, `192.168.${n}.1/24`, edges[i].kind);
+    routers.push(r);
+    hosts.push(await lab.lanHost(edges[i].name, r, `192.168.${n}.2/24`));
+  }
+  return { sn, edges: hosts, routers };
 }
 
 /** Waits until the edge's TAP device in `ns` has an IPv4 address; returns it. */
@@ -86,29 +174,54 @@ export async function waitForTapAddress(
   }, timeoutMs);
 }
 
-/** The supernode's `forward` tx counter (§13.2 packetstats). */
+/** The supernode's `forward` tx counter (§13.2 packetstats): unicast PACKETs relayed between edges. */
 export async function snForwarded(lab: Lab, ns: string, port = SN_MGMT_PORT): Promise<number> {
-  const rows = await mgmtRead(lab, ns, port, 'packetstats');
-  const fwd = rows.find((r) => r.type === 'forward');
-  if (!fwd) throw new Error(`supernode packetstats has no forward row: ${JSON.stringify(rows)}`);
-  return Number(fwd.tx_pkt);
+  return (await snStats(lab, ns, port)).forward;
 }
 
-/** Edge peers (§13.2 `edges`), keyed by overlay address. */
-export async function edgePeers(
+/** The supernode's packetstats (§13.2): forwarded unicast and broadcast counters. */
+export async function snStats(
   lab: Lab,
   ns: string,
-  port = EDGE_MGMT_PORT,
-): Promise<Map<string, { mode: string; sockaddr: string; desc: string }>> {
+  port = SN_MGMT_PORT,
+): Promise<{ forward: number; broadcast: number }> {
+  const rows = await mgmtRead(lab, ns, port, 'packetstats');
+  const fwd = rows.find((r) => r.type === 'forward');
+  const bc = rows.find((r) => r.type === 'broadcast');
+  if (!fwd || !bc)
+    throw new Error(`supernode packetstats lacks forward/broadcast rows: ${JSON.stringify(rows)}`);
+  return { forward: Number(fwd.tx_pkt), broadcast: Number(bc.tx_pkt) };
+}
+
+export interface EdgePeer {
+  /** `p2p` (direct) or `pSp` (pending, via the supernode). */
+  mode: string;
+  ip4addr: string;
+  sockaddr: string;
+  desc: string;
+}
+
+/**
+ * An edge's peers (§13.2 `edges`), keyed by upper-case MAC: 3.1.1 leaves ip4addr and desc empty for peers it
+ * learned from a REGISTER, so the MAC is the only reliable key.
+ */
+export async function edgePeers(lab: Lab, ns: string, port = EDGE_MGMT_PORT): Promise<Map<string, EdgePeer>> {
   const rows = await mgmtRead(lab, ns, port, 'edges');
-  const m = new Map<string, { mode: string; sockaddr: string; desc: string }>();
+  const m = new Map<string, EdgePeer>();
   for (const r of rows)
-    m.set(String(r.ip4addr).split('/')[0], {
+    m.set(String(r.macaddr).toUpperCase(), {
       mode: String(r.mode),
+      ip4addr: String(r.ip4addr),
       sockaddr: String(r.sockaddr),
       desc: String(r.desc),
     });
   return m;
+}
+
+/** MAC address (upper case) of the TAP device in a namespace, or undefined while it does not exist. */
+export async function tapMac(lab: Lab, ns: string, dev = TAP): Promise<string | undefined> {
+  const r = await lab.run(ns, ['cat', `/sys/class/net/${dev}/address`], { check: false });
+  return r.code === 0 ? r.stdout.trim().toUpperCase() : undefined;
 }
 
 /** Edges registered at a supernode (§13.2 `edges`). */
