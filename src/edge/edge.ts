@@ -290,7 +290,7 @@ export class Edge extends EventEmitter {
   private readonly rxStamp: Stamp = { hi: 0, lo: 0 };
   private readonly txStamp: Stamp = { hi: 0, lo: 0 };
   private readonly txBuf = Buffer.alloc(TX_BUF_BYTES);
-  private readonly zBuf = Buffer.alloc(RX_BUF_BYTES);
+  private readonly zBuf = Buffer.alloc(FRAME_HEADROOM_BYTES + RX_BUF_BYTES);
   private readonly rxBuf = Buffer.alloc(RX_BUF_BYTES);
   private readonly unzBuf = Buffer.alloc(RX_BUF_BYTES);
   private readonly ctrlBuf = Buffer.alloc(PKT_BUF_BYTES);
@@ -914,24 +914,26 @@ export class Edge extends EventEmitter {
 
   /** Two gratuitous ARP replies through the normal PACKET path (edge_utils.c: send_grat_arps). */
   private sendGratuitousArps(): void {
-    const b = this.garp;
-    const o = FRAME_HEADROOM_BYTES;
-    b.fill(0, o, o + GARP_BYTES);
-    writeMac(b, o, BROADCAST_MAC);
-    writeMac(b, o + 6, this.ownMac);
-    b[o + 12] = ETHERTYPE_ARP >>> 8;
-    b[o + 13] = ETHERTYPE_ARP & 0xff;
-    b[o + 15] = 0x01; // hardware: Ethernet
-    b[o + 16] = 0x08; // protocol: IPv4
-    b[o + 18] = 6;
-    b[o + 19] = 4;
-    b[o + 21] = 0x02; // ARP reply
-    writeMac(b, o + 22, this.ownMac);
-    b.writeUInt32BE(this.devAddr >>> 0, o + 28);
-    writeMac(b, o + 32, BROADCAST_MAC);
-    b.writeUInt32BE(this.devAddr >>> 0, o + 38);
-    this.sendFrame(b, o, GARP_BYTES);
-    this.sendFrame(b, o, GARP_BYTES);
+    for (let i = 0; i < 2; i++) {
+      // Rebuilt each time: the send path encrypts the frame in place.
+      const b = this.garp;
+      const o = FRAME_HEADROOM_BYTES;
+      b.fill(0, o, o + GARP_BYTES);
+      writeMac(b, o, BROADCAST_MAC);
+      writeMac(b, o + 6, this.ownMac);
+      b[o + 12] = ETHERTYPE_ARP >>> 8;
+      b[o + 13] = ETHERTYPE_ARP & 0xff;
+      b[o + 15] = 0x01; // hardware: Ethernet
+      b[o + 16] = 0x08; // protocol: IPv4
+      b[o + 18] = 6;
+      b[o + 19] = 4;
+      b[o + 21] = 0x02; // ARP reply
+      writeMac(b, o + 22, this.ownMac);
+      b.writeUInt32BE(this.devAddr >>> 0, o + 28);
+      writeMac(b, o + 32, BROADCAST_MAC);
+      b.writeUInt32BE(this.devAddr >>> 0, o + 38);
+      this.sendFrame(b, o, GARP_BYTES, FRAME_HEADROOM_BYTES);
+    }
   }
 
   // ------------------------------------------------------------------ TAP → network
@@ -941,12 +943,12 @@ export class Edge extends EventEmitter {
     const n = batch.count;
     for (let i = 0; i < n; i++) {
       const off = i * batch.stride + batch.headroom;
-      this.tapFrame(slab, off, batch.lengths[i]);
+      this.tapFrame(slab, off, batch.lengths[i], batch.headroom);
     }
   };
 
   /** edge_utils.c: edge_read_from_tap for one frame. */
-  private tapFrame(buf: Buffer, off: number, len: number): void {
+  private tapFrame(buf: Buffer, off: number, len: number, headroom: number): void {
     if (len < ETH_HEADER_BYTES) {
       this.drops.txShort++;
       return;
@@ -963,11 +965,14 @@ export class Edge extends EventEmitter {
       this.drops.txFiltered++;
       return;
     }
-    this.sendFrame(buf, off, len);
+    this.sendFrame(buf, off, len, headroom);
   }
 
-  /** edge_utils.c: edge_send_packet2net + send_packet. */
-  private sendFrame(buf: Uint8Array, off: number, len: number): void {
+  /**
+   * edge_utils.c: edge_send_packet2net + send_packet. The frame buf[off, off+len) has `headroom` free bytes in
+   * front: the PACKET header and the cipher preamble are written there and the frame is encrypted in place.
+   */
+  private sendFrame(buf: Uint8Array, off: number, len: number, headroom: number): void {
     if (
       !this.config.allowRouting &&
       ((buf[off + ETHERTYPE_OFFSET] << 8) | buf[off + ETHERTYPE_OFFSET + 1]) === ETHERTYPE_IPV4
@@ -978,30 +983,40 @@ export class Edge extends EventEmitter {
         return;
       }
     }
+    const p = this.payload;
     const dstMac = readMac(buf, off);
-    let src: Uint8Array = buf;
+    let src = buf;
     let srcOff = off;
     let srcLen = len;
+    let room = headroom;
     let compression: number = CompressionId.NONE;
-    if (this.payload.compression !== CompressionId.NONE) {
-      const z = this.payload.compress(buf, off, len, this.zBuf, 0);
-      if (z > 0 && z < len) {
+    if (p.compression !== CompressionId.NONE) {
+      const z = p.compress(buf, off, len, this.zBuf, FRAME_HEADROOM_BYTES);
+      if (z > 0) {
         src = this.zBuf;
-        srcOff = 0;
+        srcOff = FRAME_HEADROOM_BYTES;
         srcLen = z;
-        compression = this.payload.compression;
+        room = FRAME_HEADROOM_BYTES;
+        compression = p.compression;
       }
     }
-    const out = this.txBuf;
-    const n = this.payload.encrypt(src, srcOff, srcLen, out, PACKET_HEADER_BYTES);
+    let out = src;
+    let payloadOff = srcOff - p.overhead;
+    if (room < PACKET_HEADER_BYTES + p.overhead) {
+      // Not enough headroom (never with our TAP devices): encrypt into the scratch buffer instead.
+      out = this.txBuf;
+      payloadOff = PACKET_HEADER_BYTES;
+    }
+    const n = p.encrypt(src, srcOff, srcLen, out, payloadOff);
     if (n < 0) {
       this.drops.txTransform++;
       return;
     }
     this.traffic.transopTx++;
+    const hdrOff = payloadOff - PACKET_HEADER_BYTES;
     writePacketHeader(
       out,
-      0,
+      hdrOff,
       N2N_DEFAULT_TTL,
       0,
       this.community,
@@ -1009,14 +1024,14 @@ export class Edge extends EventEmitter {
       dstMac,
       undefined,
       compression,
-      this.payload.transformId,
+      p.transformId,
     );
     const total = PACKET_HEADER_BYTES + n;
     if (this.he) {
       this.stamps.next(this.txStamp);
       encryptHeader(
         out,
-        0,
+        hdrOff,
         total,
         headerLength(MsgType.PACKET, PACKET_HEADER_BYTES, n, this.userPassword),
         this.txStamp,
@@ -1024,11 +1039,11 @@ export class Edge extends EventEmitter {
         this.dynamicKeys!,
       );
     }
-    this.sendPacket(dstMac, out, total);
+    this.sendPacket(dstMac, out, hdrOff, total);
   }
 
   /** edge_utils.c: send_packet with find_peer_destination. */
-  private sendPacket(dstMac: Mac, out: Uint8Array, total: number): void {
+  private sendPacket(dstMac: Mac, out: Uint8Array, off: number, total: number): void {
     const udp = this.udp;
     if (udp === undefined) {
       this.drops.txNoRoute++;
@@ -1039,12 +1054,12 @@ export class Edge extends EventEmitter {
       this.traffic.txSupBroadcast++;
       if (this.snWait !== 0) {
         // No supernode: hand broadcasts to every peer we reach directly.
-        for (const p of this.known.values()) udp.send(out, 0, total, p.addr);
+        for (const p of this.known.values()) udp.send(out, off, total, p.addr);
         return;
       }
       const sn = this.cur.addr;
       if (sn === undefined) this.drops.txNoRoute++;
-      else udp.send(out, 0, total, sn);
+      else udp.send(out, off, total, sn);
       return;
     }
     const now = nowSeconds(this.clock);
@@ -1056,7 +1071,7 @@ export class Edge extends EventEmitter {
         this.postPeer(PeerAction.DEL_P2P, peer, true, 'stale');
       } else {
         this.traffic.txP2p++;
-        udp.send(out, 0, total, peer.addr);
+        udp.send(out, off, total, peer.addr);
         return;
       }
     }
@@ -1065,7 +1080,7 @@ export class Edge extends EventEmitter {
     // Query first: it uses ctrlBuf, not txBuf, so the frame in `out` stays intact.
     this.checkQueryPeerInfo(now, dstMac);
     if (sn === undefined) this.drops.txNoRoute++;
-    else udp.send(out, 0, total, sn);
+    else udp.send(out, off, total, sn);
   }
 
   /** edge_utils.c: check_query_peer_info — at most one query + relayed REGISTER per interval and MAC. */

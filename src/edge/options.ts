@@ -26,8 +26,11 @@ export type AddressMode = (typeof AddressMode)[keyof typeof AddressMode];
 export const DEFAULT_EDGE_MTU = 1290;
 /** Smallest MTU an IPv4 interface may have (RFC 791). */
 export const MIN_EDGE_MTU = 68;
-/** Largest TAP MTU we carry (io/types.ts MAX_FRAME_BYTES minus the Ethernet header). */
-export const MAX_EDGE_MTU = 9000;
+/**
+ * Largest TAP MTU: a relayed datagram (46-byte header + 16-byte preamble + 14-byte Ethernet header + MTU)
+ * must fit n2n's 2048-byte receive buffer (N2N_PKT_BUF_SIZE), or C peers truncate it.
+ */
+export const MAX_EDGE_MTU = 2048 - 46 - 16 - 14;
 /** n2n_define.h: REGISTER_SUPER_INTERVAL_DFL, seconds. */
 export const DEFAULT_REGISTER_INTERVAL_S = 20;
 /** n2n_define.h: N2N_EDGE_DEFAULT_CIDR_NM. */

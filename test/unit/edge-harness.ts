@@ -259,7 +259,6 @@ export class FakeSupernode {
 
   private send(msg: Message, to: SockAddr, useStatic = false, trailerSecret?: AuthSecret): void {
     let len = encodeMessage(msg, this.buf, 0);
-    if (msg.type === MsgType.PACKET) throw new Error('use sendPacket');
     if (this.he()) {
       this.world.stamps.next(this.stampOut);
       encryptHeader(
@@ -273,6 +272,10 @@ export class FakeSupernode {
       );
       if (trailerSecret) {
         computeTrailer(this.buf, 0, len, trailerSecret, this.buf, len);
+        len += AUTH_TRAILER_BYTES;
+      } else if (useStatic && this.options.users) {
+        // A NAK in a user/password community carries 16 meaningless trailer bytes (spec §4.8).
+        this.buf.fill(0, len, len + AUTH_TRAILER_BYTES);
         len += AUTH_TRAILER_BYTES;
       }
     }
