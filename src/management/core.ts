@@ -216,6 +216,11 @@ export class ManagementServer<C> {
     socket.onDatagram((data, from) => this.handle(data, from));
   }
 
+  /** The bound management socket address. */
+  get address(): SockAddr {
+    return this.socket.local;
+  }
+
   get topics(): readonly MgmtTopic[] {
     return this.options.topics ?? [];
   }

@@ -1,0 +1,117 @@
+// Supernode state records: communities, registered edges / federation members, associations (spec §9).
+import type { AuthSecret } from '../transform/auth.js';
+import type { HeaderKeys } from '../transform/header.js';
+import type { StampRecord } from '../transform/stamp.js';
+import type { SockAddr } from '../util/ip.js';
+import type { Mac } from '../util/mac.js';
+import type { Sock } from '../wire/types.js';
+
+/** Header-encryption state of a community (n2n_define.h: HEADER_ENCRYPTION_*; spec §7.7). */
+export const HeState = { UNKNOWN: 0, NONE: 1, ENABLED: 2 } as const;
+export type HeState = (typeof HeState)[keyof typeof HeState];
+
+/** A user of a user/password community (a `* name key` line), with its precomputed shared secret. */
+export interface SnUser {
+  name: string;
+  publicKey: Uint8Array;
+  /** Hex of the public key: the lookup key. */
+  id: string;
+  secret: AuthSecret;
+}
+
+/**
+ * A registered edge, or (in the federation community) a known supernode. Socket fields are kept both as
+ * the send target and as numbers for encoding, so the relay path does no parsing.
+ */
+let nextSerial = 1;
+
+export class SnPeer {
+  /** Unique per process: a map key while the MAC is unknown. */
+  readonly serial = nextSerial++;
+  mac: Mac;
+  /** Public socket (the UDP source of its registration); undefined for an unresolved `-l` peer. */
+  addr: SockAddr | undefined;
+  /** addr as u32 / port, for writing socks. */
+  ipv4 = 0;
+  port = 0;
+  /** dev_addr from the registration. */
+  devAddr = 0;
+  devBits = 0;
+  /** desc field (16 bytes). */
+  desc: Uint8Array = new Uint8Array(16);
+  /** Stored auth record (scheme 0 = none when `-M`). */
+  authScheme = 0;
+  authToken: Uint8Array = new Uint8Array(0);
+  /** Seconds (Unix) of the last valid registration or answer; 0 = never. */
+  lastSeen = 0;
+  lastCookie = 0;
+  /** Preferred LAN socket from REGISTER_SUPER with the SOCKET flag (`edge -e`). */
+  preferredSock: Sock | undefined;
+  /** Federation only: `-l` peers are never purged (SN_UNPURGEABLE). */
+  purgeable = true;
+  /** Federation only: the `-l` text, for re-resolution. */
+  hostSpec: string | undefined;
+  readonly stamp: StampRecord;
+
+  constructor(mac: Mac, stamp: StampRecord) {
+    this.mac = mac;
+    this.stamp = stamp;
+  }
+
+  setAddr(addr: SockAddr, ipv4: number): void {
+    this.addr = addr;
+    this.ipv4 = ipv4;
+    this.port = addr.port;
+  }
+}
+
+/** "edge MAC → supernode socket" learned from relayed registrations and PEER_INFO (sn_utils.c: assoc). */
+export interface Association {
+  addr: SockAddr;
+  lastSeen: number;
+}
+
+export class Community {
+  /** The name as a C string (≤ 19 characters; the federation's starts with '*'). */
+  readonly name: string;
+  /** The 20-byte zero-padded community field. */
+  readonly field: Uint8Array;
+  readonly isFederation: boolean;
+  /** Created by a registration (purged when empty) rather than listed in the file. */
+  readonly purgeable: boolean;
+  he: HeState;
+  staticKeys: HeaderKeys | undefined;
+  dynamicKeys: HeaderKeys | undefined;
+  /** Current dynamic key DK (user/password communities). */
+  dynamicKey: Uint8Array | undefined;
+  readonly users = new Map<string, SnUser>();
+  /** Registered edges by MAC; in the federation, supernodes by "m<mac>" or "s<serial>" (see Supernode). */
+  readonly edges = new Map<Mac | string, SnPeer>();
+  readonly assoc = new Map<Mac, Association>();
+  /** Auto-IP subnet; addr 0 = none. */
+  netAddr = 0;
+  netBits = 0;
+  /** Encrypted datagrams since the last re-sort (decryption attempt order). */
+  encPackets = 0;
+
+  constructor(
+    name: string,
+    field: Uint8Array,
+    opts: { federation?: boolean; purgeable: boolean; he: HeState },
+  ) {
+    this.name = name;
+    this.field = field;
+    this.isFederation = opts.federation ?? false;
+    this.purgeable = opts.purgeable;
+    this.he = opts.he;
+  }
+
+  get hasUsers(): boolean {
+    return this.users.size > 0;
+  }
+}
+
+/** Hex of a 32-byte public key (user lookup key). */
+export function keyId(b: Uint8Array, off = 0, len = b.length - off): string {
+  return Buffer.from(b.buffer, b.byteOffset + off, len).toString('hex');
+}
