@@ -939,6 +939,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       const name = communityName(m.common.community);
       if (this.locked && !this.patterns.some((p) => p.matchesWhole(name))) return DropReason.NOT_ALLOWED;
       if (this.communityCount >= this.config.maxCommunities) return DropReason.COMMUNITY_LIMIT;
+      // Refuse early what could not be stored anyway, before spending a subnet search on it.
+      if (!fromSn && reg.edgeMac !== NULL_MAC && this.edgeTotal >= this.config.maxEdges) {
+        return DropReason.EDGE_LIMIT_TOTAL;
+      }
       // Not stored until the registration succeeds (an unauthenticated datagram creates nothing).
       comm = new Community(name, communityBytes(name), { purgeable: true, he: HeState.NONE });
       assignCommunitySubnet(comm, this.communities.values(), this.config.autoIp);

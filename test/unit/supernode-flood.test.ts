@@ -1,0 +1,125 @@
+// Floods: 100,000 bogus registrations and random datagrams leave the supernode's tables bounded.
+import { describe, expect, it } from 'vitest';
+import { fixedString } from '../../src/util/bytes.js';
+import type { SockAddr } from '../../src/util/ip.js';
+import { writeMac } from '../../src/util/mac.js';
+import { communityBytes } from '../../src/wire/common.js';
+import { encodeRegisterSuper } from '../../src/wire/messages.js';
+import { MsgType } from '../../src/wire/types.js';
+import { makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
+
+const FLOOD = 100_000;
+const BATCH = 1000;
+const SN: SockAddr = { family: 4, address: SN_IP, port: SN_PORT };
+/** Offset of edgeMac in REGISTER_SUPER: common header + cookie. */
+const EDGE_MAC_OFF = 24 + 4;
+
+function registerSuper(community: string): Buffer {
+  const buf = Buffer.alloc(128);
+  const len = encodeRegisterSuper(
+    { ttl: 2, type: MsgType.REGISTER_SUPER, flags: 0, community: communityBytes(community) },
+    {
+      cookie: 1,
+      edgeMac: 0x020000000000,
+      devAddr: { addr: 0x0a000000, bitlen: 24 },
+      desc: fixedString('flood', 16),
+      auth: { scheme: 1, token: new Uint8Array(16).fill(9) },
+      keyTime: 0,
+    },
+    buf,
+    0,
+  );
+  return buf.subarray(0, len);
+}
+
+function from(i: number): SockAddr {
+  return {
+    family: 4,
+    address: `10.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}`,
+    port: 1024 + (i % 60000),
+  };
+}
+
+describe('floods', () => {
+  it(`${FLOOD} REGISTER_SUPER from distinct MACs: edges stay bounded, refusals are counted`, async () => {
+    const env = makeEnv();
+    const sn = await startSn(env);
+    const legit = new WireEdge(env, '192.0.2.10', { community: 'victim', mac: 0x02aaaaaaaaaa });
+    legit.registerSuper();
+    env.net.flush();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const msg = registerSuper('victim');
+    for (let i = 0; i < FLOOD; i++) {
+      writeMac(msg, EDGE_MAC_OFF, 0x020000000000 + i + 1);
+      // distinct device addresses too, so none collides with another edge's
+      msg.writeUInt32BE((0x0b000000 + i) >>> 0, EDGE_MAC_OFF + 6);
+      env.net.inject(from(i), SN, msg);
+      if (i % BATCH === BATCH - 1) env.net.flush();
+    }
+    env.net.flush();
+    const heapAfter = process.memoryUsage().heapUsed;
+    expect(sn.edgeCount).toBe(1024);
+    expect(sn.stats.regSuper).toBe(FLOOD + 1);
+    expect(sn.stats.drops.edge_limit_community).toBe(FLOOD + 1 - 1024);
+    // The genuine edge is still registered and served.
+    expect(
+      sn
+        .communityList()
+        .find((c) => c.name === 'victim')
+        ?.edges.has(0x02aaaaaaaaaa),
+    ).toBe(true);
+    legit.clear();
+    legit.registerSuper();
+    env.net.flush();
+    expect(legit.ofType(MsgType.REGISTER_SUPER_ACK)).toHaveLength(1);
+    // 1024 edges take well under a megabyte; allow generous slack for garbage not yet collected.
+    expect(heapAfter - heapBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it(`${FLOOD} REGISTER_SUPER for distinct communities: communities and edges stay bounded`, async () => {
+    const env = makeEnv();
+    const sn = await startSn(env, { maxCommunities: 500, maxEdges: 400 });
+    for (let i = 0; i < FLOOD; i++) {
+      const msg = registerSuper(`c${i}`);
+      env.net.inject(from(i), SN, msg);
+      if (i % BATCH === BATCH - 1) env.net.flush();
+    }
+    env.net.flush();
+    expect(sn.edgeCount).toBe(400);
+    // Communities are stored only with a successful registration (refused ones leave nothing behind).
+    expect(sn.communityList().length - 1).toBe(400);
+    expect(sn.stats.drops.edge_limit_total).toBe(FLOOD - 400);
+  });
+
+  it(`${FLOOD} random datagrams are dropped by reason and create nothing`, async () => {
+    const env = makeEnv();
+    env.files['/c'] = 'mynetwork\nnetleo\n';
+    const sn = await startSn(env, { communityFile: '/c' });
+    const buf = Buffer.alloc(200);
+    for (let i = 0; i < FLOOD; i++) {
+      const len = env.random.u32() % 200;
+      env.random.fill(buf, 0, len);
+      // Every fourth datagram looks like a plaintext header of a random type, so the decoders get exercised.
+      if (i % 4 === 0 && len >= 24) {
+        buf[0] = 3;
+        buf[1] = 2;
+        buf[2] = 0;
+        buf[3] = env.random.u32() % 12;
+        buf[23] = 0;
+      }
+      env.net.inject(from(i), SN, buf.subarray(0, len));
+      if (i % BATCH === BATCH - 1) env.net.flush();
+    }
+    env.net.flush();
+    const d = sn.stats.drops;
+    expect(sn.stats.rx).toBe(FLOOD);
+    expect(d.internal).toBe(0);
+    expect(sn.edgeCount).toBe(0);
+    expect(sn.communityList().map((c) => c.name)).toEqual(['*Federation', 'mynetwork', 'netleo']);
+    expect(d.too_short + d.no_key + d.not_allowed + d.unknown_community + d.decode + d.ttl + d.ignored).toBe(
+      FLOOD,
+    );
+    expect(d.too_short).toBeGreaterThan(0);
+    expect(d.no_key).toBeGreaterThan(0);
+  });
+});
