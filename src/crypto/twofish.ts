@@ -321,6 +321,28 @@ export function twofishDecryptBlock(
   writeLe32(dst, dstOff + 12, o3);
 }
 
+// Two-entry cache of DataViews over whole ArrayBuffers: the CBC loops read and write 32-bit
+// little-endian words through them at any alignment, and nothing is allocated per call once the
+// caller's buffers have been seen.
+const views: [ArrayBufferLike | null, DataView | null, ArrayBufferLike | null, DataView | null] = [
+  null,
+  null,
+  null,
+  null,
+];
+let viewVictim = 0;
+
+function viewOf(buf: Uint8Array): DataView {
+  const ab = buf.buffer;
+  if (views[0] === ab) return views[1] as DataView;
+  if (views[2] === ab) return views[3] as DataView;
+  const v = new DataView(ab);
+  views[viewVictim] = ab;
+  views[viewVictim + 1] = v;
+  viewVictim ^= 2;
+  return v;
+}
+
 /**
  * CBC-encrypts src[srcOff, +len) (len a multiple of 16) into dst[dstOff, +len) with the 16-byte IV
  * iv[ivOff..] (all-zero when `iv` is omitted, as n2n uses it). dst may be exactly the input range
@@ -350,24 +372,37 @@ export function twofishCbcEncrypt(
     x2 = readLe32(iv, ivOff + 8);
     x3 = readLe32(iv, ivOff + 12);
   }
-  for (let i = 0; i < len; i += TWOFISH_BLOCK_BYTES) {
-    const p = srcOff + i;
-    encryptWords(
-      key,
-      readLe32(src, p) ^ x0,
-      readLe32(src, p + 4) ^ x1,
-      readLe32(src, p + 8) ^ x2,
-      readLe32(src, p + 12) ^ x3,
-    );
-    x0 = o0;
-    x1 = o1;
-    x2 = o2;
-    x3 = o3;
-    const q = dstOff + i;
-    writeLe32(dst, q, x0);
-    writeLe32(dst, q + 4, x1);
-    writeLe32(dst, q + 8, x2);
-    writeLe32(dst, q + 12, x3);
+  const sv = viewOf(src);
+  const dv = viewOf(dst);
+  const s = key.sbox;
+  const k = key.subkeys;
+  const end = src.byteOffset + srcOff + len;
+  // The rounds of encryptWords, inlined: this loop is the Twofish data path.
+  for (let p = src.byteOffset + srcOff, q = dst.byteOffset + dstOff; p < end; p += 16, q += 16) {
+    let a = sv.getInt32(p, true) ^ x0 ^ k[0];
+    let b = sv.getInt32(p + 4, true) ^ x1 ^ k[1];
+    let c = sv.getInt32(p + 8, true) ^ x2 ^ k[2];
+    let d = sv.getInt32(p + 12, true) ^ x3 ^ k[3];
+    for (let r = ROUND_KEY_BASE; r < ROUND_KEY_BASE + 2 * ROUNDS; r += 4) {
+      let t0 = s[a & 0xff] ^ s[256 | ((a >>> 8) & 0xff)] ^ s[512 | ((a >>> 16) & 0xff)] ^ s[768 | (a >>> 24)];
+      let t1 = s[b >>> 24] ^ s[256 | (b & 0xff)] ^ s[512 | ((b >>> 8) & 0xff)] ^ s[768 | ((b >>> 16) & 0xff)];
+      c ^= (t0 + t1 + k[r]) | 0;
+      c = (c >>> 1) | (c << 31);
+      d = ((d << 1) | (d >>> 31)) ^ ((t0 + 2 * t1 + k[r + 1]) | 0);
+      t0 = s[c & 0xff] ^ s[256 | ((c >>> 8) & 0xff)] ^ s[512 | ((c >>> 16) & 0xff)] ^ s[768 | (c >>> 24)];
+      t1 = s[d >>> 24] ^ s[256 | (d & 0xff)] ^ s[512 | ((d >>> 8) & 0xff)] ^ s[768 | ((d >>> 16) & 0xff)];
+      a ^= (t0 + t1 + k[r + 2]) | 0;
+      a = (a >>> 1) | (a << 31);
+      b = ((b << 1) | (b >>> 31)) ^ ((t0 + 2 * t1 + k[r + 3]) | 0);
+    }
+    x0 = c ^ k[OUTPUT_WHITEN];
+    x1 = d ^ k[OUTPUT_WHITEN + 1];
+    x2 = a ^ k[OUTPUT_WHITEN + 2];
+    x3 = b ^ k[OUTPUT_WHITEN + 3];
+    dv.setInt32(q, x0, true);
+    dv.setInt32(q + 4, x1, true);
+    dv.setInt32(q + 8, x2, true);
+    dv.setInt32(q + 12, x3, true);
   }
 }
 
@@ -399,19 +434,38 @@ export function twofishCbcDecrypt(
     x2 = readLe32(iv, ivOff + 8);
     x3 = readLe32(iv, ivOff + 12);
   }
-  for (let i = 0; i < len; i += TWOFISH_BLOCK_BYTES) {
-    const p = srcOff + i;
-    // Read the whole ciphertext block before writing, so in-place and shifted-down output work.
-    const c0 = readLe32(src, p);
-    const c1 = readLe32(src, p + 4);
-    const c2 = readLe32(src, p + 8);
-    const c3 = readLe32(src, p + 12);
-    decryptWords(key, c0, c1, c2, c3);
-    const q = dstOff + i;
-    writeLe32(dst, q, o0 ^ x0);
-    writeLe32(dst, q + 4, o1 ^ x1);
-    writeLe32(dst, q + 8, o2 ^ x2);
-    writeLe32(dst, q + 12, o3 ^ x3);
+  const sv = viewOf(src);
+  const dv = viewOf(dst);
+  const s = key.sbox;
+  const k = key.subkeys;
+  const end = src.byteOffset + srcOff + len;
+  // The rounds of decryptWords, inlined.
+  for (let p = src.byteOffset + srcOff, q = dst.byteOffset + dstOff; p < end; p += 16, q += 16) {
+    // The whole ciphertext block is read before writing, so in-place and shifted-down output work.
+    const c0 = sv.getInt32(p, true);
+    const c1 = sv.getInt32(p + 4, true);
+    const c2 = sv.getInt32(p + 8, true);
+    const c3 = sv.getInt32(p + 12, true);
+    let c = c0 ^ k[OUTPUT_WHITEN];
+    let d = c1 ^ k[OUTPUT_WHITEN + 1];
+    let a = c2 ^ k[OUTPUT_WHITEN + 2];
+    let b = c3 ^ k[OUTPUT_WHITEN + 3];
+    for (let r = ROUND_KEY_BASE + 2 * ROUNDS - 4; r >= ROUND_KEY_BASE; r -= 4) {
+      let t0 = s[c & 0xff] ^ s[256 | ((c >>> 8) & 0xff)] ^ s[512 | ((c >>> 16) & 0xff)] ^ s[768 | (c >>> 24)];
+      let t1 = s[d >>> 24] ^ s[256 | (d & 0xff)] ^ s[512 | ((d >>> 8) & 0xff)] ^ s[768 | ((d >>> 16) & 0xff)];
+      a = ((a << 1) | (a >>> 31)) ^ ((t0 + t1 + k[r + 2]) | 0);
+      b ^= (t0 + 2 * t1 + k[r + 3]) | 0;
+      b = (b >>> 1) | (b << 31);
+      t0 = s[a & 0xff] ^ s[256 | ((a >>> 8) & 0xff)] ^ s[512 | ((a >>> 16) & 0xff)] ^ s[768 | (a >>> 24)];
+      t1 = s[b >>> 24] ^ s[256 | (b & 0xff)] ^ s[512 | ((b >>> 8) & 0xff)] ^ s[768 | ((b >>> 16) & 0xff)];
+      c = ((c << 1) | (c >>> 31)) ^ ((t0 + t1 + k[r]) | 0);
+      d ^= (t0 + 2 * t1 + k[r + 1]) | 0;
+      d = (d >>> 1) | (d << 31);
+    }
+    dv.setInt32(q, a ^ k[0] ^ x0, true);
+    dv.setInt32(q + 4, b ^ k[1] ^ x1, true);
+    dv.setInt32(q + 8, c ^ k[2] ^ x2, true);
+    dv.setInt32(q + 12, d ^ k[3] ^ x3, true);
     x0 = c0;
     x1 = c1;
     x2 = c2;
