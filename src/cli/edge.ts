@@ -1,12 +1,363 @@
-// `tsn2n edge` subcommand (placeholder until its issue lands).
-import type { Command } from 'commander';
+// `tsn2n edge`: n2n 3.1.1's edge command line (and config file) over the Edge library, with its management port.
+import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
+import { promisify } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { RouteCleanup } from '../edge/deps.js';
+import { Edge } from '../edge/edge.js';
+import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
+import { MAX_EDGE_MTU, MIN_EDGE_MTU, truncateBytes } from '../edge/options.js';
+import { systemEdgeDeps } from '../edge/system.js';
+import type { TapDevice } from '../io/types.js';
+import { openUdp } from '../io/udp.js';
+import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
+import { ConfigError } from '../util/errors.js';
+import { numberToIpv4, type SockAddr } from '../util/ip.js';
+import { type Logger, LogLevel } from '../util/log.js';
+import { loadConfigFile } from './config.js';
+
+const execFileP = promisify(execFile);
+
+/** n2n's default trace level (TRACE_NORMAL); each -v adds one. */
+const DEFAULT_LOG_LEVEL = LogLevel.NORMAL;
+/** The description defaults to the host name, cut to the 15 characters of the desc field. */
+const DESC_MAX_CHARS = 15;
+const MAX_PORT = 65535;
+const LEVEL_NAMES = ['ERROR', 'WARNING', 'NORMAL', 'INFO', 'DEBUG'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Log lines on stderr, stamped like n2n's traceEvent (`26/Nov/2026 11:50:55`). */
+class StderrLogger implements Logger {
+  constructor(public level: number) {}
+  log(level: number, msg: string): void {
+    if (level > this.level) return;
+    const d = new Date();
+    const p2 = (n: number): string => String(n).padStart(2, '0');
+    const stamp = `${p2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+    const tag = level <= LogLevel.WARNING ? `${LEVEL_NAMES[level] ?? level}: ` : '';
+    process.stderr.write(`${stamp} ${tag}${msg}\n`);
+  }
+}
+
+// ---------------------------------------------------------------- option parsing helpers
+
+function intArg(flag: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    // -T accepts hex like 0x48 (edge.c).
+    const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} expects a number ${min}..${max}.`);
+    }
+    return n;
+  };
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+function count(_v: unknown, prev: number | undefined): number {
+  return (prev ?? 0) + 1;
+}
+
+/** Adds every option of n2n 3.1.1's edge (edge.c: getopt string and long_options) to `cmd`. */
+function defineEdgeOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --community <name>', 'community name (at most 19 characters); env N2N_COMMUNITY')
+    .option('-l, --supernode-list <host:port>', 'supernode address and port; repeatable', collect)
+    .option(
+      '-p <[ip:]port>',
+      'local UDP port and/or bind address (default: any address, port chosen by the OS)',
+    )
+    .option('-T <tos>', 'IP TOS of the UDP socket, e.g. 0x48', intArg('-T', 0, 255))
+    .option('-D', 'enable path MTU discovery')
+    .option('-e <ip|auto>', "advertise this local address as the preferred socket ('auto' detects it)")
+    .option('-S [level]', 'do not connect P2P, always use the supernode (-S1)')
+    .option('-i <seconds>', 'registration interval (default 20)', intArg('-i', 1, MAX_PORT))
+    .option('-L <ttl>', 'TTL of the NAT hole-punching REGISTER (default 0 = not set)', intArg('-L', 0, 255))
+    .option('-k <key>', 'encryption key (ASCII); env N2N_KEY')
+    .option(
+      '-A [cipher]',
+      'cipher: -A1 none, -A2 Twofish, -A3 AES (default with a key), -A4 ChaCha20, -A5 Speck',
+    )
+    .option('-H', 'enable header encryption (the supernode needs the community in its -c file)')
+    .option('-z [level]', 'compress outgoing data: -z1 LZO (-z2 zstd is not supported)')
+    .option('--select-rtt', 'select the supernode by round-trip time')
+    .option('--select-mac', 'select the supernode by lowest MAC address (default: by load)')
+    .option('--no-port-forwarding', 'accepted for compatibility (no UPnP/NAT-PMP in this build)')
+    .option(
+      '-a <[static:|dhcp:]ip[/bits]>',
+      "TAP address (default: assigned by the supernode); 'dhcp:0.0.0.0' with -r",
+    )
+    .option('-m <mac>', 'TAP MAC address (default random)')
+    .option('-d, --tap-device <name>', 'TAP device name (default edge0)')
+    .option('-M <mtu>', 'TAP MTU (default 1290)', intArg('-M', MIN_EDGE_MTU, MAX_EDGE_MTU))
+    .option('-r', 'enable packet forwarding/routing through the community')
+    .option('-E', 'accept multicast MAC addresses (dropped by default)')
+    .option('-I <description>', 'edge description; the user name with -J (at most 15 characters)')
+    .option('-J <password>', 'password for user/password authentication; env N2N_PASSWORD')
+    .option('-P <public key>', 'federation public key for user/password authentication')
+    .option(
+      '-R <rule>',
+      "traffic rule 'src_ip/n:[p1,p2],dst_ip/n:[p1,p2],TCP±,UDP±,ICMP±'; repeatable",
+      collect,
+    )
+    .option('-f', 'run in the foreground (always the case; accepted for compatibility)')
+    .option('-t <port>', `management UDP port (default ${EDGE_MGMT_PORT})`, intArg('-t', 1, MAX_PORT))
+    .option('--management-password <pw>', "management JSON API password (default 'n2n')")
+    .option('-v, --verbose', 'more verbose logging; repeatable', count)
+    .option('-V', 'less verbose logging; repeatable', count)
+    .option(
+      '-n <cidr:gateway>',
+      'route an IPv4 network via the gateway (0.0.0.0/0 = default); repeatable',
+      collect,
+    )
+    .option('-u, --euid <uid>', 'drop privileges to this user id after start', intArg('-u', 0, 0xffffffff))
+    .option('-g, --egid <gid>', 'drop privileges to this group id after start', intArg('-g', 0, 0xffffffff))
+    .addOption(new Option('-s <unused>', 'accepted by n2n, no effect').hideHelp());
+}
+
+type RawOpts = Record<string, unknown>;
+
+const LIST_KEYS = new Set(['supernodeList', 'R', 'n']);
+const COUNT_KEYS = new Set(['verbose', 'V']);
+
+/** Config-file options first, then the command line on top (edge.c: loadFromFile, then loadFromCLI). */
+function mergeOptions(file: RawOpts, cli: RawOpts, cliCmd: Command): RawOpts {
+  const out: RawOpts = { ...file };
+  for (const [k, v] of Object.entries(cli)) {
+    const fromCli = cliCmd.getOptionValueSource(k) === 'cli';
+    if (LIST_KEYS.has(k)) out[k] = [...((file[k] as string[]) ?? []), ...((v as string[]) ?? [])];
+    else if (COUNT_KEYS.has(k)) out[k] = ((file[k] as number) ?? 0) + ((v as number) ?? 0);
+    else if (fromCli || !(k in file)) out[k] = v;
+  }
+  return out;
+}
+
+/** Parses a config file's tokens with the same option table. */
+function parseConfigTokens(path: string, tokens: string[]): RawOpts {
+  const cmd = defineEdgeOptions(new Command('edge'))
+    .exitOverride()
+    .allowExcessArguments(true)
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  try {
+    cmd.parse(tokens, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError)
+      throw new ConfigError(`${path}: ${err.message.replace(/^error: /, '')}`);
+    throw err;
+  }
+  return cmd.opts();
+}
+
+function optionalLevel(v: unknown, flag: string, allowed: readonly string[]): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === true) return allowed[0];
+  const s = String(v);
+  if (!/^\d+$/.test(s)) throw new ConfigError(`${flag}${s}: expected a number`);
+  return s;
+}
+
+/** Turns parsed flags plus the environment into library options (edge.c: setOption and main). */
+export function edgeOptionsFromFlags(o: RawOpts, env: NodeJS.ProcessEnv): EdgeOptions {
+  const opts: EdgeOptions = {
+    community: (o.community as string | undefined) ?? env.N2N_COMMUNITY ?? '',
+    supernodes: (o.supernodeList as string[] | undefined) ?? [],
+  };
+  const key = (o.k as string | undefined) ?? env.N2N_KEY;
+  if (key !== undefined) opts.key = key;
+  const cipher = optionalLevel(o.A, '-A', ['3']);
+  if (cipher !== undefined) opts.transform = Number(cipher);
+  if (o.H) opts.headerEncryption = true;
+  const z = optionalLevel(o.z, '-z', ['1']);
+  if (z === '1') opts.compression = 'lzo';
+  else if (z === '2') opts.compression = 'zstd';
+  else if (z !== undefined) throw new ConfigError(`-z${z}: unknown compression (use -z1 for LZO)`);
+  const s = optionalLevel(o.S, '-S', ['1']);
+  if (s !== undefined) {
+    if (s === '2') opts.tcp = true;
+    else if (Number(s) >= 1) opts.p2p = false;
+  }
+  if (o.p !== undefined) {
+    // edge.c: "-p ip:port", "-p ip" (has a dot) or "-p port".
+    const p = String(o.p);
+    const colon = p.indexOf(':');
+    let port: string | undefined;
+    if (colon >= 0) {
+      opts.bindAddress = p.slice(0, colon);
+      port = p.slice(colon + 1);
+    } else if (p.includes('.')) opts.bindAddress = p;
+    else port = p;
+    if (port !== undefined) {
+      if (!/^\d+$/.test(port) || Number(port) > MAX_PORT) throw new ConfigError(`-p: invalid port '${port}'`);
+      opts.localPort = Number(port);
+    }
+  }
+  if (o.T !== undefined) opts.tos = o.T as number;
+  if (o.D) opts.pmtuDiscovery = true;
+  if (o.e !== undefined) opts.preferredAddress = o.e as string;
+  if (o.i !== undefined) opts.registerInterval = o.i as number;
+  if (o.L !== undefined) opts.registerTtl = o.L as number;
+  if (o.selectRtt) opts.selection = 'rtt';
+  if (o.selectMac) opts.selection = 'mac';
+  if (o.a !== undefined) opts.address = o.a as string;
+  if (o.m !== undefined) opts.mac = o.m as string;
+  if (o.tapDevice !== undefined) opts.device = o.tapDevice as string;
+  if (o.M !== undefined) opts.mtu = o.M as number;
+  if (o.r) opts.allowRouting = true;
+  if (o.E) opts.acceptMulticast = true;
+  opts.description = (o.I as string | undefined) ?? truncateBytes(hostname(), DESC_MAX_CHARS);
+  const password = (o.J as string | undefined) ?? env.N2N_PASSWORD;
+  if (password !== undefined) opts.password = password;
+  if (o.P !== undefined) opts.federationKey = o.P as string;
+  if (o.R !== undefined) opts.rules = o.R as string[];
+  if (o.n !== undefined) opts.routes = o.n as string[];
+  return opts;
+}
+
+// ---------------------------------------------------------------- routes (-n) through `ip route`
+
+async function ip(args: string[], logger: Logger): Promise<void> {
+  try {
+    await execFileP('ip', args);
+    logger.log(LogLevel.INFO, `ip ${args.join(' ')}`);
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
+    // Existing routes are fine (edge_utils.c: routectl ignores EEXIST).
+    if (/File exists/.test(stderr)) return;
+    throw new Error(`ip ${args.join(' ')}: ${stderr}`);
+  }
+}
+
+/** The current default gateway of the host (edge_utils.c: get_gateway_ip reads /proc/net/route). */
+async function defaultGateway(): Promise<string | undefined> {
+  const { stdout } = await execFileP('ip', ['-4', 'route', 'show', 'default']);
+  return /via (\d+\.\d+\.\d+\.\d+)/.exec(stdout)?.[1];
+}
+
+/**
+ * Installs the -n routes with `ip route` (the addon has no route support). 0.0.0.0/0 becomes 0.0.0.0/1 and
+ * 128.0.0.0/1 via the n2n gateway plus a host route to the supernode via the old gateway (edge_utils.c:
+ * edge_init_routes_linux); that host route is removed again on stop, the others vanish with the device.
+ */
+function routeInstaller(logger: Logger) {
+  return async (
+    routes: readonly EdgeRoute[],
+    tap: TapDevice,
+    sn: SockAddr | undefined,
+  ): Promise<RouteCleanup> => {
+    const cleanups: string[][] = [];
+    for (const r of routes) {
+      const gw = numberToIpv4(r.gateway);
+      if (r.net === 0 && r.bits === 0) {
+        if (cleanups.length > 0) throw new Error('-n: only one default route is allowed');
+        if (sn === undefined) throw new Error('-n 0.0.0.0/0: the supernode address is not known');
+        const hostGw = await defaultGateway();
+        if (hostGw === undefined) throw new Error('-n 0.0.0.0/0: could not determine the default gateway');
+        const snRoute = [`${sn.address}/32`, 'via', hostGw];
+        await ip(['route', 'add', ...snRoute], logger);
+        cleanups.push(['route', 'del', ...snRoute]);
+        await ip(['route', 'add', '0.0.0.0/1', 'via', gw, 'dev', tap.info.name], logger);
+        await ip(['route', 'add', '128.0.0.0/1', 'via', gw, 'dev', tap.info.name], logger);
+      } else {
+        await ip(
+          ['route', 'add', `${numberToIpv4(r.net)}/${r.bits}`, 'via', gw, 'dev', tap.info.name],
+          logger,
+        );
+      }
+    }
+    return async () => {
+      for (const c of cleanups) await ip(c, logger);
+    };
+  };
+}
+
+// ---------------------------------------------------------------- running
+
+async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
+  let raw = cliOpts;
+  if (configFile !== undefined)
+    raw = mergeOptions(parseConfigTokens(configFile, loadConfigFile(configFile, 'edge')), cliOpts, cmd);
+  const options = edgeOptionsFromFlags(raw, process.env);
+  const level = DEFAULT_LOG_LEVEL + ((raw.verbose as number) ?? 0) - ((raw.V as number) ?? 0);
+  const logger = new StderrLogger(Math.max(0, level));
+  const mgmtPort = (raw.t as number | undefined) ?? EDGE_MGMT_PORT;
+  const edge = new Edge(options, { ...systemEdgeDeps({ logger }), addRoutes: routeInstaller(logger) });
+  let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
+  try {
+    mgmtSocket = await openUdp({ address: '127.0.0.1', port: mgmtPort });
+  } catch (err) {
+    throw new Error(
+      `cannot open the management port 127.0.0.1:${mgmtPort}: ${(err as Error).message} (use -t for another port)`,
+    );
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= edge.stop();
+    return stopping;
+  };
+  const server = serveEdgeManagement(edge, mgmtSocket, {
+    password: raw.managementPassword as string | undefined,
+    onStop: () => {
+      logger.log(LogLevel.NORMAL, 'stop command received');
+      void stop();
+    },
+  });
+  const stopped = new Promise<void>((resolve) => edge.once('stopped', resolve));
+  let signals = 0;
+  const onSignal = (): void => {
+    // A second signal leaves at once (edge.c: term_handler).
+    if (++signals > 1) process.exit(0);
+    logger.log(LogLevel.NORMAL, 'shutting down...');
+    void stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  edge.on('registered', (e: { supernode: string; first: boolean }) => {
+    if (e.first) logger.log(LogLevel.NORMAL, `registered with supernode ${e.supernode}`);
+  });
+  logger.log(LogLevel.NORMAL, `starting n2n edge (tsn2n), community '${edge.config.community}'`);
+  try {
+    await edge.start();
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  if (edge.runState === 'running') {
+    logger.log(LogLevel.NORMAL, 'edge started');
+    dropPrivileges(raw, logger);
+  }
+  await stopped;
+  server.close();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  logger.log(LogLevel.NORMAL, 'edge stopped');
+}
+
+/** -u / -g: drop privileges once the TAP device and sockets exist (only when given). */
+function dropPrivileges(raw: RawOpts, logger: Logger): void {
+  const uid = raw.euid as number | undefined;
+  const gid = raw.egid as number | undefined;
+  if (gid !== undefined) process.setgid?.(gid);
+  if (uid !== undefined) process.setuid?.(uid);
+  if (uid !== undefined || gid !== undefined) {
+    logger.log(
+      LogLevel.NORMAL,
+      `dropped privileges to uid=${uid ?? process.getuid?.()}, gid=${gid ?? process.getgid?.()}`,
+    );
+  }
+}
 
 export function registerEdge(program: Command): void {
-  program
+  const cmd = program
     .command('edge')
-    .description('edge (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error('edge is not implemented yet');
-    });
+    .description(
+      'n2n edge: join a community over a TAP device (n2n 3.1.1 options). ' +
+        'A config file (one option per line, n2n format) may be given first.',
+    )
+    .argument('[config-file]', 'n2n edge configuration file, read before the other options');
+  defineEdgeOptions(cmd);
+  cmd.action(async (configFile: string | undefined, opts: RawOpts) => {
+    await runEdge(configFile, opts, cmd);
+  });
 }

@@ -90,6 +90,7 @@ import {
   selectionCommonData,
   sortSupernodes,
 } from './supernodes.js';
+import { systemEdgeDeps } from './system.js';
 
 // ---- timers and limits (n2n_define.h unless noted), in seconds
 /** BOOTSTRAP_TIMEOUT: wait for a PONG / the address ACK during bootstrap. */
@@ -298,14 +299,21 @@ export class Edge extends EventEmitter {
   private readonly garp = Buffer.alloc(FRAME_HEADROOM_BYTES + GARP_BYTES);
   private readonly mcastAddr: SockAddr = { family: 4, address: MULTICAST_GROUP, port: MULTICAST_PORT };
 
-  constructor(options: EdgeOptions, deps: EdgeDeps) {
+  /**
+   * Validates `options` (ConfigError on bad input). `deps` replaces the real I/O (kernel TAP, UDP, DNS, system
+   * clock and randomness) in part or whole; tests pass in-memory ones.
+   */
+  constructor(options: EdgeOptions, deps: Partial<EdgeDeps> = {}) {
     super();
     this.config = resolveEdgeOptions(options);
-    this.deps = deps;
-    this.clock = deps.clock;
-    this.random = deps.random;
-    this.logger = deps.logger ?? silentLogger;
-    this.stamps = deps.stamps ?? new StampGenerator(deps.clock);
+    const full =
+      deps.openUdp && deps.openTap && deps.openMulticast && deps.resolve && deps.clock && deps.random;
+    deps = full ? deps : { ...systemEdgeDeps({ logger: deps.logger }), ...deps };
+    this.deps = deps as EdgeDeps;
+    this.clock = this.deps.clock;
+    this.random = this.deps.random;
+    this.logger = this.deps.logger ?? silentLogger;
+    this.stamps = this.deps.stamps ?? new StampGenerator(this.clock);
     const c = this.config;
     this.community = communityBytes(c.community);
     this.descBytes = new Uint8Array(DESC_BYTES);
@@ -363,6 +371,11 @@ export class Edge extends EventEmitter {
   /** The supernode we register with. */
   get currentSupernode(): SupernodeEntry {
     return this.cur;
+  }
+
+  /** Unix seconds by the edge's clock (management timestamps use it). */
+  nowSeconds(): number {
+    return nowSeconds(this.clock);
   }
 
   get headerEncryption(): boolean {

@@ -8,3 +8,4 @@ export * from './payload.js';
 export * from './peers.js';
 export * from './stats.js';
 export * from './supernodes.js';
+export * from './system.js';

@@ -238,7 +238,12 @@ export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
     if (text.length > MAX_SUPERNODE_TEXT) {
       throw new ConfigError(`-l: supernode '${text}' is longer than ${MAX_SUPERNODE_TEXT} characters`);
     }
-    const hp = parseHostPort(text);
+    let hp: { host: string; port: number };
+    try {
+      hp = parseHostPort(text);
+    } catch (err) {
+      throw new ConfigError(`-l: ${(err as Error).message}`);
+    }
     return { host: hp.host, port: hp.port, text };
   });
   if (opts.key !== undefined && opts.key.length === 0) throw new ConfigError('-k: the key is empty');

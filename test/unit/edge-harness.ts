@@ -2,8 +2,10 @@
 import { Edge, type EdgeDeps, type EdgeOptions } from '../../src/edge/index.js';
 import { MemoryNetwork, type MemorySocket, MemoryTap } from '../../src/io/memory.js';
 import type { UdpSocket } from '../../src/io/types.js';
+import { Supernode, type SupernodeOptions } from '../../src/supernode/index.js';
 import {
   AuthSecret,
+  binToAscii,
   buildAckToken,
   computeTrailer,
   DEFAULT_FEDERATION_NAME,
@@ -478,4 +480,40 @@ export class FakeSupernode {
     const t = this.edges.get(v.dstMac);
     if (t) this.sock.send(out, 0, total, t.addr);
   }
+}
+
+// ---------------------------------------------------------------- the real supernode (src/supernode)
+
+/** Starts H5's Supernode on the in-memory network; `files` backs readTextFile (the community list). */
+export async function realSupernode(
+  world: World,
+  host: string,
+  port: number,
+  options: SupernodeOptions = {},
+  files: Record<string, string> = {},
+): Promise<Supernode> {
+  const sn = new Supernode(
+    { port, ...options },
+    {
+      clock: world.clock,
+      // Distinct per host: two supernodes with one MAC ignore each other (spec §9.1).
+      random: new SeededRandom(port * 31 + [...host].reduce((h, c) => (h * 131 + c.charCodeAt(0)) >>> 0, 7)),
+      logger: new MemoryLogger(2),
+      stamps: world.stamps,
+      openUdp: (_address, p) => world.net.open(host, p),
+      resolve: async (h) => h,
+      readTextFile: (path) => {
+        const text = files[path];
+        if (text === undefined) throw Object.assign(new Error(`${path} not found`), { code: 'ENOENT' });
+        return text;
+      },
+    },
+  );
+  await sn.start();
+  return sn;
+}
+
+/** The community-file line of a user (`* name <public key>`), as n2n-keygen prints it. */
+export function userLine(user: string, password: string): string {
+  return `* ${user} ${binToAscii(generatePublicKey(userPrivateKey(user, password)))}`;
 }

@@ -1,0 +1,139 @@
+// The real-world EdgeDeps: system clock and randomness, kernel TAP and UDP from src/io, DNS, the multicast socket.
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { addonAvailable } from '../io/addon.js';
+import { type LinuxTap, openTap } from '../io/tap.js';
+import type { TapDevice, UdpSocket } from '../io/types.js';
+import { DgramUdpSocket, openUdp } from '../io/udp.js';
+import { openNativeUdp } from '../io/udp-native.js';
+import { SystemClock } from '../util/clock.js';
+import type { SockAddr } from '../util/ip.js';
+import { type Logger, LogLevel, silentLogger } from '../util/log.js';
+import { SystemRandom } from '../util/random.js';
+import {
+  type EdgeDeps,
+  MULTICAST_GROUP,
+  MULTICAST_PORT,
+  type TapOpenOptions,
+  type UdpOpenOptions,
+} from './deps.js';
+
+/** Socket buffers of the main UDP socket: a burst of full-size frames fits without drops. */
+const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Kernel transmit queue of the TAP device, in frames (the kernel's default of 500 drops under load). */
+const TAP_TX_QUEUE_FRAMES = 1000;
+
+export interface SystemDepsOptions {
+  logger?: Logger;
+  /** Use node:dgram instead of the addon's batched UDP socket (default: the addon when it is built). */
+  dgram?: boolean;
+}
+
+function warn(logger: Logger, msg: string): void {
+  if (logger.level >= LogLevel.WARNING) logger.log(LogLevel.WARNING, msg);
+}
+
+/** Opens the main socket: the addon's batched socket when available, else node:dgram. */
+async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean): Promise<UdpSocket> {
+  if (o.tos !== undefined) warn(logger, '-T: setting the IP TOS is not supported by this build; ignored');
+  if (o.pmtuDiscovery) warn(logger, '-D: the kernel default path MTU discovery setting is used');
+  if (!useDgram && addonAvailable()) {
+    return openNativeUdp({
+      address: o.address ?? '0.0.0.0',
+      port: o.port,
+      recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+      sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    });
+  }
+  return openUdp({
+    address: o.address ?? '0.0.0.0',
+    port: o.port,
+    recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+  });
+}
+
+/** 0.0.0.0:1968 with SO_REUSEADDR, joined to 224.0.0.68 (edge_utils.c: edge_init_sockets, check_join_multicast_group). */
+function openMulticast(logger: Logger): Promise<UdpSocket | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: 'udp4', reuseAddr: true });
+    const fail = (err: Error): void => {
+      warn(
+        logger,
+        `local peer discovery disabled: cannot use ${MULTICAST_GROUP}:${MULTICAST_PORT} (${err.message})`,
+      );
+      s.close();
+      resolve(undefined);
+    };
+    s.once('error', fail);
+    s.bind(MULTICAST_PORT, '0.0.0.0', () => {
+      try {
+        s.addMembership(MULTICAST_GROUP);
+      } catch (err) {
+        fail(err as Error);
+        return;
+      }
+      s.removeListener('error', fail);
+      s.on('error', () => {});
+      resolve(new DgramUdpSocket(s, 4, undefined));
+    });
+  });
+}
+
+async function openTapDevice(o: TapOpenOptions): Promise<TapDevice> {
+  try {
+    return openTap({
+      name: o.name,
+      mac: o.mac,
+      mtu: o.mtu,
+      addr: o.addr,
+      bitlen: o.bitlen,
+      txQueueLen: TAP_TX_QUEUE_FRAMES,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EACCES') {
+      throw new Error(
+        `cannot create TAP device '${o.name}': permission denied (run as root or with CAP_NET_ADMIN)`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** The local address the kernel would use towards `to` (a connected UDP socket sends nothing). */
+function localAddressFor(to: SockAddr): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(undefined);
+    });
+    s.connect(to.port, to.address, () => {
+      const a = s.address().address;
+      s.close();
+      resolve(a);
+    });
+  });
+}
+
+/** EdgeDeps for a real host: kernel TAP, UDP (batched through the addon when built), DNS, system clock. */
+export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
+  const logger = options.logger ?? silentLogger;
+  return {
+    clock: new SystemClock(),
+    random: new SystemRandom(),
+    logger,
+    openUdp: (o) => openMainUdp(o, logger, options.dgram === true),
+    openMulticast: () => openMulticast(logger),
+    openTap: openTapDevice,
+    resolve: async (host) => (await lookup(host, { family: 4 })).address,
+    localAddressFor,
+    readTapAddress: (tap) => {
+      const t = tap as Partial<LinuxTap>;
+      if (typeof t.refreshInfo !== 'function') return undefined;
+      const i = t.refreshInfo();
+      return { addr: i.addr, bitlen: i.bitlen };
+    },
+  };
+}
