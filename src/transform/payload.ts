@@ -13,7 +13,7 @@
 // Errors: encrypt and decrypt return -1 instead of throwing (bad range, no room, too long, too
 // short): the packet path drops and counts.
 import { AesCbc } from '../crypto/aes.js';
-import { ChaCha20, ChaCha20Sender } from '../crypto/chacha20.js';
+import { CHACHA20_BLOCK_BYTES, ChaCha20, ChaCha20Sender } from '../crypto/chacha20.js';
 import { type SpeckKey, speckCtr, speckExpandKey } from '../crypto/speck.js';
 import { TwofishCbc } from '../crypto/twofish.js';
 import { ConfigError } from '../util/errors.js';
@@ -27,6 +27,9 @@ export const PREAMBLE_BYTES = 16;
 export const MAX_TRANSFORM_PLAINTEXT_BYTES = 2048;
 
 const BLOCK_BYTES = 16;
+// ChaCha20's 32-bit block counter space, and how often a wrapping random IV is drawn again.
+const CHACHA20_COUNTER_SPACE = 0x100000000;
+const IV_REDRAWS = 8;
 const SCRATCH_BYTES = MAX_TRANSFORM_PLAINTEXT_BYTES + 2 * BLOCK_BYTES;
 
 /** One configured payload transform (one per edge: one key, spec §5.1). */
@@ -194,7 +197,16 @@ class ChaCha20Transform implements PayloadTransform {
       // The sender reads src completely before writing the ciphertext and then the IV.
       this.sender.encrypt(src, srcOff, len, dst, dstOff + PREAMBLE_BYTES, dst, dstOff);
     } else {
-      this.random.fill(this.iv, 0, PREAMBLE_BYTES);
+      // Spec §5.6: an IV whose 32-bit counter would wrap inside this packet is decrypted differently
+      // by OpenSSL builds (carry) and default builds (no carry); draw again (bounded, so a broken
+      // generator cannot loop forever; the no-carry result is what default C builds expect).
+      const blocks = Math.ceil(len / CHACHA20_BLOCK_BYTES);
+      for (let attempt = 0; attempt < IV_REDRAWS; attempt++) {
+        this.random.fill(this.iv, 0, PREAMBLE_BYTES);
+        const iv = this.iv;
+        const counter = (iv[0] | (iv[1] << 8) | (iv[2] << 16)) + iv[3] * 2 ** 24;
+        if (counter + blocks <= CHACHA20_COUNTER_SPACE) break;
+      }
       this.cipher.xor(this.iv, 0, src, srcOff, len, dst, dstOff + PREAMBLE_BYTES);
       dst.set(this.iv, dstOff);
     }

@@ -284,6 +284,36 @@ describe('round trips', () => {
     }
   });
 
+  it('random-IV ChaCha20 draws again when the IV counter would wrap inside the packet (spec §5.6)', () => {
+    const wrapping = unhex('ffffffff000102030405060708090a0b');
+    const fine = unhex('00000010000102030405060708090a0b');
+    let calls = 0;
+    const seq: Random = {
+      fill(buf, offset = 0, length = buf.length - offset) {
+        buf.set((calls++ === 0 ? wrapping : fine).subarray(0, length), offset);
+      },
+      u32: () => 0,
+    };
+    const t = createTransform(TransformId.CHACHA20, 'k', seq, { chacha20Iv: 'random' });
+    const data = new Uint8Array(200).fill(7);
+    const out = new Uint8Array(216);
+    t.encrypt(data, 0, 200, out, 0);
+    expect(hex(out.subarray(0, 16))).toBe(hex(fine));
+    expect(calls).toBe(2);
+    // A generator that only yields wrapping IVs is used after a bounded number of draws; the
+    // packet still decrypts (no-carry keystream, like default C builds).
+    const stuck = createTransform(TransformId.CHACHA20, 'k', new FixedRandom(wrapping), {
+      chacha20Iv: 'random',
+    });
+    expect(stuck.encrypt(data, 0, 200, out, 0)).toBe(216);
+    expect(hex(out.subarray(0, 16))).toBe(hex(wrapping));
+    const back = new Uint8Array(200);
+    expect(t.decrypt(out, 0, 216, back, 0)).toBe(200);
+    expect(back).toEqual(data);
+    // A 1-byte packet with the same IV does not wrap: no second draw.
+    expect(stuck.encrypt(data, 0, 1, out, 0)).toBe(17);
+  });
+
   it('the two ChaCha20 IV modes interoperate', () => {
     const fast = createTransform(TransformId.CHACHA20, 'k', new SeededRandom(1));
     const c = createTransform(TransformId.CHACHA20, 'k', new SeededRandom(2), { chacha20Iv: 'random' });
