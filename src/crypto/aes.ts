@@ -84,7 +84,8 @@ export class AesCbc {
 
   /**
    * CBC-encrypts src[srcOff, +len) (len a multiple of 16) into dst[dstOff, +len) with the IV
-   * iv[ivOff, +16) (all-zero when omitted). Any overlap of src and dst is allowed.
+   * iv[ivOff, +16) (all-zero when omitted). Any overlap of src and dst is allowed; the IV must not
+   * lie inside src.
    */
   encryptCbc(
     src: Uint8Array,
@@ -99,16 +100,23 @@ export class AesCbc {
     checkRange(src, srcOff, len, 'input');
     checkRange(dst, dstOff, len, 'output');
     if (len === 0) return;
-    const s = this.scratchFor(len);
-    s.set(src.subarray(srcOff, srcOff + len));
+    // In place the caller gives up the plaintext anyway, so the first block is corrected right
+    // there; otherwise through scratch, leaving src untouched.
+    let s = src;
+    let sOff = srcOff;
+    if (src !== dst || srcOff !== dstOff) {
+      s = this.scratchFor(len);
+      sOff = 0;
+      s.set(src.subarray(srcOff, srcOff + len));
+    }
     const st = this.encState;
     if (iv === undefined) {
-      for (let i = 0; i < AES_BLOCK_BYTES; i++) s[i] ^= st[i];
+      for (let i = 0; i < AES_BLOCK_BYTES; i++) s[sOff + i] ^= st[i];
     } else {
       checkRange(iv, ivOff, AES_BLOCK_BYTES, 'IV');
-      for (let i = 0; i < AES_BLOCK_BYTES; i++) s[i] ^= st[i] ^ iv[ivOff + i];
+      for (let i = 0; i < AES_BLOCK_BYTES; i++) s[sOff + i] ^= st[i] ^ iv[ivOff + i];
     }
-    const out = this.cbcEnc.update(s.subarray(0, len));
+    const out = this.cbcEnc.update(s.subarray(sOff, sOff + len));
     place(out, len, dst, dstOff);
     st.set(out.subarray(len - AES_BLOCK_BYTES, len));
   }

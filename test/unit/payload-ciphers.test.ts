@@ -45,6 +45,10 @@ describe('AesCbc: reused contexts give exact CBC', () => {
       if (i % 3 === 0) aes.encryptCbc(srcBuf, 5, len, out, 9 - (i % 2));
       else aes.encryptCbc(srcBuf, 5, len, out, 9 - (i % 2), iv, 0);
       expect(hex(out.subarray(9 - (i % 2), 9 - (i % 2) + len))).toBe(hex(want));
+      const inPlace = data.slice();
+      if (i % 3 === 0) aes.encryptCbc(inPlace, 0, len, inPlace, 0);
+      else aes.encryptCbc(inPlace, 0, len, inPlace, 0, iv, 0);
+      expect(hex(inPlace)).toBe(hex(want));
       // Decrypt through the other reused context, in place, interleaved with more encryptions.
       const buf = want.slice();
       if (i % 3 === 0) aes.decryptCbc(buf, 0, len, buf, 0);
