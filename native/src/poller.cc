@@ -3,11 +3,20 @@
 
 #include <unistd.h>
 
+#include <atomic>
+
 #include "errors.h"
 
 namespace tsn2n {
 
 namespace {
+// Touched only on the JS thread of the environment(s) that load the addon; atomics for worker threads.
+std::atomic<int64_t> gLive{0};
+
+Napi::Value LivePollers(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(FdPoller::Live()));
+}
+
 constexpr const char* kUsage =
     "new FdPoller(fd: number, kind: 0 (TAP) | 1 (UDP), slab: Uint8Array, stride: number, headroom: number, "
     "lengths: Uint32Array, addrs: Uint8Array | null, onBatch: (count: number, err: number) => void)";
@@ -23,7 +32,10 @@ void FdPoller::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceAccessor<&FdPoller::GetClosed>("closed"),
                                     });
   exports.Set("FdPoller", ctor);
+  exports.Set("livePollers", Napi::Function::New(env, LivePollers, "livePollers"));
 }
+
+int64_t FdPoller::Live() { return gLive.load(); }
 
 FdPoller::FdPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdPoller>(info) {
   Napi::Env env = info.Env();
@@ -63,12 +75,15 @@ FdPoller::FdPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FdPoller>(
   poll_->data = this;
   // The poller owns the fd from here on and closes it in Close().
   fd_ = fd;
+  // Counted only once fully constructed: a constructor that throws never runs the destructor.
+  gLive++;
 }
 
 FdPoller::~FdPoller() {
   // Reached only when JS dropped the object without close(): never while polling (Start holds a reference).
   Shutdown();
   delete async_;
+  gLive--;
 }
 
 Napi::Value FdPoller::Start(const Napi::CallbackInfo& info) {

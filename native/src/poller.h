@@ -11,6 +11,8 @@ namespace tsn2n {
 class FdPoller : public Napi::ObjectWrap<FdPoller> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
+  // FdPoller objects alive (constructed, not yet finalized), for leak checks.
+  static int64_t Live();
   explicit FdPoller(const Napi::CallbackInfo& info);
   ~FdPoller() override;
   FdPoller(const FdPoller&) = delete;

@@ -84,6 +84,8 @@ export interface NativeAddon {
     count: number,
   ): number;
 
+  /** FdPoller objects constructed and not yet garbage-collected (leak checks). */
+  livePollers(): number;
   FdPoller: new (
     fd: number,
     kind: PollKind,

@@ -86,3 +86,36 @@ export class BufferPool {
     this.free.push(e);
   }
 }
+
+/** Slabs kept for reuse per cache; more than this many closed devices' slabs are left to the GC. */
+const SLAB_CACHE_MAX = 8;
+
+/**
+ * Receive slabs of closed devices, handed to the next device that needs the same size. Opening and closing a
+ * device then allocates nothing, and the C heap is spared large short-lived blocks that it would not return
+ * to the system (glibc keeps freed 100 KiB+ blocks once its mmap threshold has grown).
+ */
+export class SlabCache {
+  private readonly free: Buffer[] = [];
+
+  /** A zeroed slab of exactly `bytes`. */
+  take(bytes: number): Buffer {
+    const i = this.free.findIndex((b) => b.length === bytes);
+    if (i < 0) return Buffer.alloc(bytes);
+    const b = this.free.splice(i, 1)[0];
+    b.fill(0);
+    return b;
+  }
+
+  /** Returns a slab nobody reads or writes any more. */
+  give(slab: Buffer): void {
+    if (this.free.length < SLAB_CACHE_MAX && !this.free.includes(slab)) this.free.push(slab);
+  }
+
+  get size(): number {
+    return this.free.length;
+  }
+}
+
+/** The cache the TAP devices and native UDP sockets share. */
+export const sharedSlabs: SlabCache = new SlabCache();

@@ -2,6 +2,7 @@
 import { ConfigError } from '../util/errors.js';
 import type { NativeAddon, NativeFdPoller, NativeIfInfo } from './addon.js';
 import { loadAddon, PollKind } from './addon.js';
+import { sharedSlabs } from './pool.js';
 import type { FrameBatch, TapDevice, TapInfo } from './types.js';
 import { FRAME_HEADROOM_BYTES, MAX_FRAME_BYTES } from './types.js';
 
@@ -10,6 +11,13 @@ export const DEFAULT_TAP_BATCH = 64;
 /** Default MTU of an n2n edge's TAP device (n2n.h DEFAULT_MTU). */
 export const DEFAULT_TAP_MTU = 1290;
 const ETHERNET_HEADER_BYTES = 14;
+/** Ethernet header plus one 802.1Q tag. */
+const ETHERNET_VLAN_HEADER_BYTES = 18;
+/** C n2n's packet buffer (n2n.h N2N_PKT_BUF_SIZE): the smallest frame room we use. */
+const MIN_FRAME_ROOM_BYTES = 2048;
+/** Smallest MTU Linux accepts for IPv4 (RFC 791), largest the frame layout supports (MAX_FRAME_BYTES − 14). */
+const MIN_MTU = 68;
+const MAX_MTU = 9000;
 /** IFF_UP in the interface flags (linux/if.h). */
 const IFF_UP = 0x1;
 const EAGAIN = 11;
@@ -36,7 +44,10 @@ export interface TapOptions {
   maxBatch?: number;
   /** Bytes in front of each frame for the receiver's header (default FRAME_HEADROOM_BYTES). */
   headroom?: number;
-  /** Largest frame read; default MAX_FRAME_BYTES, so an MTU raised later from outside still fits. */
+  /**
+   * Largest frame read (longer ones are dropped); default max(MTU + 18, 2048): the MTU plus Ethernet and VLAN
+   * headers, and never below the 2048-byte packet buffer C n2n reads into (n2n.h N2N_PKT_BUF_SIZE).
+   */
   maxFrameBytes?: number;
 }
 
@@ -97,9 +108,14 @@ export class LinuxTap implements TapDevice {
     this.fdNumber = fd;
     const maxBatch = options.maxBatch ?? DEFAULT_TAP_BATCH;
     const headroom = options.headroom ?? FRAME_HEADROOM_BYTES;
-    const stride = roundUp(headroom + (options.maxFrameBytes ?? MAX_FRAME_BYTES), CACHE_LINE_BYTES);
+    const mtu = options.mtu ?? DEFAULT_TAP_MTU;
+    const room = options.maxFrameBytes ?? Math.max(mtu + ETHERNET_VLAN_HEADER_BYTES, MIN_FRAME_ROOM_BYTES);
+    if (room > MAX_FRAME_BYTES + ETHERNET_VLAN_HEADER_BYTES - ETHERNET_HEADER_BYTES) {
+      throw new ConfigError(`frames above ${MAX_FRAME_BYTES} bytes are not supported (asked for ${room})`);
+    }
+    const stride = roundUp(headroom + room, CACHE_LINE_BYTES);
     this.batch = {
-      slab: Buffer.alloc(stride * maxBatch),
+      slab: sharedSlabs.take(stride * maxBatch),
       count: 0,
       stride,
       headroom,
@@ -186,6 +202,8 @@ export class LinuxTap implements TapDevice {
     this.closed = true;
     this.handler = undefined;
     this.poller.close();
+    // The poller is closed and will never write into the slab again.
+    sharedSlabs.give(this.batch.slab);
   }
 
   private onBatch(count: number, err: number): void {
@@ -226,6 +244,9 @@ export function openTap(options: TapOptions = {}): LinuxTap {
   const name = options.name ?? '';
   const mtu = options.mtu ?? DEFAULT_TAP_MTU;
   const bitlen = options.bitlen ?? 0;
+  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
+    throw new ConfigError(`TAP MTU must be ${MIN_MTU}..${MAX_MTU}, got ${mtu}`);
+  }
   if (!Number.isInteger(bitlen) || bitlen < 0 || bitlen > 32) {
     throw new ConfigError(`IPv4 prefix length must be 0..32, got ${bitlen}`);
   }

@@ -2,6 +2,7 @@
 import type { SockAddr } from '../util/ip.js';
 import type { NativeAddon, NativeFdPoller } from './addon.js';
 import { loadAddon, PollKind } from './addon.js';
+import { sharedSlabs } from './pool.js';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from './sockaddr.js';
 import type { BatchUdpSocket, DatagramBatch } from './types.js';
 import { FRAME_HEADROOM_BYTES } from './types.js';
@@ -90,7 +91,7 @@ export class NativeUdpSocket implements BatchUdpSocket {
         (headroom + (options.maxDatagramBytes ?? DEFAULT_UDP_MAX_DATAGRAM_BYTES)) / CACHE_LINE_BYTES,
       ) * CACHE_LINE_BYTES;
     this.batch = {
-      slab: Buffer.alloc(stride * maxBatch),
+      slab: sharedSlabs.take(stride * maxBatch),
       count: 0,
       stride,
       headroom,
@@ -171,6 +172,8 @@ export class NativeUdpSocket implements BatchUdpSocket {
     this.batchHandler = undefined;
     this.datagramHandler = undefined;
     this.poller.close();
+    // The poller is closed and will never write into the slab again.
+    sharedSlabs.give(this.batch.slab);
   }
 
   private startPolling(): void {
