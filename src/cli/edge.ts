@@ -274,11 +274,40 @@ function routeInstaller(logger: Logger) {
 
 // ---------------------------------------------------------------- running
 
-async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
+/** The parsed flags (config file first, command line on top) and the library options they make. */
+export interface ParsedEdgeArgs {
+  raw: RawOpts;
+  options: EdgeOptions;
+}
+
+function resolveArgs(
+  configFile: string | undefined,
+  cliOpts: RawOpts,
+  cmd: Command,
+  env: NodeJS.ProcessEnv,
+): ParsedEdgeArgs {
   let raw = cliOpts;
-  if (configFile !== undefined)
+  if (configFile !== undefined) {
     raw = mergeOptions(parseConfigTokens(configFile, loadConfigFile(configFile, 'edge')), cliOpts, cmd);
-  const options = edgeOptionsFromFlags(raw, process.env);
+  }
+  return { raw, options: edgeOptionsFromFlags(raw, env) };
+}
+
+/**
+ * Parses `tsn2n edge` arguments (after the word `edge`) without running anything: for tests and tools.
+ * Throws CommanderError for unknown or malformed flags and ConfigError for invalid values.
+ */
+export function parseEdgeArgs(args: string[], env: NodeJS.ProcessEnv = {}): ParsedEdgeArgs {
+  const cmd = defineEdgeOptions(new Command('edge'))
+    .argument('[config-file]')
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  cmd.parse(args, { from: 'user' });
+  return resolveArgs(cmd.args[0], cmd.opts(), cmd, env);
+}
+
+async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
+  const { raw, options } = resolveArgs(configFile, cliOpts, cmd, process.env);
   const level = DEFAULT_LOG_LEVEL + ((raw.verbose as number) ?? 0) - ((raw.V as number) ?? 0);
   const logger = new StderrLogger(Math.max(0, level));
   const mgmtPort = (raw.t as number | undefined) ?? EDGE_MGMT_PORT;
