@@ -174,7 +174,11 @@ describe('edge management: JSON API', () => {
     const b = w.edge('192.0.2.2', { ...base, address: '10.6.0.2/24' });
     const mnet = new MemoryNetwork();
     let stopped = false;
-    serveEdgeManagement(a.edge, mnet.open(MGMT.address, MGMT.port), { onStop: () => (stopped = true) });
+    serveEdgeManagement(a.edge, mnet.open(MGMT.address, MGMT.port), {
+      onStop: () => {
+        stopped = true;
+      },
+    });
     const c = mnet.open(CLIENT.address, CLIENT.port);
     const got: Record<string, unknown>[] = [];
     c.onDatagram((d) => got.push(JSON.parse(d.toString()) as Record<string, unknown>));
