@@ -817,7 +817,7 @@ export async function tcpTransfer(
   opts: { port?: number; timeoutMs?: number } = {},
 ): Promise<TransferResult> {
   const port = String(opts.port ?? 5201);
-  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const sink = lab.spawn('tcp-sink', toNs, [process.execPath, '-e', TCP_SINK_SCRIPT, toIp, port]);
   try {
     await sink.waitForOutput(/listening/, 10_000);
