@@ -1,12 +1,284 @@
-// `tsn2n supernode` subcommand (placeholder until its issue lands).
-import type { Command } from 'commander';
+// `tsn2n supernode`: n2n 3.1.1's supernode command line (and config file) over the Supernode library.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { openUdp } from '../io/udp.js';
+import { SupernodeManagement } from '../management/supernode.js';
+import {
+  DEFAULT_SUPERNODE_MGMT_PORT,
+  DEFAULT_SUPERNODE_PORT,
+  type SupernodeOptions,
+} from '../supernode/options.js';
+import { Supernode } from '../supernode/supernode.js';
+import { ConfigError } from '../util/errors.js';
+import { ipv4ToNumber } from '../util/ip.js';
+import { type Logger, LogLevel } from '../util/log.js';
+import { loadConfigFile } from './config.js';
+
+/** n2n's default trace level (TRACE_NORMAL); each -v adds one. */
+const DEFAULT_LOG_LEVEL = LogLevel.NORMAL;
+const MAX_PORT = 65535;
+const MAX_ID = 0xffffffff;
+const LEVEL_NAMES = ['ERROR', 'WARNING', 'NORMAL', 'INFO', 'DEBUG'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** The management socket is bound to loopback only (spec §13). */
+const MGMT_ADDRESS = '127.0.0.1';
+
+/** Log lines on stderr, stamped like n2n's traceEvent. */
+class StderrLogger implements Logger {
+  constructor(public level: number) {}
+  log(level: number, msg: string): void {
+    if (level > this.level) return;
+    const d = new Date();
+    const p2 = (n: number): string => String(n).padStart(2, '0');
+    const stamp = `${p2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+    const tag = level <= LogLevel.WARNING ? `${LEVEL_NAMES[level] ?? level}: ` : '';
+    process.stderr.write(`${stamp} ${tag}${msg}\n`);
+  }
+}
+
+function intArg(flag: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = /^\d+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag} expects a number ${min}..${max}.`);
+    return n;
+  };
+}
+
+/** `-p [ip:]port` (3.1.1 takes a port; later versions also a bind address). */
+function portArg(v: string): { address?: string; port: number } {
+  const i = v.lastIndexOf(':');
+  const port = intArg('-p', 0, MAX_PORT)(i >= 0 ? v.slice(i + 1) : v);
+  if (i < 0) return { port };
+  const address = v.slice(0, i);
+  try {
+    ipv4ToNumber(address);
+  } catch {
+    throw new InvalidArgumentError(`-p expects [ipv4:]port, got '${v}'.`);
+  }
+  return { address, port };
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+function count(_v: unknown, prev: number | undefined): number {
+  return (prev ?? 0) + 1;
+}
+
+/** Adds every option of n2n 3.1.1's supernode (supernode.c: getopt string and long_options) to `cmd`. */
+function defineSupernodeOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '-p, --local-port <[ip:]port>',
+      `UDP port to listen on (default ${DEFAULT_SUPERNODE_PORT})`,
+      portArg,
+    )
+    .option('-F <name>', "federation name (default 'Federation'); env N2N_FEDERATION")
+    .option('-l <host:port>', 'another supernode of the federation; repeatable', collect)
+    .option('-m <mac>', 'fixed MAC address of the supernode (default random)')
+    .option('-M', 'disable MAC and IP address spoofing protection for communities without users')
+    .option('-V <text>', 'version text sent to edges (at most 19 characters)')
+    .option('-c, --communities <path>', 'file of allowed communities (locks the supernode to them)')
+    .option('-a, --autoip <min-max/bits>', 'auto-IP range (default 10.128.0.0-10.255.255.0/24)')
+    .option('-f, --foreground', 'run in the foreground (always the case; accepted for compatibility)')
+    .option(
+      '-t, --mgmt-port <port>',
+      `management UDP port (default ${DEFAULT_SUPERNODE_MGMT_PORT})`,
+      intArg('-t', 0, MAX_PORT),
+    )
+    .option('--management-password <pw>', "management password for write requests (default 'n2n')")
+    .option('-v, --verbose', 'more verbose logging; repeat as required', count)
+    .option('-u, --euid <uid>', 'numeric user id to drop privileges to', intArg('-u', 0, MAX_ID))
+    .option('-g, --egid <gid>', 'numeric group id to drop privileges to', intArg('-g', 0, MAX_ID))
+    .option(
+      '--max-edges-per-community <n>',
+      'new edges refused beyond this many per community (default 1024)',
+      intArg('--max-edges-per-community', 1, MAX_ID),
+    )
+    .option(
+      '--max-edges <n>',
+      'new edges refused beyond this many in total (default 16384)',
+      intArg('--max-edges', 1, MAX_ID),
+    )
+    .option(
+      '--max-communities <n>',
+      'new communities refused beyond this many (default 4096)',
+      intArg('--max-communities', 1, MAX_ID),
+    );
+}
+
+type RawOpts = Record<string, unknown>;
+
+const LIST_KEYS = new Set(['l']);
+const COUNT_KEYS = new Set(['verbose']);
+
+/** Config-file options first, then the command line on top (supernode.c: loadFromFile, then loadFromCLI). */
+function mergeOptions(file: RawOpts, cli: RawOpts, cliCmd: Command): RawOpts {
+  const out: RawOpts = { ...file };
+  for (const [k, v] of Object.entries(cli)) {
+    const fromCli = cliCmd.getOptionValueSource(k) === 'cli';
+    if (LIST_KEYS.has(k)) out[k] = [...((file[k] as string[]) ?? []), ...((v as string[]) ?? [])];
+    else if (COUNT_KEYS.has(k)) out[k] = ((file[k] as number) ?? 0) + ((v as number) ?? 0);
+    else if (fromCli || !(k in file)) out[k] = v;
+  }
+  return out;
+}
+
+/** Parses a config file's tokens with the same option table. */
+function parseConfigTokens(path: string, tokens: string[]): RawOpts {
+  const cmd = defineSupernodeOptions(new Command('supernode'))
+    .exitOverride()
+    .allowExcessArguments(true)
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  try {
+    cmd.parse(tokens, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError)
+      throw new ConfigError(`${path}: ${err.message.replace(/^error: /, '')}`);
+    throw err;
+  }
+  return cmd.opts();
+}
+
+/** Turns parsed flags (and N2N_FEDERATION) into library options; throws ConfigError. */
+export function supernodeOptionsFromFlags(raw: RawOpts, env: NodeJS.ProcessEnv): SupernodeOptions {
+  const p = raw.localPort as { address?: string; port: number } | undefined;
+  const envFed = env.N2N_FEDERATION;
+  const o: SupernodeOptions = {
+    port: p?.port ?? DEFAULT_SUPERNODE_PORT,
+    bindAddress: p?.address,
+    // supernode.c derives the federation keys from N2N_FEDERATION (or the default) before -F is parsed.
+    federation: (raw.F as string | undefined) ?? (envFed || undefined),
+    federationKeyName: envFed || undefined,
+    peers: (raw.l as string[] | undefined) ?? [],
+    mac: raw.m as string | undefined,
+    disableSpoofingProtection: raw.M === true,
+    version: raw.V as string | undefined,
+    communityFile: raw.communities as string | undefined,
+    autoIpRange: raw.autoip as string | undefined,
+    maxEdgesPerCommunity: raw.maxEdgesPerCommunity as number | undefined,
+    maxEdges: raw.maxEdges as number | undefined,
+    maxCommunities: raw.maxCommunities as number | undefined,
+  };
+  if (o.federation !== undefined && o.federation.replace(/^\*/, '').length === 0) {
+    throw new ConfigError('-F needs a non-empty federation name');
+  }
+  return o;
+}
+
+async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
+  let raw = cliOpts;
+  if (configFile !== undefined) {
+    raw = mergeOptions(parseConfigTokens(configFile, loadConfigFile(configFile, 'supernode')), cliOpts, cmd);
+  }
+  const options = supernodeOptionsFromFlags(raw, process.env);
+  const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
+  const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
+  const sn = new Supernode(options, { logger });
+  let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
+  try {
+    mgmtSocket = await openUdp({ family: 4, address: MGMT_ADDRESS, port: mgmtPort });
+  } catch (err) {
+    throw new Error(
+      `cannot open the management port ${MGMT_ADDRESS}:${mgmtPort}: ${(err as Error).message} (use -t for another port)`,
+    );
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= sn.stop();
+    return stopping;
+  };
+  const mgmt = new SupernodeManagement(sn, mgmtSocket, {
+    password: raw.managementPassword as string | undefined,
+    onStop: () => logger.log(LogLevel.NORMAL, 'stop command received'),
+  });
+  const stopped = new Promise<void>((resolve) => sn.once('stopped', resolve));
+  let signals = 0;
+  const onSignal = (): void => {
+    // A second signal leaves at once (supernode.c: term_handler).
+    if (++signals > 1) process.exit(0);
+    logger.log(LogLevel.NORMAL, 'shutting down...');
+    void stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  sn.on('edgeRegistered', (e) =>
+    logger.log(LogLevel.INFO, `edge ${e.mac} registered in '${e.community}' from ${e.sockaddr}`),
+  );
+  sn.on('edgeExpired', (e) => logger.log(LogLevel.INFO, `edge ${e.mac} in '${e.community}' expired`));
+  try {
+    await sn.start();
+  } catch (err) {
+    mgmt.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`cannot listen on UDP port ${options.port}: address in use (use -p for another port)`);
+    }
+    throw err;
+  }
+  if (sn.config.federationName === '*Federation') {
+    logger.log(
+      LogLevel.WARNING,
+      'using default federation name; FOR TESTING ONLY, usage of a custom federation name (-F) is highly recommended!',
+    );
+  }
+  if (sn.config.disableSpoofingProtection) {
+    logger.log(
+      LogLevel.WARNING,
+      'disabled MAC and IP address spoofing protection; FOR TESTING ONLY, usage of user-password authentication (-I, -J, -P) recommended instead!',
+    );
+  }
+  const main = sn.address!;
+  const fed = sn.config;
+  const communities = fed.communityFile
+    ? `communities from ${fed.communityFile} (${sn.communityList().length - 1} fixed, ${sn.patternList().length} patterns)`
+    : 'any community';
+  logger.log(
+    LogLevel.NORMAL,
+    `supernode listening on UDP ${main.address}:${main.port} (main), ${mgmt.address.address}:${mgmt.address.port} (management); ` +
+      `federation '${fed.federationName}' with ${fed.peers.length} peer(s); ${communities}`,
+  );
+  dropPrivileges(raw, logger);
+  await stopped;
+  mgmt.close();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+}
+
+/** -u / -g: drop privileges once the sockets exist (only when given; 3.1.1 also tries user n2n/nobody). */
+function dropPrivileges(raw: RawOpts, logger: Logger): void {
+  const uid = raw.euid as number | undefined;
+  const gid = raw.egid as number | undefined;
+  try {
+    if (gid !== undefined) process.setgid?.(gid);
+    if (uid !== undefined) process.setuid?.(uid);
+  } catch (err) {
+    logger.log(LogLevel.ERROR, `unable to drop privileges: ${(err as Error).message}`);
+    return;
+  }
+  if (uid !== undefined || gid !== undefined) {
+    logger.log(LogLevel.NORMAL, `dropped privileges to uid=${process.getuid?.()}, gid=${process.getgid?.()}`);
+  }
+}
 
 export function registerSupernode(program: Command): void {
-  program
+  const cmd = program
     .command('supernode')
-    .description('supernode (not implemented yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new Error('supernode is not implemented yet');
-    });
+    .description(
+      'n2n supernode: registers edges, relays their traffic, federates with other supernodes (n2n 3.1.1 options). ' +
+        'A config file (one option per line, n2n format) may be given first. Like 3.1.1, it needs at least one ' +
+        'argument (e.g. -f) to start.',
+    )
+    .argument('[config-file]', 'n2n supernode configuration file, read before the other options');
+  defineSupernodeOptions(cmd);
+  cmd.action(async (configFile: string | undefined, opts: RawOpts) => {
+    if (configFile === undefined && Object.keys(opts).length === 0) {
+      // supernode.c: without any argument only the short help is printed.
+      cmd.outputHelp();
+      return;
+    }
+    await runSupernode(configFile, opts, cmd);
+  });
 }

@@ -375,7 +375,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     this.federationPass(false, now);
     this.cancelTimer = this.clock.every(SUPERNODE_TICK_MS, () => this.tick());
     this.log(
-      LogLevel.NORMAL,
+      LogLevel.INFO,
       `supernode ${macToString(this.mac)} listening on UDP ${sock.local.address}:${sock.local.port}`,
     );
     this.emit('started');
@@ -520,7 +520,8 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     try {
       text = this.deps.readTextFile(path);
     } catch (e) {
-      this.log(LogLevel.WARNING, `community file ${path}: ${(e as Error).message}`);
+      // At start-up the caller turns this into a ConfigError; log only on reloads.
+      if (!initial) this.log(LogLevel.WARNING, `community file ${path}: ${(e as Error).message}`);
       return -1;
     }
     const now = this.nowSec();
