@@ -17,6 +17,9 @@ Napi::Value LivePollers(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(FdPoller::Live()));
 }
 
+// Batches read per readiness event at most (each one JS call) when the slab keeps coming back full.
+constexpr int kMaxRoundsPerEvent = 8;
+
 constexpr const char* kUsage =
     "new FdPoller(fd: number, kind: 0 (TAP) | 1 (UDP), slab: Uint8Array, stride: number, headroom: number, "
     "lengths: Uint32Array, addrs: Uint8Array | null, onBatch: (count: number, err: number) => void)";
@@ -151,20 +154,25 @@ void FdPoller::OnPoll(uv_poll_t* handle, int status, int events) {
 }
 
 void FdPoller::Drain(int status) {
-  int err = status < 0 ? status : 0;
-  uint32_t count = 0;
-  if (err == 0) {
-    count = kind_ == kTap ? ReadFrames(fd_, slab_, &err) : RecvDatagrams(fd_, slab_, &scratch_, &err);
-  }
-  if (count == 0 && err == 0) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  try {
-    callback_.MakeCallback(Value(), {Napi::Number::New(env, count), Napi::Number::New(env, err)},
-                           *async_);
-  } catch (const Napi::Error& e) {
-    // The handler threw: report it like any uncaught exception instead of losing it in libuv.
-    napi_fatal_exception(env, e.Value());
+  // A full slab means more may be waiting: read again now instead of going back to epoll, up to a bound so
+  // one busy fd cannot starve the rest of the event loop.
+  for (int round = 0; round < kMaxRoundsPerEvent && !closed_; round++) {
+    int err = status < 0 ? status : 0;
+    uint32_t count = 0;
+    if (err == 0) {
+      count = kind_ == kTap ? ReadFrames(fd_, slab_, &err) : RecvDatagrams(fd_, slab_, &scratch_, &err);
+    }
+    if (count == 0 && err == 0) return;
+    try {
+      callback_.MakeCallback(Value(), {Napi::Number::New(env, count), Napi::Number::New(env, err)}, *async_);
+    } catch (const Napi::Error& e) {
+      // The handler threw: report it like any uncaught exception instead of losing it in libuv.
+      napi_fatal_exception(env, e.Value());
+      return;
+    }
+    if (err != 0 || count < slab_.capacity) return;
   }
 }
 

@@ -110,11 +110,21 @@ export class AddonMissingError extends Error {
   }
 }
 
-/** src/io and dist/io sit at the same depth, so the same relative path works from both. */
-const ADDON_PATH = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../native/build/Release/tsn2n_io.node',
-);
+const ADDON_RELATIVE = 'native/build/Release/tsn2n_io.node';
+/** How far above this file the package root may be: src/io, dist/io, dist-bench/src/io. */
+const MAX_LEVELS_UP = 4;
+
+/** The package root is the nearest ancestor holding native/binding.gyp. */
+function findAddonPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < MAX_LEVELS_UP; i++) {
+    dir = dirname(dir);
+    if (existsSync(resolve(dir, 'native/binding.gyp'))) return resolve(dir, ADDON_RELATIVE);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../..', ADDON_RELATIVE);
+}
+
+const ADDON_PATH = findAddonPath();
 
 let cached: NativeAddon | undefined;
 
