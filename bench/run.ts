@@ -7,6 +7,9 @@ import type { BenchModule, BenchResult } from './types.js';
 
 const MODULES: Record<string, () => Promise<BenchModule>> = {
   transforms: () => import('./transforms.js'),
+  tap: () => import('./tap.js'),
+  supernode: () => import('./supernode.js'),
+  udp: () => import('./udp.js'),
 };
 
 function format(v: number | string): string {
