@@ -84,8 +84,7 @@ export function assignEdgeAddress(comm: Community, desc: Uint8Array): number {
   if (host === 0) host++;
   if (host === maxHost) host--;
   const proposal = (net | host) >>> 0;
-  const used = new Set<number>();
-  for (const e of comm.edges.values()) used.add(e.devAddr);
+  const used = comm.byAddr;
   for (let a = proposal; a > net; a--) if (!used.has(a)) return a;
   for (let a = proposal + 1; a < net + maxHost; a++) if (!used.has(a)) return a;
   return 0;

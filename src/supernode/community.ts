@@ -87,6 +87,8 @@ export class Community {
   readonly users = new Map<string, SnUser>();
   /** Registered edges by MAC; in the federation, supernodes by "m<mac>" or "s<serial>" (see Supernode). */
   readonly edges = new Map<Mac | string, SnPeer>();
+  /** Edges by their (non-zero) dev_addr: the IP spoofing check and auto-IP look addresses up here. */
+  readonly byAddr = new Map<number, SnPeer>();
   readonly assoc = new Map<Mac, Association>();
   /** Auto-IP subnet; addr 0 = none. */
   netAddr = 0;

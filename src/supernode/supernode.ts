@@ -491,8 +491,9 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       for (const [mac, e] of comm.edges) {
         if (e.lastSeen < now - REGISTRATION_TIMEOUT_SECONDS) {
           comm.edges.delete(mac);
+          if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
           this.edgeTotal--;
-          this.emit('edgeExpired', this.edgeInfo(comm, e));
+          if (this.listenerCount('edgeExpired') > 0) this.emit('edgeExpired', this.edgeInfo(comm, e));
         }
       }
       for (const [mac, a] of comm.assoc) {
@@ -1040,7 +1041,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
   private addCommunity(comm: Community): void {
     if (this.communities.has(comm.name)) return;
     this.communities.set(comm.name, comm);
-    this.log(LogLevel.INFO, `new community: ${comm.name}`);
+    if (this.logger.level >= LogLevel.INFO) this.log(LogLevel.INFO, `new community: ${comm.name}`);
   }
 
   /** The REGISTER_SUPER_NAK to `to` (4.8): static key, 16 meaningless bytes in user/password communities. */
@@ -1131,12 +1132,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     if (e === undefined && reg.edgeMac !== NULL_MAC && reg.devAddr.addr !== 0) {
       // Same address under another MAC: it must prove it is the same edge (IP spoofing protection). The MAC
       // is only replaced after the auth check passed (C replaces it first).
-      for (const x of comm.edges.values()) {
-        if (x.devAddr === reg.devAddr.addr) {
-          e = x;
-          rekey = true;
-          break;
-        }
+      const x = comm.byAddr.get(reg.devAddr.addr);
+      if (x !== undefined) {
+        e = x;
+        rekey = true;
       }
     }
     if (e === undefined) {
@@ -1161,6 +1160,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       n.lastSeen = now;
       if (isNewCommunity) this.addCommunity(comm);
       comm.edges.set(n.mac, n);
+      if (n.devAddr !== 0 && !comm.byAddr.has(n.devAddr)) comm.byAddr.set(n.devAddr, n);
       this.edgeTotal++;
       this.log(
         LogLevel.INFO,
@@ -1228,8 +1228,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
   private deleteEdge(comm: Community, e: SnPeer, reason: UnregisterReason): void {
     if (comm.edges.get(e.mac) !== e) return;
     comm.edges.delete(e.mac);
+    if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
     this.edgeTotal--;
-    this.emit('edgeUnregistered', this.edgeInfo(comm, e), reason);
+    if (this.listenerCount('edgeUnregistered') > 0)
+      this.emit('edgeUnregistered', this.edgeInfo(comm, e), reason);
   }
 
   private associate(comm: Community, mac: Mac, from: SockAddr, now: number): void {
