@@ -30,8 +30,15 @@ const DOUBLE_ROUNDS = 10;
 const COUNTER_SPACE = 0x100000000;
 // "expand 32-byte k" as little-endian words (RFC 7539 §2.3).
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574] as const;
-// Contexts kept by ChaCha20.xor; a handful covers the peers that send to us at the same time.
+// Contexts kept by ChaCha20.xor; a handful covers the peers that send to us at the same time. The
+// last slot is the probation slot: every new context goes there and moves into the others (least
+// recently used first) only once a message continued it, so the throw-away contexts for random
+// IVs (C senders) never push out a reused one. Contexts dropped from probation leave a "ghost"
+// (nonce and next counter, no context): a message that continues a ghost proves its sender
+// continuable, and its new context goes straight into a main slot.
 const CACHED_CONTEXTS = 4;
+const PROBATION = CACHED_CONTEXTS - 1;
+const GHOSTS = 16;
 const INITIAL_SCRATCH_BYTES = 2048 + CHACHA20_BLOCK_BYTES;
 
 type CipherContext = ReturnType<typeof createCipheriv>;
@@ -165,7 +172,11 @@ export class ChaCha20 {
   // Per cached context: its nonce words and the counter of the block it will produce next.
   private readonly nonce = new Uint32Array(3 * CACHED_CONTEXTS);
   private readonly next = new Float64Array(CACHED_CONTEXTS);
-  private victim = 0;
+  private readonly lastUse = new Float64Array(CACHED_CONTEXTS);
+  private tick = 0;
+  private readonly ghostNonce = new Uint32Array(3 * GHOSTS);
+  private readonly ghostNext = new Float64Array(GHOSTS).fill(-1);
+  private ghostPos = 0;
   private scratch = new Uint8Array(INITIAL_SCRATCH_BYTES);
   private readonly wrapIv = new Uint8Array(CHACHA20_IV_BYTES);
   /** How many messages reused a cached context (for tests and the benchmark). */
@@ -224,14 +235,22 @@ export class ChaCha20 {
         break;
       }
     }
-    if (slot < 0) {
-      slot = this.victim;
-      this.victim = (this.victim + 1) % CACHED_CONTEXTS;
+    if (slot === PROBATION) {
+      slot = this.promote();
+    } else if (slot < 0) {
+      if (this.unghost(counter, n0, n1, n2)) {
+        slot = this.leastRecentlyUsed();
+        this.ghost(slot);
+      } else {
+        this.ghost(PROBATION);
+        slot = PROBATION;
+      }
       this.ctx[slot] = createCipheriv('chacha20', this.key, iv.subarray(ivOff, ivOff + CHACHA20_IV_BYTES));
       this.nonce[3 * slot] = n0;
       this.nonce[3 * slot + 1] = n1;
       this.nonce[3 * slot + 2] = n2;
     }
+    this.lastUse[slot] = ++this.tick;
     const ctx = this.ctx[slot] as CipherContext;
     runPadded(ctx, this.scratch, src, srcOff, len, dst, dstOff);
     const after = counter + blocks;
@@ -241,6 +260,60 @@ export class ChaCha20 {
     } else {
       this.next[slot] = after;
     }
+  }
+
+  /** The main slot used least recently (empty slots first). */
+  private leastRecentlyUsed(): number {
+    let lru = 0;
+    for (let i = 1; i < PROBATION; i++) if (this.lastUse[i] < this.lastUse[lru]) lru = i;
+    return lru;
+  }
+
+  /** Remembers where the context in `slot` stands, without keeping the context. */
+  private ghost(slot: number): void {
+    if (this.ctx[slot] === null) return;
+    const g = this.ghostPos;
+    this.ghostPos = (g + 1) % GHOSTS;
+    this.ghostNonce[3 * g] = this.nonce[3 * slot];
+    this.ghostNonce[3 * g + 1] = this.nonce[3 * slot + 1];
+    this.ghostNonce[3 * g + 2] = this.nonce[3 * slot + 2];
+    this.ghostNext[g] = this.next[slot];
+  }
+
+  /** True (and forgets it) if a ghost stands exactly at (counter, nonce). */
+  private unghost(counter: number, n0: number, n1: number, n2: number): boolean {
+    for (let g = 0; g < GHOSTS; g++) {
+      if (
+        this.ghostNext[g] === counter &&
+        this.ghostNonce[3 * g] === n0 &&
+        this.ghostNonce[3 * g + 1] === n1 &&
+        this.ghostNonce[3 * g + 2] === n2
+      ) {
+        this.ghostNext[g] = -1;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Moves the probation context into the least recently used main slot; returns that slot. */
+  private promote(): number {
+    const lru = this.leastRecentlyUsed();
+    const ctx = this.ctx[lru];
+    this.ctx[lru] = this.ctx[PROBATION];
+    this.ctx[PROBATION] = ctx;
+    const next = this.next[lru];
+    this.next[lru] = this.next[PROBATION];
+    this.next[PROBATION] = next;
+    const used = this.lastUse[lru];
+    this.lastUse[lru] = this.lastUse[PROBATION];
+    this.lastUse[PROBATION] = used;
+    for (let w = 0; w < 3; w++) {
+      const t = this.nonce[3 * lru + w];
+      this.nonce[3 * lru + w] = this.nonce[3 * PROBATION + w];
+      this.nonce[3 * PROBATION + w] = t;
+    }
+    return lru;
   }
 }
 

@@ -189,6 +189,37 @@ describe('ChaCha20 with n2n IVs', () => {
     expect(rx.reused).toBe(48);
   });
 
+  it('random-IV traffic from other senders does not evict contexts that are being continued', () => {
+    const rx = new ChaCha20(key);
+    const senders = [
+      new ChaCha20Sender(key, new SeededRandom(21)),
+      new ChaCha20Sender(key, new SeededRandom(22)),
+    ];
+    const rounds = 20;
+    for (let i = 0; i < rounds; i++) {
+      for (const sender of senders) {
+        const data = bytes(100 + i);
+        const pkt = new Uint8Array(16 + data.length);
+        sender.encrypt(data, 0, data.length, pkt, 16, pkt, 0);
+        const back = new Uint8Array(data.length);
+        rx.xor(pkt, 0, pkt, 16, data.length, back, 0);
+        expect(back).toEqual(data);
+      }
+      // Five packets with fresh random IVs (a C edge) in between.
+      for (let j = 0; j < 5; j++) {
+        const iv = bytes(16);
+        iv[3] &= 0x7f;
+        const data = bytes(64);
+        const back = new Uint8Array(64);
+        rx.xor(iv, 0, noble(iv, data), 0, 64, back, 0);
+        expect(back).toEqual(data);
+      }
+    }
+    // Round 0 meets each sender once (probation, then pushed out to a ghost); round 1 continues a
+    // ghost and gets a main slot; from round 2 on every message reuses its context.
+    expect(rx.reused).toBe(2 * (rounds - 2));
+  });
+
   it('the sender draws a new nonce before its counter space runs out', () => {
     const blocksPerNonce = 44;
     const sender = new ChaCha20Sender(key, new SeededRandom(4), blocksPerNonce);
