@@ -1,14 +1,14 @@
 // Twofish block cipher (128/192/256-bit keys) with full-keyed tables, plus zero-allocation CBC helpers.
 //
-// Source: B. Schneier et al., "Twofish: A 128-Bit Block Cipher" (1998). Section numbers below are
-// the paper's. n2n uses Twofish-256 (tf.c; spec §5.4, §5.5); the official vectors are in §15.2.
+// Source: B. Schneier et al., "Twofish: A 128-Bit Block Cipher" (1998); the § numbers in this file
+// are the paper's. n2n uses Twofish-256 (tf.c; n2n-v3-wire.md sections 5.4, 5.5 and vectors 15.2).
 //
 // Everything is derived from the paper's definitions at load / key-setup time:
 // * q0, q1 (§4.3.5) from their four 4-bit permutations t0..t3;
-// * the MDS matrix (§4.3.2) over GF(2^8) mod x^8+x^6+x^5+x^3+1;
-// * the RS matrix (§4.3) over GF(2^8) mod x^8+x^6+x^3+x^2+1;
-// * the function h (§4.3.2) and the key schedule (§4.3).
-// At key setup the key-dependent S-boxes are folded into the MDS columns ("full keying", §7.3),
+// * the MDS matrix (§4.2) over GF(2^8) mod x^8+x^6+x^5+x^3+1;
+// * the RS matrix (§4.3.3) over GF(2^8) mod x^8+x^6+x^3+x^2+1;
+// * the function h (§4.3.2), the S-box words (§4.3.3) and the expanded key words (§4.3.4).
+// At key setup the key-dependent S-boxes are folded into the MDS columns ("full keying", §5.1),
 // so g(X) costs four table look-ups and three XORs.
 
 /** Block size in bytes. */
@@ -17,13 +17,13 @@ export const TWOFISH_BLOCK_BYTES = 16;
 export const TWOFISH_KEY_BYTES = [16, 24, 32] as const;
 
 const ROUNDS = 16;
-// §4.3: 4 input-whitening + 4 output-whitening + 2 per round = 40 words.
+// §4.3.4: 4 input-whitening + 4 output-whitening + 2 per round = 40 words.
 const SUBKEY_WORDS = 40;
 const ROUND_KEY_BASE = 8;
 const OUTPUT_WHITEN = 4;
-// §4.3: rho = 2^24 + 2^16 + 2^8 + 2^0.
+// §4.3.4: rho = 2^24 + 2^16 + 2^8 + 2^0.
 const RHO = 0x01010101;
-// Reduction polynomials (low 8 bits with the x^8 term): MDS 0x169 (§4.3.2), RS 0x14d (§4.3).
+// Reduction polynomials (low 8 bits with the x^8 term): MDS 0x169 (§4.2), RS 0x14d (§4.3.3).
 const MDS_POLY = 0x169;
 const RS_POLY = 0x14d;
 const BYTE_VALUES = 256;
@@ -77,7 +77,7 @@ function buildQ(t: typeof Q0_T | typeof Q1_T): Uint8Array {
 const Q0 = buildQ(Q0_T);
 const Q1 = buildQ(Q1_T);
 
-// §4.3.2: the MDS matrix, row-major.
+// §4.2: the MDS matrix, row-major.
 const MDS = [
   [0x01, 0xef, 0x5b, 0x5b],
   [0x5b, 0xef, 0xef, 0x01],
@@ -85,7 +85,7 @@ const MDS = [
   [0xef, 0x01, 0xef, 0x5b],
 ] as const;
 
-// §4.3: the RS matrix (4 x 8), row-major.
+// §4.3.3: the RS matrix (4 x 8), row-major.
 const RS = [
   [0x01, 0xa4, 0x55, 0x87, 0x5a, 0x58, 0xdb, 0x9e],
   [0xa4, 0x56, 0x82, 0xf3, 0x1e, 0xc6, 0x68, 0xe5],
@@ -209,7 +209,7 @@ let o1 = 0;
 let o2 = 0;
 let o3 = 0;
 
-/** §4.1 encryption of the words (p0..p3); the result lands in o0..o3. */
+/** §4 (Figure 1) and §4.1: encryption of the words (p0..p3); the result lands in o0..o3. */
 function encryptWords(key: TwofishKey, p0: number, p1: number, p2: number, p3: number): void {
   const s = key.sbox;
   const k = key.subkeys;
@@ -230,7 +230,7 @@ function encryptWords(key: TwofishKey, p0: number, p1: number, p2: number, p3: n
     a = (a >>> 1) | (a << 31);
     b = ((b << 1) | (b >>> 31)) ^ ((t0 + 2 * t1 + k[r + 3]) | 0);
   }
-  // Undo the last swap and whiten (§4.1: C_i = R_16,(i+2) mod 4 xor K_(i+4)).
+  // Undo the last swap and whiten (§4: C_i = R_16,(i+2) mod 4 xor K_(i+4)).
   o0 = c ^ k[OUTPUT_WHITEN];
   o1 = d ^ k[OUTPUT_WHITEN + 1];
   o2 = a ^ k[OUTPUT_WHITEN + 2];
