@@ -16,8 +16,10 @@ const SECTION = 'TAP I/O (1400-byte frames, TAP → bridge → TAP, write + read
 const FRAME_BYTES = 1400;
 /** Frames per window: below the receiving TAP's 500-frame queue. */
 const WINDOW = 256;
-const WARMUP_FRAMES = 20_000;
-const MEASURE_FRAMES = 200_000;
+const WARMUP_FRAMES = 10_000;
+/** Frames per timed round (a multiple of WINDOW); each method runs ROUNDS rounds and reports its best. */
+const ROUND_FRAMES = 51_200;
+const ROUNDS = 5;
 /** Concurrent fs.read/fs.write requests in flight for the asynchronous (thread pool) variant. */
 const ASYNC_IN_FLIGHT = 64;
 const ETHERTYPE_TEST = 0x88b5;
@@ -63,6 +65,15 @@ type Method = (rig: Rig, frames: number) => Promise<number>;
 
 /** Addon: one writeFrames call per window; the receiving side's uv_poll hands each batch to JS in one call. */
 const addonPolled: Method = async (rig, frames) => {
+  try {
+    return await polledRun(rig, frames);
+  } finally {
+    // The synchronous methods read the same fd themselves: the poller must not compete with them.
+    rig.b.pause();
+  }
+};
+
+async function polledRun(rig: Rig, frames: number): Promise<number> {
   let received = 0;
   let target = 0;
   let wake: (() => void) | undefined;
@@ -75,6 +86,7 @@ const addonPolled: Method = async (rig, frames) => {
     }
     if (received >= target) wake?.();
   });
+  rig.b.resume();
   for (let sent = 0; sent < frames; ) {
     const n = Math.min(WINDOW, frames - sent);
     rig.stamp(sent, n);
@@ -93,7 +105,7 @@ const addonPolled: Method = async (rig, frames) => {
     }
   }
   return received;
-};
+}
 
 /** Addon, synchronous: writeFrames per window, then readFrames (read() until EAGAIN) on the same fd. */
 const addonSync: Method = async (rig, frames) => {
@@ -203,29 +215,55 @@ async function warmUp(rig: Rig): Promise<void> {
 
 const TX_SECTION = 'TAP write path only (1400-byte frames into a lone TAP)';
 
-async function measureTx(name: string, tap: LinuxTap, rig: Rig, batched: boolean): Promise<BenchResult> {
+async function measureTx(tap: LinuxTap, rig: Rig): Promise<BenchResult[]> {
   const addon = loadAddon();
-  const once = (frames: number): void => {
+  const once = (frames: number, batched: boolean): number => {
+    const t0 = process.hrtime.bigint();
     for (let sent = 0; sent < frames; sent += WINDOW) {
       if (batched) addon.writeFrames(tap.fd, rig.slab, rig.offsets, rig.lengths, WINDOW);
       else for (let i = 0; i < WINDOW; i++) writeSync(tap.fd, rig.slab, rig.offsets[i], FRAME_BYTES);
     }
+    return frames / (Number(process.hrtime.bigint() - t0) / 1e9);
   };
-  once(WARMUP_FRAMES);
-  const t0 = process.hrtime.bigint();
-  once(MEASURE_FRAMES);
-  const fps = MEASURE_FRAMES / (Number(process.hrtime.bigint() - t0) / 1e9);
-  return { section: TX_SECTION, name, values: { 'frames/s': fps, 'Gbit/s': (fps * FRAME_BYTES * 8) / 1e9 } };
+  once(WARMUP_FRAMES, true);
+  once(WARMUP_FRAMES, false);
+  let batched = 0;
+  let single = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    batched = Math.max(batched, once(ROUND_FRAMES, true));
+    single = Math.max(single, once(ROUND_FRAMES, false));
+  }
+  const row = (name: string, fps: number): BenchResult => ({
+    section: TX_SECTION,
+    name,
+    values: { 'frames/s': fps, 'Gbit/s': (fps * FRAME_BYTES * 8) / 1e9 },
+  });
+  return [
+    row('addon: writeFrames (one call per 256 frames)', batched),
+    row('fs.writeSync (one call per frame)', single),
+  ];
 }
 
-async function measure(name: string, rig: Rig, method: Method): Promise<BenchResult> {
-  await method(rig, WARMUP_FRAMES);
-  const t0 = process.hrtime.bigint();
-  const got = await method(rig, MEASURE_FRAMES);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (got !== MEASURE_FRAMES) throw new Error(`${name}: received ${got} of ${MEASURE_FRAMES} frames`);
-  const fps = MEASURE_FRAMES / s;
-  return { section: SECTION, name, values: { 'frames/s': fps, 'Gbit/s': (fps * FRAME_BYTES * 8) / 1e9 } };
+/**
+ * Runs every method ROUNDS times, interleaved, and keeps each one's best round: on a shared machine the best
+ * round is the least disturbed one, and interleaving spreads any disturbance over all methods alike.
+ */
+async function measureAll(rig: Rig, methods: readonly [string, Method][]): Promise<BenchResult[]> {
+  const best = new Map<string, number>();
+  for (const [, m] of methods) await m(rig, WARMUP_FRAMES);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, m] of methods) {
+      const t0 = process.hrtime.bigint();
+      const got = await m(rig, ROUND_FRAMES);
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (got !== ROUND_FRAMES) throw new Error(`${name}: received ${got} of ${ROUND_FRAMES} frames`);
+      best.set(name, Math.max(best.get(name) ?? 0, ROUND_FRAMES / s));
+    }
+  }
+  return methods.map(([name]) => {
+    const fps = best.get(name)!;
+    return { section: SECTION, name, values: { 'frames/s': fps, 'Gbit/s': (fps * FRAME_BYTES * 8) / 1e9 } };
+  });
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -249,17 +287,15 @@ export async function run(): Promise<BenchResult[]> {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'tsn2n-bb', 'master', 'tsn2n-bbr']);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'tsn2n-bbr', 'up']);
     await warmUp(rig);
-    // The sync methods read the fd themselves: they run before the poller is started.
-    const results = [
-      await measure('addon: writeFrames + readFrames (sync batch)', rig, addonSync),
-      await measure('fs.writeSync + fs.readSync (per frame)', rig, fsSync),
-      await measure('fs.write + fs.read (async, thread pool, 64 in flight)', rig, fsAsync),
-      await measure('addon: writeFrames + uv_poll batch → one JS call', rig, addonPolled),
-    ];
+    const results = await measureAll(rig, [
+      ['addon: writeFrames + uv_poll batch → one JS call', addonPolled],
+      ['addon: writeFrames + readFrames (sync batch)', addonSync],
+      ['fs.writeSync + fs.readSync (per frame)', fsSync],
+      ['fs.write + fs.read (async, thread pool, 64 in flight)', fsAsync],
+    ]);
     const lone = openTap({ name: 'tsn2n-bl', mtu: 1500 });
     try {
-      results.push(await measureTx('addon: writeFrames (one call per 256 frames)', lone, rig, true));
-      results.push(await measureTx('fs.writeSync (one call per frame)', lone, rig, false));
+      results.push(...(await measureTx(lone, rig)));
     } finally {
       lone.close();
     }

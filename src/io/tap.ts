@@ -152,6 +152,20 @@ export class LinuxTap implements TapDevice {
     }
   }
 
+  /** Stops reading from the kernel (frames queue there, then drop) until `resume`: back-pressure. */
+  pause(): void {
+    if (!this.polling || this.closed) return;
+    this.poller.stop();
+    this.polling = false;
+  }
+
+  /** Reads again after `pause` (only once a handler is set). */
+  resume(): void {
+    if (this.polling || this.closed || this.handler === undefined) return;
+    this.poller.start();
+    this.polling = true;
+  }
+
   write(buf: Uint8Array, offset: number, length: number): boolean {
     if (this.closed) {
       this.stats.writeDropped++;
