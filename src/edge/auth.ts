@@ -34,8 +34,8 @@ export interface EdgeAuth {
   localAuth(): Auth;
   /** Scheme 2: appends the trailer after the header-encrypted datagram buf[off, off+len); returns the new length. */
   appendTrailer(buf: Uint8Array, off: number, len: number): number;
-  /** Scheme 2: checks the trailer (the last 16 of `len` bytes) against the pre-decryption hash. */
-  checkTrailer(hash: Uint8Array, buf: Uint8Array, len: number): boolean;
+  /** Scheme 2: checks the trailer (the 16 bytes before `end`) against the pre-decryption hash. */
+  checkTrailer(hash: Uint8Array, buf: Uint8Array, end: number): boolean;
   /** Scheme 2: checks the ACK's answer token and returns the dynamic header keys it carries, or undefined. */
   handleAckAuth(auth: Auth): HeaderKeys | undefined;
   /** Scheme 2: random dynamic keys used until the first valid ACK (edge_utils.c: edge_init). */
@@ -105,9 +105,9 @@ class UserPasswordAuth implements EdgeAuth {
     return len + AUTH_TRAILER_BYTES;
   }
 
-  checkTrailer(hash: Uint8Array, buf: Uint8Array, len: number): boolean {
-    if (len < AUTH_TRAILER_BYTES) return false;
-    return checkTrailer(hash, buf, len - AUTH_TRAILER_BYTES, this.secret);
+  checkTrailer(hash: Uint8Array, buf: Uint8Array, end: number): boolean {
+    if (end < AUTH_TRAILER_BYTES) return false;
+    return checkTrailer(hash, buf, end - AUTH_TRAILER_BYTES, this.secret);
   }
 
   handleAckAuth(auth: Auth): HeaderKeys | undefined {

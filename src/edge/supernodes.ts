@@ -3,6 +3,7 @@ import { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import { type Mac, NULL_MAC } from '../util/mac.js';
 import { Selection } from './options.js';
+import { ipv4Value } from './peers.js';
 
 /**
  * Selection criteria are 64-bit in C with three reserved top values (sn_selection.c). Only their order
@@ -23,8 +24,10 @@ export interface SupernodeEntry {
   text: string;
   host: string;
   port: number;
-  /** Resolved UDP address; undefined until DNS resolution succeeds. */
+  /** Resolved UDP address; undefined until DNS resolution succeeds. Set it with setSupernodeAddr. */
   addr: SockAddr | undefined;
+  /** `addr` as IPv4 u32 (-1 for none or IPv6), for allocation-free sends. */
+  ip4: number;
   mac: Mac;
   /** False for `-l` entries (n2n: SN_UNPURGEABLE). */
   purgeable: boolean;
@@ -50,6 +53,7 @@ export function newSupernodeEntry(
     host,
     port,
     addr: undefined,
+    ip4: -1,
     mac: NULL_MAC,
     purgeable,
     selection: CRITERION_DEFAULT,
@@ -59,6 +63,12 @@ export function newSupernodeEntry(
     lastCookie: 0,
     stamp: new StampRecord(),
   };
+}
+
+/** Sets the resolved address (and its numeric form). */
+export function setSupernodeAddr(sn: SupernodeEntry, addr: SockAddr): void {
+  sn.addr = addr;
+  sn.ip4 = addr.family === 4 ? ipv4Value(addr.address) : -1;
 }
 
 /** Sorts in place by ascending criterion; stable, like uthash's merge sort. */

@@ -324,3 +324,41 @@ describe('edge: several supernodes', () => {
     expect(a.edge.registered).toBe(true);
   });
 });
+
+describe('edge: batched sockets', () => {
+  it('a TAP batch leaves in one sendmmsg, arrives intact and in order, relayed and P2P', async () => {
+    const w = makeWorld({ batch: true });
+    const sn = new FakeSupernode(w, '198.51.100.1', 7654, { community: COMMUNITY });
+    const base = { community: COMMUNITY, supernodes: ['198.51.100.1:7654'], transform: 'speck', key: 'k' };
+    const unblock = w.net.blackhole('192.0.2.1', '192.0.2.2');
+    const a = w.edge('192.0.2.1', { ...base, address: '10.1.0.1/24', mac: '02:00:00:00:00:0a' });
+    const b = w.edge('192.0.2.2', { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' });
+    await startAll(w, a, b);
+    b.tap.takeWritten();
+    const frames = Array.from({ length: 20 }, (_, i) =>
+      ipv4Frame(MAC_B, MAC_A, '10.1.0.1', '10.1.0.2', 100 + i),
+    );
+    a.tap.inject(frames);
+    await w.settle();
+    const got = b.tap.takeWritten();
+    expect(got.map((f) => f.length)).toEqual(frames.map((f) => f.length));
+    for (let i = 0; i < frames.length; i++)
+      expect(Buffer.from(got[i]).equals(Buffer.from(frames[i]))).toBe(true);
+    expect(sn.edges.size).toBe(2);
+    // Direct path: the next query round upgrades to P2P; a second batch then goes directly.
+    unblock();
+    await w.advance(21);
+    a.tap.inject(frames.slice(0, 2));
+    b.tap.inject(ipv4Frame(MAC_A, MAC_B, '10.1.0.2', '10.1.0.1', 30));
+    await w.settle();
+    a.tap.inject(frames.slice(0, 2));
+    b.tap.inject(ipv4Frame(MAC_A, MAC_B, '10.1.0.2', '10.1.0.1', 30));
+    await w.settle();
+    b.tap.takeWritten();
+    const p2p = b.edge.traffic.rxP2p;
+    a.tap.inject(frames);
+    await w.settle();
+    expect(b.tap.takeWritten().length).toBe(frames.length);
+    expect(b.edge.traffic.rxP2p).toBe(p2p + frames.length);
+  });
+});

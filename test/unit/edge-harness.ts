@@ -74,7 +74,12 @@ export interface World {
   advance(seconds: number): Promise<void>;
 }
 
-export function makeWorld(): World {
+export interface WorldOptions {
+  /** Give edges batched UDP sockets (recvmmsg/sendmmsg path) instead of plain ones. */
+  batch?: boolean;
+}
+
+export function makeWorld(options: WorldOptions = {}): World {
   const net = new MemoryNetwork();
   const clock = new FakeClock();
   const hub = new MulticastHub(net);
@@ -91,7 +96,8 @@ export function makeWorld(): World {
         random: new SeededRandom(s),
         logger: new MemoryLogger(4),
         stamps,
-        openUdp: async (o) => net.open(host, o.port),
+        openUdp: async (o) =>
+          options.batch ? net.open(host, o.port, { batch: true }) : net.open(host, o.port),
         openMulticast: async () => hub.join(host),
         openTap: async (o) => {
           tap.info.mac = o.mac;
