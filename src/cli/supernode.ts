@@ -156,6 +156,8 @@ export function supernodeOptionsFromFlags(raw: RawOpts, env: NodeJS.ProcessEnv):
     disableSpoofingProtection: raw.M === true,
     version: raw.V as string | undefined,
     communityFile: raw.communities as string | undefined,
+    // 3.1.1 (N2N_HAVE_TCP, every non-Windows build) also listens for TCP edges on the same port.
+    tcp: true,
     autoIpRange: raw.autoip as string | undefined,
     maxEdgesPerCommunity: raw.maxEdgesPerCommunity as number | undefined,
     maxEdges: raw.maxEdges as number | undefined,

@@ -87,7 +87,7 @@ export function edgeRows(sn: Supernode): Record<string, string | number>[] {
         purgeable: p.purgeable ? 0 : 1,
         macaddr: macText(p.mac),
         sockaddr: sockText(p),
-        proto: 'UDP',
+        proto: p.conn !== undefined ? 'TCP' : 'UDP',
         desc: descText(p),
         last_seen: p.lastSeen,
       });
@@ -130,7 +130,7 @@ export function legacyStatus(sn: Supernode): string[] {
       const tap = p.devAddr === 0 ? (!p.purgeable ? '-l' : '') : `${ipText(p.devAddr)}/${p.devBits}`;
       const seen = p.lastSeen ? padLeft(String(now - p.lastSeen), 9) : '';
       out.push(
-        `${padLeft(String(num), 4)} | ${padRight(tap, 19)} | ${padRight(macText(p.mac), 17)} | ${padRight(sockText(p), 21)} ${padRight('', 3)} | ${padRight(descText(p), 15)} | ${padLeft(seen, 9)}\n`,
+        `${padLeft(String(num), 4)} | ${padRight(tap, 19)} | ${padRight(macText(p.mac), 17)} | ${padRight(sockText(p), 21)} ${padRight(p.conn !== undefined ? 'TCP' : '', 3)} | ${padRight(descText(p), 15)} | ${padLeft(seen, 9)}\n`,
       );
     }
   }

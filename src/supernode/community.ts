@@ -5,6 +5,7 @@ import type { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
 import type { Sock } from '../wire/types.js';
+import type { TcpConn } from './supernode.js';
 
 /** Header-encryption state of a community (n2n_define.h: HEADER_ENCRYPTION_*; spec §7.7). */
 export const HeState = { UNKNOWN: 0, NONE: 1, ENABLED: 2 } as const;
@@ -47,6 +48,8 @@ export class SnPeer {
   lastCookie = 0;
   /** Preferred LAN socket from REGISTER_SUPER with the SOCKET flag (`edge -e`). */
   preferredSock: Sock | undefined;
+  /** Set when the edge registered over TCP: everything for it goes over that connection. */
+  conn: TcpConn | undefined;
   /** Federation only: `-l` peers are never purged (SN_UNPURGEABLE). */
   purgeable = true;
   /** Federation only: the `-l` text, for re-resolution. */

@@ -55,6 +55,8 @@ export interface SupernodeOptions {
   communityFile?: string;
   /** Auto-IP range `min-max/bits` (`-a`). */
   autoIpRange?: string;
+  /** Also accept edges over TCP on the same port number (`edge -S2`); the CLI turns it on, like 3.1.1. */
+  tcp?: boolean;
   /** Edges one community may hold; further new edges are refused (dropped and counted). Default 1024. */
   maxEdgesPerCommunity?: number;
   /** Edges all communities together may hold. Default 16384. */
@@ -86,6 +88,7 @@ export interface SupernodeConfig {
   disableSpoofingProtection: boolean;
   version: string;
   communityFile: string | undefined;
+  tcp: boolean;
   autoIp: { min: number; max: number; bitlen: number };
   maxEdgesPerCommunity: number;
   maxEdges: number;
@@ -181,6 +184,7 @@ export function resolveSupernodeOptions(o: SupernodeOptions = {}): SupernodeConf
     disableSpoofingProtection: o.disableSpoofingProtection ?? false,
     version,
     communityFile: o.communityFile,
+    tcp: o.tcp ?? false,
     autoIp: parseAutoIpRange(o.autoIpRange ?? DEFAULT_AUTO_IP_RANGE),
     maxEdgesPerCommunity: positiveInt(
       o.maxEdgesPerCommunity,

@@ -4,6 +4,8 @@
 export const DropReason = {
   /** Shorter than the 24-byte common header. */
   TOO_SHORT: 'too_short',
+  /** A TCP frame announced more than 2048 bytes (the connection is closed). */
+  TOO_LONG: 'too_long',
   /** Not IPv4 (we only speak IPv4 on the wire, like 3.1.1). */
   NOT_IPV4: 'not_ipv4',
   /** Looked encrypted, but no community key decrypted it. */

@@ -97,6 +97,27 @@ const ID_TOKEN_BYTES = 16;
 /** Room for the largest datagram we ever build: a relayed PACKET of a 64 KiB datagram plus the sock. */
 const TX_BUFFER_BYTES = 65536 + 64;
 const MS_PER_SECOND = 1000;
+/** TCP frames carry a 2-byte big-endian length; 2 + length must not exceed N2N_SN_PKTBUF_SIZE (spec §1). */
+const TCP_LENGTH_BYTES = 2;
+const TCP_MAX_FRAME_BYTES = 2048;
+/** Connections the supernode keeps (sn_utils.c accepts while fewer than FD_SETSIZE − 4 are open). */
+const TCP_MAX_CONNECTIONS = 1020;
+
+/** Per-connection reassembly state. */
+class TcpPeer {
+  readonly buf = Buffer.allocUnsafe(TCP_MAX_FRAME_BYTES);
+  /** The edge registered over this connection, if any (sn_utils.c: close_tcp_connection deletes it). */
+  owner: { comm: Community; edge: SnPeer } | undefined;
+  fill = 0;
+  lastActivity: number;
+  readonly header = Buffer.allocUnsafe(TCP_LENGTH_BYTES);
+  constructor(
+    readonly conn: TcpConn,
+    now: number,
+  ) {
+    this.lastActivity = now;
+  }
+}
 
 /** Outcome of update_edge (sn_utils.c). */
 const Update = { NEW: 0, CHANGED: 1, SAME: 2, AUTH_FAIL: 3, LIMIT_COMMUNITY: 4, LIMIT_TOTAL: 5 } as const;
@@ -104,6 +125,21 @@ type Update = (typeof Update)[keyof typeof Update];
 
 const ZERO_AUTH: Auth = { scheme: AuthScheme.NONE, token: new Uint8Array(0) };
 const ZERO_DESC = new Uint8Array(DESC_BYTES);
+
+/** One accepted TCP connection (spec §1: edges with `-S2`); bytes are a stream, framed by the supernode. */
+export interface TcpConn {
+  readonly remote: SockAddr;
+  onData(handler: (chunk: Buffer) => void): void;
+  onClose(handler: () => void): void;
+  /** Queues buf[off, off+len) for sending; the buffer may be reused once this returns. */
+  send(buf: Uint8Array, off: number, len: number): void;
+  close(): void;
+}
+
+/** A listening TCP socket. */
+export interface TcpListener {
+  close(): void;
+}
 
 /** Injected environment. */
 export interface SupernodeDeps {
@@ -116,6 +152,12 @@ export interface SupernodeDeps {
   resolve(host: string): Promise<string>;
   /** Reads a text file (the community list). Throws an error with code ENOENT when missing. */
   readTextFile(path: string): string;
+  /** Listens for TCP connections (used when options.tcp is set). */
+  listenTcp(
+    address: string,
+    port: number,
+    onConnection: (c: TcpConn) => void,
+  ): TcpListener | Promise<TcpListener>;
   /** The process-wide stamp generator (share it when edge and supernode run in one process). */
   stamps?: StampGenerator;
 }
@@ -130,7 +172,7 @@ export interface EdgeInfo {
 }
 
 /** Why an edge left (event `edgeUnregistered`). */
-export type UnregisterReason = 'unregister' | 'nak' | 'moved' | 'reload';
+export type UnregisterReason = 'unregister' | 'nak' | 'moved' | 'reload' | 'closed';
 
 export interface SupernodeEvents {
   started: [];
@@ -234,6 +276,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
   private federationPrivKey: Uint8Array | undefined;
   private federationField: Uint8Array;
   private socket: UdpSocket | undefined;
+  private tcpListener: TcpListener | undefined;
+  private readonly tcpPeers = new Map<TcpConn, TcpPeer>();
+  /** The TCP connection the datagram being processed came from (answers go back on it). */
+  private rxConn: TcpConn | undefined;
   private cancelTimer: (() => void) | undefined;
   private edgeTotal = 0;
   private assocTotal = 0;
@@ -367,6 +413,18 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     const sock = await this.deps.openUdp(this.config.bindAddress, this.config.port);
     this.socket = sock;
     sock.onDatagram((data, from) => this.receive(data, from));
+    if (this.config.tcp) {
+      try {
+        // TCP listens on the same port number as UDP (spec §1).
+        this.tcpListener = await this.deps.listenTcp(this.config.bindAddress, sock.local.port, (c) =>
+          this.accept(c),
+        );
+      } catch (e) {
+        sock.close();
+        this.socket = undefined;
+        throw e;
+      }
+    }
     this.started = true;
     this.lastPurge = now;
     this.lastSort = now;
@@ -388,6 +446,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.socket?.close();
+    this.tcpListener?.close();
+    this.tcpListener = undefined;
+    for (const t of [...this.tcpPeers.values()]) t.conn.close();
+    this.tcpPeers.clear();
     this.log(LogLevel.NORMAL, 'supernode stopped');
     this.emit('stopped');
   }
@@ -486,10 +548,15 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
 
   /** sn_utils.c: purge_expired_communities — edges, associations, idle purgeable communities. */
   private purge(now: number): void {
+    // Not in 3.1.1: a TCP connection that carried nothing for the registration timeout is closed.
+    for (const t of [...this.tcpPeers.values()]) {
+      if (t.lastActivity < now - REGISTRATION_TIMEOUT_SECONDS) this.closeTcp(t.conn);
+    }
     for (const comm of [...this.communities.values()]) {
       if (comm.isFederation) continue;
       for (const [mac, e] of comm.edges) {
         if (e.lastSeen < now - REGISTRATION_TIMEOUT_SECONDS) {
+          if (e.conn !== undefined) this.closeTcp(e.conn, false);
           comm.edges.delete(mac);
           if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
           this.edgeTotal--;
@@ -596,7 +663,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       for (const e of c.edges.values()) {
         const len = encodeReRegisterSuper(common, {}, this.ctl, 0);
         this.sealer.seal(this.ctl, 0, len, c.dynamicKeys!);
-        if (e.addr) this.sendTo(e.addr, this.ctl, len);
+        this.sendToPeer(e, this.ctl, len);
       }
     }
   }
@@ -623,6 +690,74 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
 
   private get communityCount(): number {
     return this.communities.size - 1;
+  }
+
+  // ---------------------------------------------------------------- TCP (spec §1)
+
+  private accept(conn: TcpConn): void {
+    if (!this.started || this.tcpPeers.size >= TCP_MAX_CONNECTIONS) {
+      conn.close();
+      return;
+    }
+    const t = new TcpPeer(conn, this.nowSec());
+    this.tcpPeers.set(conn, t);
+    conn.onData((chunk) => this.tcpData(t, chunk));
+    conn.onClose(() => this.closeTcp(conn));
+  }
+
+  /** Reassembles 2-byte-length-prefixed frames without concatenating chunks. */
+  private tcpData(t: TcpPeer, chunk: Buffer): void {
+    if (!this.tcpPeers.has(t.conn)) return;
+    t.lastActivity = this.nowSec();
+    let off = 0;
+    while (off < chunk.length) {
+      const want = t.fill < TCP_LENGTH_BYTES ? TCP_LENGTH_BYTES : TCP_LENGTH_BYTES + t.buf.readUInt16BE(0);
+      const n = Math.min(want - t.fill, chunk.length - off);
+      chunk.copy(t.buf, t.fill, off, off + n);
+      t.fill += n;
+      off += n;
+      if (t.fill < want) break;
+      if (want === TCP_LENGTH_BYTES) {
+        const total = TCP_LENGTH_BYTES + t.buf.readUInt16BE(0);
+        if (total > TCP_MAX_FRAME_BYTES) {
+          // sn_utils.c: "too many bytes in tcp packet expected" closes the connection.
+          this.stats.drops[DropReason.TOO_LONG]++;
+          this.closeTcp(t.conn);
+          return;
+        }
+        if (total === TCP_LENGTH_BYTES) t.fill = 0;
+        continue;
+      }
+      t.fill = 0;
+      this.rxConn = t.conn;
+      try {
+        this.receive(t.buf.subarray(TCP_LENGTH_BYTES, want), t.conn.remote);
+      } finally {
+        this.rxConn = undefined;
+      }
+      if (!this.tcpPeers.has(t.conn)) return;
+    }
+  }
+
+  /** Closes a connection and (unless told otherwise) deletes the edge that registered over it. */
+  private closeTcp(conn: TcpConn, deleteEdge = true): void {
+    const t = this.tcpPeers.get(conn);
+    if (t === undefined) return;
+    this.tcpPeers.delete(conn);
+    conn.close();
+    const o = t.owner;
+    if (deleteEdge && o !== undefined && o.edge.conn === conn) {
+      o.edge.conn = undefined;
+      this.deleteEdge(o.comm, o.edge, 'closed');
+    }
+  }
+
+  private bindConn(comm: Community, e: SnPeer): void {
+    e.conn = this.rxConn;
+    if (this.rxConn !== undefined) {
+      const t = this.tcpPeers.get(this.rxConn);
+      if (t !== undefined) t.owner = { comm, edge: e };
+    }
   }
 
   // ---------------------------------------------------------------- receive path
@@ -865,8 +1000,8 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     now: number,
   ): DropReason | undefined {
     const e = comm.edges.get(dst);
-    if (e?.addr !== undefined) {
-      if (this.sendTo(e.addr, out, len)) this.stats.fwd++;
+    if (e !== undefined) {
+      if (this.sendToPeer(e, out, len)) this.stats.fwd++;
       return undefined;
     }
     if (fromSn) return DropReason.NO_ROUTE;
@@ -888,7 +1023,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     if (!fromSn) this.broadcastFederation(out, len, now);
     if (comm === undefined) return;
     for (const e of comm.edges.values()) {
-      if (e.mac !== srcMac && e.addr !== undefined && this.sendTo(e.addr, out, len)) this.stats.broadcast++;
+      if (e.mac !== srcMac && this.sendToPeer(e, out, len)) this.stats.broadcast++;
     }
   }
 
@@ -897,6 +1032,37 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       if (p.lastSeen + SN_INACTIVE_SECONDS > now && p.addr !== undefined && this.sendTo(p.addr, out, len)) {
         this.stats.broadcast++;
       }
+    }
+  }
+
+  /** To a registered edge: over its TCP connection if it registered over TCP, else UDP. */
+  private sendToPeer(e: SnPeer, buf: Uint8Array, len: number): boolean {
+    if (e.conn !== undefined) return this.sendTcp(e.conn, buf, len);
+    return e.addr !== undefined && this.sendTo(e.addr, buf, len);
+  }
+
+  /** An answer to the datagram being processed: back the way it came (sn_utils.c: sendto_sock with its fd). */
+  private reply(to: SockAddr, buf: Uint8Array, len: number): boolean {
+    if (this.rxConn !== undefined) return this.sendTcp(this.rxConn, buf, len);
+    return this.sendTo(to, buf, len);
+  }
+
+  private sendTcp(conn: TcpConn, buf: Uint8Array, len: number): boolean {
+    const t = this.tcpPeers.get(conn);
+    if (t === undefined) {
+      this.stats.errors++;
+      return false;
+    }
+    try {
+      t.header[0] = len >>> 8;
+      t.header[1] = len & 0xff;
+      conn.send(t.header, 0, TCP_LENGTH_BYTES);
+      conn.send(buf, 0, len);
+      return true;
+    } catch {
+      this.stats.errors++;
+      this.closeTcp(conn);
+      return false;
     }
   }
 
@@ -1028,7 +1194,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
         if (comm.hasUsers && user !== undefined)
           len = this.sealer.appendTrailer(this.ctl, 0, len, user.secret);
       }
-      this.sendTo(from, this.ctl, len);
+      this.reply(from, this.ctl, len);
     } else {
       // A registration relayed by another supernode: the edge lives there now.
       this.associate(comm, reg.edgeMac, from, now);
@@ -1058,7 +1224,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       this.sealer.seal(this.ctl, 0, len, comm.staticKeys!);
       if (comm.hasUsers) len = this.sealer.appendJunkTrailer(this.ctl, 0, len);
     }
-    this.sendTo(to, this.ctl, len);
+    this.reply(to, this.ctl, len);
   }
 
   /** Relays an edge's REGISTER_SUPER to the active federation with flags 0x60 and its public socket. */
@@ -1158,6 +1324,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
           : reg.auth.scheme;
       n.authToken = reg.auth.token.slice();
       n.lastSeen = now;
+      this.bindConn(comm, n);
       if (isNewCommunity) this.addCommunity(comm);
       comm.edges.set(n.mac, n);
       if (n.devAddr !== 0 && !comm.byAddr.has(n.devAddr)) comm.byAddr.set(n.devAddr, n);
@@ -1180,6 +1347,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     if (!sameAddr(e.addr, from)) {
       e.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
       e.preferredSock = flags & Flags.SOCKET ? reg.sock : undefined;
+      this.bindConn(comm, e);
       status = Update.CHANGED;
     }
     e.lastCookie = reg.cookie;
@@ -1227,6 +1395,11 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
 
   private deleteEdge(comm: Community, e: SnPeer, reason: UnregisterReason): void {
     if (comm.edges.get(e.mac) !== e) return;
+    if (e.conn !== undefined) {
+      const c = e.conn;
+      e.conn = undefined;
+      this.closeTcp(c, false);
+    }
     comm.edges.delete(e.mac);
     if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
     this.edgeTotal--;
@@ -1362,7 +1535,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       this.sealer.seal(this.ctl, 0, len, comm.staticKeys!);
       if (comm.hasUsers) len = this.sealer.appendJunkTrailer(this.ctl, 0, len);
     }
-    this.sendTo(e.addr, this.ctl, len);
+    this.sendToPeer(e, this.ctl, len);
     this.deleteEdge(comm, e, 'nak');
     return undefined;
   }
@@ -1407,7 +1580,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
         0,
       );
       if (comm?.he === HeState.ENABLED) this.sealer.seal(this.ctl, 0, len, comm.dynamicKeys!);
-      this.sendTo(from, this.ctl, len);
+      this.reply(from, this.ctl, len);
       return undefined;
     }
     if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
@@ -1435,7 +1608,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
         0,
       );
       if (comm.he === HeState.ENABLED) this.sealer.seal(this.ctl, 0, len, comm.dynamicKeys!);
-      this.sendTo(from, this.ctl, len);
+      this.reply(from, this.ctl, len);
       return undefined;
     }
     if (fromSn) return DropReason.NO_ROUTE;
@@ -1466,7 +1639,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     this.associate(comm, pi.mac, from, this.nowSec());
     const len = encodePeerInfo({ ...m.common, ttl }, pi, this.ctl, 0);
     if (comm.he === HeState.ENABLED) this.sealer.seal(this.ctl, 0, len, comm.dynamicKeys!);
-    this.sendTo(e.addr, this.ctl, len);
+    this.sendToPeer(e, this.ctl, len);
     return undefined;
   }
 

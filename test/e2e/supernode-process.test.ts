@@ -2,6 +2,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -334,6 +335,68 @@ describe('tsn2n supernode process', () => {
     sn2.child.kill('SIGTERM');
     expect(await sn1.exited).toBe(0);
     expect(await sn2.exited).toBe(0);
+  });
+
+  it('accepts an edge over TCP on the same port (edge -S2) and relays to it', async () => {
+    const port = nextPort();
+    const mport = nextPort();
+    const sn = await startSupernode(['-p', String(port), '-t', String(mport)]);
+    const tcp = connect({ host: LOCAL, port });
+    await new Promise<void>((r, j) => {
+      tcp.once('connect', () => r());
+      tcp.once('error', j);
+    });
+    let stream = Buffer.alloc(0);
+    const frames: Buffer[] = [];
+    tcp.on('data', (d: Buffer) => {
+      stream = Buffer.concat([stream, d]);
+      while (stream.length >= 2 && stream.length >= 2 + stream.readUInt16BE(0)) {
+        frames.push(stream.subarray(2, 2 + stream.readUInt16BE(0)));
+        stream = stream.subarray(2 + stream.readUInt16BE(0));
+      }
+    });
+    const helper = await UdpClient.open();
+    // An encoder-only edge: its datagrams are written to the TCP stream with a 2-byte length.
+    const a = new UdpEdge(helper, 'tcpnet', MAC_A, port);
+    const framed = (msg: Message): Buffer => {
+      const buf = Buffer.alloc(2048);
+      const len = encodeMessage(msg, buf, 2);
+      buf.writeUInt16BE(len - 2, 0);
+      return buf.subarray(0, len);
+    };
+    tcp.write(
+      framed({
+        type: MsgType.REGISTER_SUPER,
+        common: a.common(MsgType.REGISTER_SUPER),
+        body: {
+          cookie: 77,
+          edgeMac: MAC_A,
+          devAddr: { addr: 0x0a0000aa, bitlen: 24 },
+          desc: fixedString('tcp', 16),
+          auth: { scheme: 1, token: new Uint8Array(16).fill(1) },
+          keyTime: 0,
+        },
+      }),
+    );
+    const ack = await helper.until(() =>
+      frames.map((f) => decodeMessage(f)).find((m) => m.type === MsgType.REGISTER_SUPER_ACK),
+    );
+    expect(ack.type === MsgType.REGISTER_SUPER_ACK && ack.body.cookie).toBe(77);
+    const edges = await mgmt(mport, 'r 1 edges');
+    expect(edges[0].proto).toBe('TCP');
+    const b = new UdpEdge(await UdpClient.open(), 'tcpnet', MAC_B, port);
+    b.registerSuper(1);
+    await b.waitFor(MsgType.REGISTER_SUPER_ACK);
+    b.packet(MAC_A, payload);
+    const p = await helper.until(() =>
+      frames.map((f) => decodeMessage(f)).find((m) => m.type === MsgType.PACKET),
+    );
+    expect(p.type === MsgType.PACKET && p.body.srcMac).toBe(MAC_B);
+    tcp.destroy();
+    helper.close();
+    b.client.close();
+    sn.child.kill('SIGTERM');
+    expect(await sn.exited).toBe(0);
   });
 
   it('bad flags and bad config end with one line and exit code 2', async () => {

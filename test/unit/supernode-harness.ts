@@ -1,7 +1,7 @@
 // Test harness: supernodes on a MemoryNetwork with a FakeClock, and wire-level edges built from the codec.
 import { MemoryNetwork, type MemorySocket } from '../../src/io/memory.js';
 import { HeaderSealer } from '../../src/peer/seal.js';
-import { Supernode, type SupernodeOptions } from '../../src/supernode/index.js';
+import { Supernode, type SupernodeOptions, type TcpConn } from '../../src/supernode/index.js';
 import {
   AUTH_PW_TOKEN_BYTES,
   AuthSecret,
@@ -45,6 +45,8 @@ export const SN_IP2 = '198.51.100.2';
 export const SN_PORT = 7654;
 
 export interface Env {
+  /** The accept callback of the last supernode started with `tcp: true`. */
+  tcpAccept?: (c: TcpConn) => void;
   net: MemoryNetwork;
   clock: FakeClock;
   random: SeededRandom;
@@ -72,6 +74,10 @@ export async function startSn(env: Env, options: SupernodeOptions = {}, ip = SN_
       logger: env.logger,
       openUdp: (address, port) => env.net.open(address, port),
       resolve: async (h) => h,
+      listenTcp: (_address, _port, onConnection) => {
+        env.tcpAccept = onConnection;
+        return { close: () => {} };
+      },
       readTextFile: (p) => {
         const t = env.files[p];
         if (t === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
@@ -309,3 +315,54 @@ export class WireEdge {
 
 export const ip = (a: number, b: number, c: number, d: number): number =>
   ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+
+/** The server side of an in-memory TCP connection; the test plays the client. */
+export class FakeTcp implements TcpConn {
+  readonly fromServer: Buffer[] = [];
+  closed = false;
+  private dataHandler: ((b: Buffer) => void) | undefined;
+  private closeHandler: (() => void) | undefined;
+  constructor(readonly remote: SockAddr) {}
+  onData(h: (b: Buffer) => void): void {
+    this.dataHandler = h;
+  }
+  onClose(h: () => void): void {
+    this.closeHandler = h;
+  }
+  send(buf: Uint8Array, off: number, len: number): void {
+    if (!this.closed) this.fromServer.push(Buffer.from(buf.subarray(off, off + len)));
+  }
+  close(): void {
+    this.closed = true;
+  }
+  /** Client → server bytes. */
+  write(b: Uint8Array): void {
+    this.dataHandler?.(Buffer.from(b));
+  }
+  /** The client hangs up. */
+  hangUp(): void {
+    this.closed = true;
+    this.closeHandler?.();
+  }
+  /** Frames received so far (the 2-byte length prefix removed). */
+  frames(): Buffer[] {
+    const all = Buffer.concat(this.fromServer);
+    const out: Buffer[] = [];
+    let off = 0;
+    while (off + 2 <= all.length) {
+      const n = all.readUInt16BE(off);
+      if (off + 2 + n > all.length) break;
+      out.push(all.subarray(off + 2, off + 2 + n));
+      off += 2 + n;
+    }
+    return out;
+  }
+}
+
+/** A datagram as a TCP frame: 2-byte big-endian length, then the bytes. */
+export function frame(b: Uint8Array): Buffer {
+  const out = Buffer.alloc(2 + b.length);
+  out.writeUInt16BE(b.length, 0);
+  out.set(b, 2);
+  return out;
+}
