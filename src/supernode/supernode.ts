@@ -901,7 +901,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
   /** Stamp check against the federation peer's record or the edge's (spec §6 table). */
   private stampOk(comm: Community, sn: SnPeer | undefined, mac: Mac, jitter: boolean): boolean {
     if (comm.he !== HeState.ENABLED) return true;
-    const rec = sn !== undefined ? sn.stamp : comm.edges.get(mac)?.stamp;
+    const rec = sn !== undefined ? sn.stamp : comm.edges.get(comm.isFederation ? `m${mac}` : mac)?.stamp;
     return this.stamps.verify(this.rxStamp, rec, jitter);
   }
 

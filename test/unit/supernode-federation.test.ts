@@ -156,6 +156,28 @@ describe('federation', () => {
     expect(c1.assoc.get(MAC_A)?.addr.address).toBe(SN_IP2);
   });
 
+  it('a MAC registered at one supernode cannot be taken over at another: the NAK travels back', async () => {
+    const { env, sn1, sn2 } = await pair();
+    const { a } = edges(env);
+    const thief = new WireEdge(env, '10.66.0.1', {
+      community: 'fedtest',
+      mac: MAC_A,
+      port: 43099,
+      supernode: { family: 4, address: SN_IP2, port: SN_PORT },
+    });
+    thief.registerSuper();
+    env.net.flush();
+    // sn2 first accepted it (unknown there), relayed it, sn1 refused it with a NAK that sn2 forwarded.
+    expect(thief.ofType(MsgType.REGISTER_SUPER_ACK)).toHaveLength(1);
+    expect(thief.ofType(MsgType.REGISTER_SUPER_NAK)).toHaveLength(1);
+    expect(sn1.stats.regSuperNak).toBe(1);
+    const c2 = sn2.communityList().find((c) => c.name === 'fedtest')!;
+    expect(c2.edges.has(MAC_A)).toBe(false);
+    const c1 = sn1.communityList().find((c) => c.name === 'fedtest')!;
+    expect(c1.edges.get(MAC_A)?.addr?.address).toBe('10.5.0.1');
+    void a;
+  });
+
   it('derives federation header keys from *Federation whatever -F says (the C quirk)', async () => {
     const env = makeEnv();
     const seen: Buffer[] = [];
