@@ -156,6 +156,16 @@ const COMMANDS: readonly MgmtCommand<Ctx>[] = [
       reply.row({ type: 'super_broadcast', tx_pkt: t.txSupBroadcast, rx_pkt: t.rxSupBroadcast });
     },
   },
+  {
+    // Not in 3.1.1: tsn2n's per-reason drop counters (rows only for reasons that occurred).
+    cmd: 'drops',
+    help: 'Dropped frames and datagrams by reason (tsn2n)',
+    run(ctx, _req, reply) {
+      for (const [reason, count] of Object.entries(ctx.edge.drops)) {
+        if (typeof count === 'number' && count > 0) reply.row({ reason, count });
+      }
+    },
+  },
 ];
 
 const LEGACY_HELP =

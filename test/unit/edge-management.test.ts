@@ -139,12 +139,17 @@ describe('edge management: JSON API', () => {
       'supernodes',
       'timestamps',
       'packetstats',
+      'drops',
       'post.test',
       'help',
       'help.events',
     ]);
     expect(rows(await ask('w 9:1:n2n reload_communities'))[1]).toMatchObject({ error: 'unimplemented' });
     expect(rows(await ask('r 9 nosuchcmd'))[0]).toMatchObject({ error: 'unknowncmd' });
+    a.edge.drops.rxStamp = 3;
+    expect(rows(await ask('r 10 drops')).filter((x) => x._type === 'row')).toEqual([
+      { _tag: '10', _type: 'row', reason: 'rxStamp', count: 3 },
+    ]);
     expect(rows(await ask('w 9:1:n2n edges'))[0]).toMatchObject({ error: 'readonly' });
   });
 
