@@ -203,8 +203,26 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     logger.log(LogLevel.NORMAL, 'shutting down...');
     void stop();
   };
+  // supernode.c: dump_registrations on SIGHUP.
+  const onHup = (): void => {
+    const now = sn.nowSec();
+    let id = 0;
+    logger.log(LogLevel.NORMAL, '====================================');
+    for (const c of sn.communityList()) {
+      logger.log(LogLevel.NORMAL, `dumping community: ${c.name}`);
+      for (const e of c.edges.values()) {
+        const info = sn.edgeInfo(c, e);
+        logger.log(
+          LogLevel.NORMAL,
+          `[id: ${++id}][MAC: ${info.mac}][edge: ${info.sockaddr}][last seen: ${now - e.lastSeen} sec ago]`,
+        );
+      }
+    }
+    logger.log(LogLevel.NORMAL, '====================================');
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHup);
   sn.on('edgeRegistered', (e) =>
     logger.log(LogLevel.INFO, `edge ${e.mac} registered in '${e.community}' from ${e.sockaddr}`),
   );
@@ -215,6 +233,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     mgmt.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHup);
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`cannot listen on UDP port ${options.port}: address in use (use -p for another port)`);
     }
@@ -247,6 +266,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   mgmt.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onHup);
 }
 
 /** -u / -g: drop privileges once the sockets exist (only when given; 3.1.1 also tries user n2n/nobody). */
