@@ -62,6 +62,11 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Called with every complete output line (stdout and stderr), e.g. to echo it. */
   onLine?: (line: string) => void;
+  /**
+   * A process the scenario depends on (edge, supernode): if it exits without `stop()`/`kill()`, waits such as
+   * `waitForPing` fail at once with its output instead of running into their timeout.
+   */
+  critical?: boolean;
 }
 
 export interface LabOptions {
@@ -81,6 +86,9 @@ export class LabProcess {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   exitCode: number | null = null;
   exitSignal: string | null = null;
+  /** Set by stop()/kill(): an exit after this is expected. */
+  stopRequested = false;
+  critical = false;
   private out = '';
   private readonly child: ChildProcess;
   private readonly waiters = new Set<() => void>();
@@ -168,6 +176,7 @@ export class LabProcess {
 
   /** SIGTERM, then SIGKILL after the grace period. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = STOP_GRACE_MS): Promise<void> {
+    this.stopRequested = true;
     if (!this.alive()) return;
     this.child.kill(signal);
     const timer = setTimeout(() => {
@@ -179,6 +188,7 @@ export class LabProcess {
 
   /** Immediate SIGKILL (for "the supernode crashed" scenarios). */
   async kill(): Promise<void> {
+    this.stopRequested = true;
     if (!this.alive()) return;
     this.child.kill('SIGKILL');
     await this.exited;
@@ -451,8 +461,23 @@ export class Lab {
       env: { ...process.env, ...opts.env },
     });
     const p = new LabProcess(name, ns, argv, child, opts.onLine);
+    p.critical = opts.critical ?? false;
     this.processes.push(p);
     return p;
+  }
+
+  /** Critical processes that exited although nobody stopped them (crashes, refused start-up). */
+  crashed(): LabProcess[] {
+    return this.processes.filter((p) => p.critical && !p.alive() && !p.stopRequested);
+  }
+
+  /** Throws LabError with the output of the first crashed critical process, if any. */
+  assertNoCrash(): void {
+    const dead = this.crashed()[0];
+    if (dead)
+      throw new LabError(
+        `${dead.name} exited unexpectedly (code ${dead.exitCode}, signal ${dead.exitSignal}):\n${dead.tail()}`,
+      );
   }
 
   /** Creates a namespace with loopback up; returns its real name. */
@@ -741,7 +766,10 @@ export async function ping(
   return parsePing(r.stdout + r.stderr);
 }
 
-/** Pings once per `intervalMs` until a reply comes back; returns the seconds it took, or undefined on timeout. */
+/**
+ * Pings once per `intervalMs` until a reply comes back; returns the seconds it took, or undefined on timeout.
+ * Throws at once if a critical lab process has crashed.
+ */
 export async function waitForPing(
   lab: Lab,
   ns: string,
@@ -751,6 +779,7 @@ export async function waitForPing(
 ): Promise<number | undefined> {
   const t0 = performance.now();
   while ((performance.now() - t0) / 1000 < timeoutS) {
+    lab.assertNoCrash();
     const r = await ping(lab, ns, target, { count: 1, waitS: 1 });
     if (r.received > 0) return (performance.now() - t0) / 1000;
     await sleep(intervalMs);
@@ -873,7 +902,24 @@ export async function iperf3(
   const port = String(opts.port ?? 5202);
   const server = lab.spawn('iperf3-server', toNs, ['iperf3', '-s', '-1', '-B', toIp, '-p', port]);
   try {
-    await server.waitForOutput(/Server listening/, 10_000);
+    // iperf3 block-buffers its banner when stdout is a pipe, so look for the listening socket instead.
+    const listening = await waitFor(
+      async () => {
+        if (!server.alive()) return undefined;
+        const r = await lab.run(toNs, ['ss', '-Hltn', `sport = :${port}`], { check: false });
+        return r.stdout.includes(`:${port}`) ? true : undefined;
+      },
+      10_000,
+      100,
+    );
+    if (!listening)
+      return {
+        ok: false,
+        mbitPerS: 0,
+        retransmits: 0,
+        seconds: 0,
+        error: `iperf3 server did not start: ${server.tail()}`,
+      };
     const r = await lab.run(fromNs, ['iperf3', '-c', toIp, '-p', port, '-t', String(seconds), '-J'], {
       check: false,
       timeoutMs: (seconds + 30) * 1000,

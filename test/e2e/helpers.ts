@@ -70,7 +70,7 @@ export function startSupernode(
   args: readonly string[],
   name = `sn@${host.name}`,
 ): LabProcess {
-  return lab.spawn(name, host.ns, [...implCommand('supernode'), '-f', ...args]);
+  return lab.spawn(name, host.ns, [...implCommand('supernode'), '-f', ...args], { critical: true });
 }
 
 /** Starts an edge (`-f`, foreground) in a host's namespace. */
@@ -80,7 +80,7 @@ export function startEdge(
   args: readonly string[],
   name = `edge@${host.name}`,
 ): LabProcess {
-  return lab.spawn(name, host.ns, [...implCommand('edge'), '-f', ...args]);
+  return lab.spawn(name, host.ns, [...implCommand('edge'), '-f', ...args], { critical: true });
 }
 
 /** TAP device name used by every edge in the suite (each edge has its own namespace). */
