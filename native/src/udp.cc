@@ -172,12 +172,59 @@ Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, accepted);
 }
 
+// udpSetOption(fd, family, name, value): 'ttl' (1..255), 'tos' (0..255) or 'pmtud' (1 = set DF and discover
+// the path MTU, 0 = never set DF). On a dual-stack IPv6 socket the IPv4 option is set as well, for IPv4 peers.
+void UdpSetOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage =
+      "udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud', value: number) with ttl 1..255, "
+      "tos 0..255, pmtud 0 or 1";
+  int fd = ArgInt(info, 0, usage);
+  uint32_t family = ArgUint(info, 1, usage);
+  std::string name = ArgString(info, 2, usage);
+  uint32_t value = ArgUint(info, 3, usage);
+  if (family != 4 && family != 6) ThrowUsage(env, usage);
+  int v4opt;
+  int v6opt;
+  int v4val = static_cast<int>(value);
+  int v6val = static_cast<int>(value);
+  constexpr uint32_t kMaxByte = 255;
+  if (name == "ttl" && value >= 1 && value <= kMaxByte) {
+    v4opt = IP_TTL;
+    v6opt = IPV6_UNICAST_HOPS;
+  } else if (name == "tos" && value <= kMaxByte) {
+    v4opt = IP_TOS;
+    v6opt = IPV6_TCLASS;
+  } else if (name == "pmtud" && value <= 1) {
+    v4opt = IP_MTU_DISCOVER;
+    v6opt = IPV6_MTU_DISCOVER;
+    v4val = value ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
+    v6val = value ? IPV6_PMTUDISC_DO : IPV6_PMTUDISC_DONT;
+  } else {
+    ThrowUsage(env, usage);
+  }
+  if (family == 6) {
+    if (setsockopt(fd, IPPROTO_IPV6, v6opt, &v6val, sizeof(v6val)) < 0) {
+      int err = errno;
+      ThrowErrno(env, err, "setting the UDP socket option " + name + " failed: " + strerror(err), "setsockopt");
+    }
+    // Best effort: the IPv4 twin matters only for IPv4-mapped peers of a dual-stack socket.
+    setsockopt(fd, IPPROTO_IP, v4opt, &v4val, sizeof(v4val));
+    return;
+  }
+  if (setsockopt(fd, IPPROTO_IP, v4opt, &v4val, sizeof(v4val)) < 0) {
+    int err = errno;
+    ThrowErrno(env, err, "setting the UDP socket option " + name + " failed: " + strerror(err), "setsockopt");
+  }
+}
+
 }  // namespace
 
 void InitUdp(Napi::Env env, Napi::Object exports) {
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend, "udpSend"));
   exports.Set("udpSendBatch", Napi::Function::New(env, UdpSendBatch, "udpSendBatch"));
+  exports.Set("udpSetOption", Napi::Function::New(env, UdpSetOption, "udpSetOption"));
 }
 
 }  // namespace tsn2n

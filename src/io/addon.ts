@@ -57,6 +57,8 @@ export interface NativeAddon {
   /** Bytes per encoded socket address (see encodeSockAddr in udp-native.ts). */
   readonly ADDR_STRIDE: number;
 
+  /** setsockopt for IP TTL / TOS / path-MTU discovery (DF); on IPv6 sockets the IPv6 twin and, best effort, IPv4. */
+  udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud', value: number): void;
   /** Binds a non-blocking UDP socket (IPv6 dual-stack); buffer sizes 0 keep the kernel default. */
   udpOpen(
     family: 4 | 6,

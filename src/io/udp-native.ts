@@ -24,6 +24,10 @@ export interface NativeUdpOptions {
   maxBatch?: number;
   headroom?: number;
   maxDatagramBytes?: number;
+  /** IP TOS / traffic class byte (n2n -T). */
+  tos?: number;
+  /** true: set DF and discover the path MTU; false: never set DF (n2n's default, -D turns it on). */
+  pmtuDiscovery?: boolean;
 }
 
 export interface NativeUdpStats {
@@ -54,6 +58,7 @@ export class NativeUdpSocket implements BatchUdpSocket {
   lastError: unknown;
   private readonly addon: NativeAddon;
   private readonly fd: number;
+  private readonly family: 4 | 6;
   private readonly batch: DatagramBatch;
   private readonly poller: NativeFdPoller;
   /** Encoded destination of the last single send, reused while the same SockAddr object is sent to. */
@@ -83,7 +88,17 @@ export class NativeUdpSocket implements BatchUdpSocket {
       options.sendBufferBytes ?? 0,
     );
     this.fd = opened.fd;
+    this.family = family;
     this.local = { family, address: opened.address, port: opened.port };
+    try {
+      if (options.tos !== undefined) addon.udpSetOption(this.fd, family, 'tos', options.tos);
+      if (options.pmtuDiscovery !== undefined) {
+        addon.udpSetOption(this.fd, family, 'pmtud', options.pmtuDiscovery ? 1 : 0);
+      }
+    } catch (e) {
+      addon.closeFd(this.fd);
+      throw e;
+    }
     const maxBatch = options.maxBatch ?? DEFAULT_UDP_BATCH;
     const headroom = options.headroom ?? FRAME_HEADROOM_BYTES;
     const stride =
@@ -164,6 +179,21 @@ export class NativeUdpSocket implements BatchUdpSocket {
     this.stats.sent += n;
     this.stats.sendDropped += count - n;
     return n;
+  }
+
+  /** Outgoing IP TTL / hop limit (n2n -L sends its port-prediction burst with a low TTL). */
+  setTtl(ttl: number): void {
+    if (!this.closed) this.addon.udpSetOption(this.fd, this.family, 'ttl', ttl);
+  }
+
+  /** IP TOS / traffic class byte. */
+  setTos(tos: number): void {
+    if (!this.closed) this.addon.udpSetOption(this.fd, this.family, 'tos', tos);
+  }
+
+  /** true: set DF and discover the path MTU; false: never set DF. */
+  setPmtuDiscovery(on: boolean): void {
+    if (!this.closed) this.addon.udpSetOption(this.fd, this.family, 'pmtud', on ? 1 : 0);
   }
 
   close(): void {

@@ -99,6 +99,11 @@ export class DgramUdpSocket implements UdpSocket {
     }
   }
 
+  /** Outgoing IP TTL (dgram setTTL); node:dgram offers no TOS or DF control — use the native socket for those. */
+  setTtl(ttl: number): void {
+    if (!this.closed) this.socket.setTTL(ttl);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

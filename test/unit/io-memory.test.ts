@@ -368,6 +368,16 @@ describe('MemoryTap', () => {
     expect(tap.written).toHaveLength(0);
   });
 
+  it('writes a batch frame by frame and reports how many were accepted', () => {
+    const tap = new MemoryTap();
+    const buf = Uint8Array.of(1, 2, 3, 4, 5, 6, 7);
+    expect(tap.writeBatch(buf, Uint32Array.of(5, 0, 2), Uint32Array.of(2, 1, 3), 3)).toBe(3);
+    expect(tap.written.map((f) => [...f])).toEqual([[6, 7], [1], [3, 4, 5]]);
+    tap.writable = false;
+    expect(tap.writeBatch(buf, Uint32Array.of(0), Uint32Array.of(1), 1)).toBe(0);
+    expect(tap.stats.writeDropped).toBe(1);
+  });
+
   it('updates its address and stops delivering after close', () => {
     const tap = new MemoryTap();
     tap.setAddress(0x0a000001, 24);

@@ -37,6 +37,9 @@ describe('native addon', () => {
       ['udpSend', [0, new Uint8Array(1), 0, 1, new Uint8Array(10), 0]],
       ['udpSendBatch', [0, new Uint8Array(1), new Uint32Array(1), new Uint32Array(1), new Uint8Array(10), 1]],
       ['setNetns', ['x']],
+      ['udpSetOption', [0, 4, 'mtu', 1]],
+      ['udpSetOption', [0, 5, 'ttl', 1]],
+      ['udpSetOption', [0, 4, 'pmtud', 2]],
     ];
     for (const [fn, args] of calls) {
       expect(() => a[fn](...args), `${fn}(${args.map(String).join(', ')})`).toThrow(/^Usage: /);

@@ -244,6 +244,30 @@ describe('NativeUdpSocket (recvmmsg/sendmmsg)', () => {
   });
 });
 
+describe('socket options', () => {
+  it('sets TTL, TOS and path-MTU discovery on native sockets and TTL on dgram sockets', async () => {
+    const v4 = track(openNativeUdp({ address: '127.0.0.1', tos: 0x10, pmtuDiscovery: false }));
+    const v6 = track(openNativeUdp({ family: 6, address: '::' }));
+    for (const s of [v4, v6]) {
+      s.setTtl(1);
+      s.setTtl(255);
+      s.setTos(0xb8);
+      s.setPmtuDiscovery(true);
+      s.setPmtuDiscovery(false);
+      expect(() => s.setTtl(0)).toThrow(/^Usage: udpSetOption/);
+      expect(() => s.setTos(256)).toThrow(TypeError);
+    }
+    const d = track(await openUdp({ address: '127.0.0.1' }));
+    d.setTtl(2);
+    expect(() => openNativeUdp({ address: '127.0.0.1', tos: 300 })).toThrow(/^Usage: /);
+    // A datagram still goes out and arrives after the options changed.
+    const peer = track(openNativeUdp({ address: '127.0.0.1' }));
+    const got = receive(peer, 1);
+    v4.send(Uint8Array.of(9), 0, 1, peer.local);
+    expect((await got)[0].data[0]).toBe(9);
+  });
+});
+
 describe('MemoryBatchSocket', () => {
   it('delivers each datagram as a batch of one and sends batches through the network', async () => {
     const net = new MemoryNetwork();
