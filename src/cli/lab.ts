@@ -541,6 +541,8 @@ export class Lab {
     const ns = await this.namespace(name);
     await this.attachToBridge(inet, INTERNET_BRIDGE, ns, 'eth0', opts.mtu);
     await this.addAddress(ns, 'eth0', cidr);
+    // Like any real host, have a default route (on-link): without one, joining a multicast group fails (ENODEV).
+    await this.run(ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
     const h: LabHost = { name, ns, ip: splitCidr(cidr).ip };
     this.hosts.set(name, h);
     return h;
@@ -678,6 +680,7 @@ export class Lab {
       const inet = await this.internet();
       await this.attachToBridge(inet, INTERNET_BRIDGE, host.ns, 'eth0');
       await this.addAddress(host.ns, 'eth0', cidr);
+      await this.run(host.ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
     }
     host.ip = splitCidr(cidr).ip;
   }
