@@ -77,10 +77,12 @@ describe('layering', () => {
     const bad: string[] = [];
     for (const f of files) {
       const rel = relative(SRC, f);
-      const src = readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '');
+      const src = readFileSync(f, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, '');
       if (!rel.startsWith('io/') && /\.node['"]|node-gyp-build|createRequire/.test(src))
         bad.push(`${rel} loads native code`);
-      if (!rel.startsWith('cli/') && /\bprocess\.(?!hrtime)/.test(src)) bad.push(`${rel} touches process`);
+      if (!rel.startsWith('cli/') && /\bprocess\.[A-Za-z_]/.test(src)) bad.push(`${rel} touches process`);
     }
     expect(bad).toEqual([]);
   });
