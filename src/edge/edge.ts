@@ -322,6 +322,9 @@ export class Edge extends EventEmitter {
   private readonly tapOffsets = new Uint32Array(TAP_BATCH_MAX);
   private readonly tapLengths = new Uint32Array(TAP_BATCH_MAX);
   private readonly addrCache = new Map<number, SockAddr>();
+  /** The sender of the batched datagram being processed and its IPv4 as u32 (-1 for IPv6). */
+  private rxFrom: SockAddr | undefined;
+  private rxFromIp4 = -1;
 
   /**
    * Validates `options` (ConfigError on bad input). `deps` replaces the real I/O (kernel TAP, UDP, DNS, system
@@ -1045,7 +1048,9 @@ export class Edge extends EventEmitter {
     const n = this.txCount;
     if (n === 0) return;
     this.txCount = 0;
-    this.batchUdp?.sendBatch(this.txBatchBuf!, this.txOffsets, this.txLengths, this.txAddrs, n);
+    const sent = this.batchUdp?.sendBatch(this.txBatchBuf!, this.txOffsets, this.txLengths, this.txAddrs, n) ?? 0;
+    // The kernel refused the rest (send buffer full, unreachable): dropped like any lost datagram.
+    if (sent < n) this.drops.txSocket += n - sent;
   }
 
   /** edge_utils.c: edge_read_from_tap for one frame. */
@@ -1227,10 +1232,16 @@ export class Edge extends EventEmitter {
         } else {
           from = decodeSockAddr(addrs, a);
         }
+        this.rxFrom = from;
+        this.rxFromIp4 =
+          addrs[a] === 4
+            ? ((addrs[a + 4] << 24) | (addrs[a + 5] << 16) | (addrs[a + 6] << 8) | addrs[a + 7]) >>> 0
+            : -1;
         this.processUdp(slab, i * b.stride + b.headroom, b.lengths[i], from, false);
       }
     } finally {
       this.rxBatching = false;
+      this.rxFrom = undefined;
       this.flushTapWrites();
     }
   };
@@ -1766,7 +1777,8 @@ export class Edge extends EventEmitter {
   ): void {
     if (this.state !== EdgeState.RUNNING) return;
     if (addr !== undefined) {
-      ip4 = addr.family === 4 ? ipv4Value(addr.address) : -1;
+      // The sender of the datagram being processed already has its numeric form (no text parsing per packet).
+      ip4 = addr === this.rxFrom ? this.rxFromIp4 : addr.family === 4 ? ipv4Value(addr.address) : -1;
       port = addr.port;
     }
     let p = this.known.get(mac);

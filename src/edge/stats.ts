@@ -33,6 +33,8 @@ export class EdgeDrops {
   txTransform = 0;
   /** No usable destination (supernode not resolved yet, no socket). */
   txNoRoute = 0;
+  /** The kernel refused a batched send (send buffer full, network unreachable). */
+  txSocket = 0;
   // ---- network → TAP and control
   /** Datagram shorter than the common header. */
   rxShort = 0;
