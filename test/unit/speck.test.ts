@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   SPECK_ROUNDS_128,
   SPECK_ROUNDS_256,
+  SpeckKey,
   speckCtr,
   speckDecryptBlock,
   speckEncryptBlock,
@@ -64,6 +65,20 @@ function refCtr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
     blk.set(iv.subarray(8, 16), 8);
     const ks = refEncrypt(rk, blk);
     for (let j = 0; j < 16 && i * 16 + j < data.length; j++) out[i * 16 + j] = data[i * 16 + j] ^ ks[j];
+  }
+  return out;
+}
+
+/** CTR the simple way: one speckEncryptBlock per counter block (the block function is checked above). */
+function blockwiseCtr(k: SpeckKey, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  const blk = new Uint8Array(16);
+  const n0 = le64(iv, 0);
+  for (let i = 0; i * 16 < data.length; i++) {
+    putLe64(blk, 0, (n0 + BigInt(i)) & M);
+    blk.set(iv.subarray(8, 16), 8);
+    speckEncryptBlock(k, blk);
+    for (let j = 0; j < 16 && i * 16 + j < data.length; j++) out[i * 16 + j] = data[i * 16 + j] ^ blk[j];
   }
   return out;
 }
@@ -178,6 +193,56 @@ describe('Speck CTR (n2n)', () => {
       expect(hex(data.subarray(5, 5 + len))).toBe(expected);
       speckCtr(k, ivBuf, 3, data, 5, len);
       expect(hex(data.subarray(5, 5 + len))).toBe(hex(plain));
+    }
+  });
+
+  it('the unrolled CTR loop matches the block-at-a-time CTR on random lengths 0..2000 and offsets', () => {
+    const rnd = new SeededRandom(0x5eed);
+    for (let n = 0; n < 120; n++) {
+      const keyLen = n % 4 === 0 ? 16 : 32;
+      const key = new Uint8Array(keyLen);
+      rnd.fill(key);
+      const k = speckExpandKey(key);
+      const len = n < 3 ? n : rnd.u32() % 2001;
+      const ivOff = rnd.u32() % 5;
+      const ivBuf = new Uint8Array(16 + ivOff + 2);
+      rnd.fill(ivBuf);
+      // Every few rounds, a counter about to carry within or out of its low 32 / 64 bits.
+      if (n % 5 === 1) ivBuf.fill(0xff, ivOff, ivOff + 4);
+      if (n % 5 === 2) ivBuf.fill(0xff, ivOff, ivOff + 8);
+      const iv = ivBuf.slice(ivOff, ivOff + 16);
+      const off = rnd.u32() % 9;
+      const outOff = rnd.u32() % 9;
+      // A view that does not start at its buffer's first byte.
+      const data = new Uint8Array(1 + off + len + 3).subarray(1);
+      rnd.fill(data);
+      const plain = data.slice(off, off + len);
+      const expected = hex(blockwiseCtr(k, iv, plain));
+      const out = new Uint8Array(outOff + len + 3).fill(0x5a);
+      speckCtr(k, ivBuf, ivOff, data, off, len, out, outOff);
+      expect(hex(out.subarray(outOff, outOff + len))).toBe(expected);
+      expect(hex(out.subarray(0, outOff))).toBe('5a'.repeat(outOff));
+      expect(hex(out.subarray(outOff + len))).toBe('5a5a5a');
+      // In place.
+      speckCtr(k, ivBuf, ivOff, data, off, len);
+      expect(hex(data.subarray(off, off + len))).toBe(expected);
+      if (n % 10 === 0) expect(expected).toBe(hex(refCtr(key, iv, plain)));
+    }
+  });
+
+  it('a hand-built key with another round count takes the generic loop and still matches', () => {
+    const rnd = new SeededRandom(7);
+    for (const rounds of [1, 5, 27, 33]) {
+      const rk = new Int32Array(2 * rounds);
+      for (let i = 0; i < rk.length; i++) rk[i] = rnd.u32() | 0;
+      const k = new SpeckKey(rounds, rk);
+      const iv = new Uint8Array(16);
+      rnd.fill(iv);
+      const data = new Uint8Array(77);
+      rnd.fill(data);
+      expect(hex(speckCtr(k, iv, 0, data, 0, 77, new Uint8Array(77), 0))).toBe(
+        hex(blockwiseCtr(k, iv, data)),
+      );
     }
   });
 
