@@ -19,6 +19,8 @@ const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 2_000;
 /** Cap on the output kept per process, so a chatty process cannot eat memory. */
 const MAX_KEPT_OUTPUT_CHARS = 1_000_000;
+/** IPv4 multicast range, routed on-link on public hosts. */
+const MULTICAST_NET = '224.0.0.0/4';
 /** Exit status a shell reports for a process killed by SIGINT (128 + 2). */
 const EXIT_SIGINT = 130;
 
@@ -486,6 +488,9 @@ export class Lab {
     this.namespaces.push(ns);
     await this.runRoot(['ip', 'netns', 'add', ns]);
     await this.run(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    // Answer ARP only for addresses of the receiving interface: a host must never answer for its TAP address on
+    // the underlay (that would let overlay traffic bypass the tunnel while a peer's TAP is still coming up).
+    await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1'], { check: false });
     // Quiet, deterministic namespaces: no IPv6 router solicitations or DAD delays on the links we add.
     await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1'], { check: false });
     await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1'], { check: false });
@@ -541,8 +546,10 @@ export class Lab {
     const ns = await this.namespace(name);
     await this.attachToBridge(inet, INTERNET_BRIDGE, ns, 'eth0', opts.mtu);
     await this.addAddress(ns, 'eth0', cidr);
-    // Like any real host, have a default route (on-link): without one, joining a multicast group fails (ENODEV).
-    await this.run(ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+    // Joining a multicast group (n2n's local discovery) needs a route for it, else ENODEV. Not a default route:
+    // with one, traffic for an overlay address whose TAP is not up yet would leak onto the underlay, where the
+    // peer's kernel answers ARP for its TAP address (arp_ignore=0), and a ping would "pass" without the tunnel.
+    await this.run(ns, ['ip', 'route', 'add', MULTICAST_NET, 'dev', 'eth0']);
     const h: LabHost = { name, ns, ip: splitCidr(cidr).ip };
     this.hosts.set(name, h);
     return h;
@@ -680,7 +687,7 @@ export class Lab {
       const inet = await this.internet();
       await this.attachToBridge(inet, INTERNET_BRIDGE, host.ns, 'eth0');
       await this.addAddress(host.ns, 'eth0', cidr);
-      await this.run(host.ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+      await this.run(host.ns, ['ip', 'route', 'add', MULTICAST_NET, 'dev', 'eth0']);
     }
     host.ip = splitCidr(cidr).ip;
   }

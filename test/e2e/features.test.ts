@@ -46,7 +46,7 @@ describe.skipIf(gate.skip)('case 6: address assignment, authentication, routing'
     lab = await newLab();
     const t = await segmentTopology(lab, ['a', 'b']);
     const [a, b] = t.edges;
-    const sn = startSupernode(lab, t.sn, []);
+    const sn = await startSupernode(lab, t.sn, []);
     // §9.4 examples: community "mynetwork" → 10.164.148.0/24; desc "edgeA" → .69, "logan" → .27.
     const cfg = { community: 'mynetwork', supernodes: [SN_ADDR], cipher: 4 };
     const t0 = performance.now();
@@ -77,7 +77,7 @@ describe.skipIf(gate.skip)('case 6: address assignment, authentication, routing'
     dir = mkdtempSync(join(tmpdir(), 'tsn2n-e2e-'));
     const file = join(dir, 'community.list');
     writeFileSync(file, `netleo\n* logan ${userKey('logan', '007')}\n* sam ${userKey('sam', 's3cret')}\n`);
-    const sn = startSupernode(lab, t.sn, ['-c', file]);
+    const sn = await startSupernode(lab, t.sn, ['-c', file]);
     const cfg = { community: 'netleo', supernodes: [SN_ADDR], cipher: 4 };
     const ea = startEdge(
       lab,
@@ -139,7 +139,7 @@ describe.skipIf(gate.skip)('case 6: address assignment, authentication, routing'
     await lab.run(lanNs, ['ip', 'route', 'add', 'default', 'via', '192.168.77.1']);
     await lab.run(b.ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
 
-    const sn = startSupernode(lab, t.sn, []);
+    const sn = await startSupernode(lab, t.sn, []);
     const cfg = { community: 'routed', supernodes: [SN_ADDR], cipher: 3 };
     const ea = startEdge(
       lab,

@@ -25,6 +25,8 @@ export const SN_MGMT_PORT = 5645;
 export const EDGE_MGMT_PORT = 5644;
 
 const IS_CI = process.env.CI === 'true';
+/** How long a supernode may take to start answering management requests. */
+const SN_READY_TIMEOUT_MS = 15_000;
 
 /**
  * Whether to run the root suites. Outside CI a machine without root or tools skips them with a warning;
@@ -53,24 +55,43 @@ export function requireBuild(): void {
 }
 
 /**
- * The command that runs an edge or a supernode: `node dist/cli/main.js edge|supernode`, unless E2E_EDGE_CMD /
- * E2E_SUPERNODE_CMD name another n2n 3.1.1-compatible program (used by hand for interoperability runs).
+ * The command that runs an edge or a supernode: `node dist/cli/main.js edge|supernode`, unless the environment
+ * names another n2n 3.1.1-compatible program (used by hand for interoperability runs): E2E_EDGE_CMD /
+ * E2E_SUPERNODE_CMD for all, or E2E_EDGE_CMD_<HOST> / E2E_SUPERNODE_CMD_<HOST> (host name upper-cased) for one.
  */
-export function implCommand(kind: 'edge' | 'supernode'): string[] {
-  const override = process.env[kind === 'edge' ? 'E2E_EDGE_CMD' : 'E2E_SUPERNODE_CMD'];
+export function implCommand(kind: 'edge' | 'supernode', hostName?: string): string[] {
+  const base = kind === 'edge' ? 'E2E_EDGE_CMD' : 'E2E_SUPERNODE_CMD';
+  const override = (hostName && process.env[`${base}_${hostName.toUpperCase()}`]) || process.env[base];
   if (override) return override.split(/\s+/).filter((t) => t.length > 0);
   requireBuild();
   return [process.execPath, MAIN_JS, kind];
 }
 
-/** Starts a supernode (`-f`, foreground) in a host's namespace. */
-export function startSupernode(
+/**
+ * Starts a supernode (`-f`, foreground) in a host's namespace and waits until its management port answers, so
+ * edges started next do not lose their first REGISTER_SUPER to a supernode that is still loading.
+ */
+export async function startSupernode(
   lab: Lab,
   host: LabHost,
   args: readonly string[],
   name = `sn@${host.name}`,
-): LabProcess {
-  return lab.spawn(name, host.ns, [...implCommand('supernode'), '-f', ...args], { critical: true });
+): Promise<LabProcess> {
+  const p = lab.spawn(name, host.ns, [...implCommand('supernode', host.name), '-f', ...args], {
+    critical: true,
+  });
+  const mgmtPort = args.includes('-t') ? Number(args[args.indexOf('-t') + 1]) : SN_MGMT_PORT;
+  const ready = await waitFor(async () => {
+    lab.assertNoCrash();
+    return mgmtRead(lab, host.ns, mgmtPort, 'packetstats')
+      .then(() => true)
+      .catch(() => undefined);
+  }, SN_READY_TIMEOUT_MS);
+  if (!ready)
+    throw new Error(
+      `${name} did not answer on its management port within ${SN_READY_TIMEOUT_MS} ms:\n${p.tail()}`,
+    );
+  return p;
 }
 
 /** Starts an edge (`-f`, foreground) in a host's namespace. */
@@ -80,7 +101,7 @@ export function startEdge(
   args: readonly string[],
   name = `edge@${host.name}`,
 ): LabProcess {
-  return lab.spawn(name, host.ns, [...implCommand('edge'), '-f', ...args], { critical: true });
+  return lab.spawn(name, host.ns, [...implCommand('edge', host.name), '-f', ...args], { critical: true });
 }
 
 /** TAP device name used by every edge in the suite (each edge has its own namespace). */

@@ -44,7 +44,7 @@ describe.skipIf(gate.skip)('cases 2 and 3: NAT traversal and relay fallback', ()
       { name: 'b', kind: NatKind.OPEN },
     ]);
     const [a, b] = t.edges;
-    const sn = startSupernode(lab, t.sn, []);
+    const sn = await startSupernode(lab, t.sn, []);
     const before = await waitFor(() => snStats(lab!, t.sn.ns).catch(() => undefined), 10_000);
     expect(before, 'supernode management API (packetstats) did not answer').toBeDefined();
     const cfg = { community: 'natnet', supernodes: [SN_ADDR], cipher: 4 };
@@ -99,7 +99,7 @@ describe.skipIf(gate.skip)('cases 2 and 3: NAT traversal and relay fallback', ()
       { name: 'b', kind: NatKind.STRICT },
     ]);
     const [a, b] = t.edges;
-    const sn = startSupernode(lab, t.sn, []);
+    const sn = await startSupernode(lab, t.sn, []);
     const cfg = { community: 'strictnet', supernodes: [SN_ADDR], cipher: 4 };
     const ea = startEdge(lab, a, edgeArgs({ ...cfg, address: `${A_IP}/24`, desc: 'a' }));
     const eb = startEdge(lab, b, edgeArgs({ ...cfg, address: `${B_IP}/24`, desc: 'b' }));

@@ -43,7 +43,7 @@ describe.skipIf(gate.skip)('case 4: recovery', () => {
       { name: 'b', kind: NatKind.STRICT },
     ]);
     const [a, b] = t.edges;
-    let sn = startSupernode(lab, t.sn, [], 'sn-1');
+    let sn = await startSupernode(lab, t.sn, [], 'sn-1');
     const cfg = { community: 'recover', supernodes: [SN_ADDR], cipher: 3 };
     const ea = startEdge(lab, a, edgeArgs({ ...cfg, address: `${A_IP}/24`, desc: 'a' }));
     const eb = startEdge(lab, b, edgeArgs({ ...cfg, address: `${B_IP}/24`, desc: 'b' }));
@@ -55,8 +55,8 @@ describe.skipIf(gate.skip)('case 4: recovery', () => {
     expect(down.received).toBe(0);
     await sleep(2000);
 
-    sn = startSupernode(lab, t.sn, [], 'sn-2');
     const t0 = performance.now();
+    sn = await startSupernode(lab, t.sn, [], 'sn-2');
     const back = await waitForPing(lab, a.ns, B_IP, WATCH_S);
     const resumed = (performance.now() - t0) / 1000;
     const registered = await waitFor(
@@ -86,7 +86,7 @@ describe.skipIf(gate.skip)('case 4: recovery', () => {
     ]);
     const [a, b] = t.edges;
     const r3 = await lab.natRouter('r3', '203.0.113.13/24', '192.168.3.1/24', NatKind.OPEN);
-    const sn = startSupernode(lab, t.sn, []);
+    const sn = await startSupernode(lab, t.sn, []);
     const cfg = { community: 'moving', supernodes: [SN_ADDR], cipher: 4 };
     const ea = startEdge(lab, a, edgeArgs({ ...cfg, address: `${A_IP}/24`, desc: 'a' }));
     const eb = startEdge(lab, b, edgeArgs({ ...cfg, address: `${B_IP}/24`, desc: 'b' }));

@@ -66,7 +66,7 @@ describe.skipIf(gate.skip)('case 1: one segment, every cipher', () => {
     dir = mkdtempSync(join(tmpdir(), 'tsn2n-e2e-'));
     const file = join(dir, 'community.list');
     writeFileSync(file, `${VARIANTS.map(communityOf).join('\n')}\n`);
-    sn = startSupernode(lab, t.sn, ['-c', file]);
+    sn = await startSupernode(lab, t.sn, ['-c', file]);
   });
 
   afterAll(async () => {
