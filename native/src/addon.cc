@@ -1,6 +1,7 @@
-// Entry point of tsn2n_io.node: registers the TAP, frame, poller and UDP functions. I/O only, no protocol.
+// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP and cipher-core functions. No protocol.
 #include <napi.h>
 
+#include "crypto.h"
 #include "frames.h"
 #include "netif.h"
 #include "poller.h"
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::InitFrames(env, exports);
   tsn2n::InitUdp(env, exports);
   tsn2n::FdPoller::Init(env, exports);
+  tsn2n::InitCrypto(env, exports);
   return exports;
 }
 

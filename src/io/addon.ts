@@ -34,6 +34,13 @@ export interface NativeFdPoller {
 export const PollKind = { TAP: 0, UDP: 1 } as const;
 export type PollKind = (typeof PollKind)[keyof typeof PollKind];
 
+/** Cipher kinds of `cipherKey` (the n2n transform ids, spec §5.1). */
+export const CipherKind = { TWOFISH: 2, AES: 3, CHACHA20: 4, SPECK: 5 } as const;
+export type CipherKind = (typeof CipherKind)[keyof typeof CipherKind];
+
+/** An opaque key handle made by `cipherKey` (an External); freed by the garbage collector. */
+export type NativeCipherKey = { readonly __nativeCipherKey: unique symbol };
+
 export interface NativeAddon {
   /** Opens /dev/net/tun as TAP (IFF_TAP|IFF_NO_PI, O_NONBLOCK); name "" or with %d lets the kernel pick. */
   tapOpen(name: string): { fd: number; name: string };
@@ -85,6 +92,54 @@ export interface NativeAddon {
     addrs: Uint8Array,
     count: number,
   ): number;
+
+  /**
+   * Keys a cipher core (native/src/crypto.cc). material[off, +len): Speck a 16/32-byte key; Twofish the expanded
+   * key of crypto/twofish.ts (40 subkey words, then the 4 x 256 table words, LE32: 4256 bytes); AES a 16/24/32-byte
+   * key; ChaCha20 a 32-byte key. RangeError for another length.
+   */
+  cipherKey(kind: CipherKind, material: Uint8Array, off: number, len: number): NativeCipherKey;
+  /**
+   * CBC over src[srcOff, +len) (len a multiple of 16) into dst[dstOff, +len) with the IV iv[ivOff, +16), for a
+   * Twofish or AES key. dst is exactly the input range or does not overlap it. Throws RangeError / TypeError.
+   */
+  cbcEncrypt(
+    key: NativeCipherKey,
+    src: Uint8Array,
+    srcOff: number,
+    len: number,
+    dst: Uint8Array,
+    dstOff: number,
+    iv: Uint8Array,
+    ivOff: number,
+  ): void;
+  cbcDecrypt(
+    key: NativeCipherKey,
+    src: Uint8Array,
+    srcOff: number,
+    len: number,
+    dst: Uint8Array,
+    dstOff: number,
+    iv: Uint8Array,
+    ivOff: number,
+  ): void;
+  /**
+   * XORs the keystream for the 16-byte IV iv[ivOff..] into dst, for a Speck key (n2n CTR: the low LE64 word of the
+   * IV counts, no carry) or a ChaCha20 key (n2n: LE32 block counter || nonce, the counter wraps without carry).
+   * The IV is read before anything is written.
+   */
+  streamXor(
+    key: NativeCipherKey,
+    src: Uint8Array,
+    srcOff: number,
+    len: number,
+    dst: Uint8Array,
+    dstOff: number,
+    iv: Uint8Array,
+    ivOff: number,
+  ): void;
+  /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
+  cryptoInfo(): { speck: string; openssl: string };
 
   /** FdPoller objects constructed and not yet garbage-collected (leak checks). */
   livePollers(): number;

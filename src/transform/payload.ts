@@ -12,10 +12,13 @@
 // dstOff = srcOff + overhead or to srcOff itself).
 // Errors: encrypt and decrypt return -1 instead of throwing (bad range, no room, too long, too
 // short): the packet path drops and counts.
+// Cipher cores: pure TS / node:crypto by default; a CipherBackend (crypto/backend.ts, e.g. the
+// native addon's, passed by the edge) replaces the core of each cipher it offers, the framing stays here.
 import { AesCbc } from '../crypto/aes.js';
+import type { CbcCore, CipherBackend, StreamCore } from '../crypto/backend.js';
 import { CHACHA20_BLOCK_BYTES, ChaCha20, ChaCha20Sender } from '../crypto/chacha20.js';
 import { type SpeckKey, speckCtr, speckExpandKey } from '../crypto/speck.js';
-import { TwofishCbc } from '../crypto/twofish.js';
+import { TwofishCbc, twofishExpandKey } from '../crypto/twofish.js';
 import { ConfigError } from '../util/errors.js';
 import type { Random } from '../util/random.js';
 import { TransformId } from '../wire/types.js';
@@ -57,16 +60,15 @@ export interface TransformOptions {
    * How the ChaCha20 sender picks IVs. 'counter' (default): one long-lived cipher context per random
    * 96-bit nonce, IV = (block counter, nonce), unique and never reusing keystream; about 2.5x faster
    * than 'random'. 'random': 16 random bytes per packet as the C edge does (needed to reproduce
-   * upstream's test output). Receivers accept both.
+   * upstream's test output). Receivers accept both. With a backend that has ChaCha20, IVs are random
+   * (as C): a native call costs the same for any IV, so the counter scheme has nothing to gain.
    */
   chacha20Iv?: 'counter' | 'random';
-}
-
-/** The CBC and single-block operations the CTS framing needs (AesCbc and TwofishCbc have them). */
-interface CbcCipher {
-  encryptCbc(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): void;
-  decryptCbc(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): void;
-  decryptBlock(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void;
+  /**
+   * Faster cipher cores (the edge passes the native addon's when it is built). Each cipher the
+   * backend lacks uses the pure-TS / node:crypto core; results are byte-identical either way.
+   */
+  backend?: CipherBackend;
 }
 
 function inRange(buf: Uint8Array, off: number, len: number): boolean {
@@ -105,11 +107,12 @@ class NullTransform implements PayloadTransform {
 class CbcCtsTransform implements PayloadTransform {
   readonly id: TransformId;
   readonly overhead = PREAMBLE_BYTES;
-  private readonly cipher: CbcCipher;
+  private readonly cipher: CbcCore;
   private readonly random: Random;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
 
-  constructor(id: TransformId, cipher: CbcCipher, random: Random) {
+  /** `cipher`: AesCbc, TwofishCbc or a backend's core (all calls are in place or into scratch). */
+  constructor(id: TransformId, cipher: CbcCore, random: Random) {
     this.id = id;
     this.cipher = cipher;
     this.random = random;
@@ -177,14 +180,18 @@ class CbcCtsTransform implements PayloadTransform {
 class ChaCha20Transform implements PayloadTransform {
   readonly id = TransformId.CHACHA20;
   readonly overhead = PREAMBLE_BYTES;
-  private readonly cipher: ChaCha20;
+  private readonly cipher: ChaCha20 | StreamCore;
   private readonly sender: ChaCha20Sender | null;
   private readonly random: Random;
   private readonly iv = new Uint8Array(PREAMBLE_BYTES);
+  /** Only with a backend core (its contract: dst exactly src or disjoint). */
+  private readonly scratch: Uint8Array | null;
 
-  constructor(key: Uint8Array, random: Random, ivMode: 'counter' | 'random') {
-    this.cipher = new ChaCha20(key);
-    this.sender = ivMode === 'counter' ? new ChaCha20Sender(key, random) : null;
+  /** `core`: a backend's ChaCha20, or undefined for node:crypto contexts (ChaCha20 / ChaCha20Sender). */
+  constructor(key: Uint8Array, random: Random, ivMode: 'counter' | 'random', core: StreamCore | undefined) {
+    this.cipher = core ?? new ChaCha20(key);
+    this.sender = core === undefined && ivMode === 'counter' ? new ChaCha20Sender(key, random) : null;
+    this.scratch = core === undefined ? null : new Uint8Array(SCRATCH_BYTES);
     this.random = random;
   }
 
@@ -207,7 +214,8 @@ class ChaCha20Transform implements PayloadTransform {
         const counter = (iv[0] | (iv[1] << 8) | (iv[2] << 16)) + iv[3] * 2 ** 24;
         if (counter + blocks <= CHACHA20_COUNTER_SPACE) break;
       }
-      this.cipher.xor(this.iv, 0, src, srcOff, len, dst, dstOff + PREAMBLE_BYTES);
+      this.crypt(src, srcOff, len, dst, dstOff + PREAMBLE_BYTES);
+      // Written last: the IV's place may overlap the plaintext, which has been consumed by now.
       dst.set(this.iv, dstOff);
     }
     return total;
@@ -223,8 +231,21 @@ class ChaCha20Transform implements PayloadTransform {
     ) {
       return -1;
     }
-    this.cipher.xor(src, srcOff, src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
+    // Copied first: the output may overwrite the IV's place.
+    this.iv.set(src.subarray(srcOff, srcOff + PREAMBLE_BYTES));
+    this.crypt(src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
     return plain;
+  }
+
+  /** XOR with this.iv. ChaCha20 takes any overlap; a backend core gets shifted overlaps through scratch. */
+  private crypt(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const s = this.scratch;
+    if (s !== null && overlapsShifted(src, srcOff, dst, dstOff, len)) {
+      s.set(src.subarray(srcOff, srcOff + len));
+      this.cipher.xor(this.iv, 0, s, 0, len, dst, dstOff);
+    } else {
+      this.cipher.xor(this.iv, 0, src, srcOff, len, dst, dstOff);
+    }
   }
 }
 
@@ -233,12 +254,15 @@ class SpeckTransform implements PayloadTransform {
   readonly id = TransformId.SPECK;
   readonly overhead = PREAMBLE_BYTES;
   private readonly key: SpeckKey;
+  /** A backend's Speck-CTR, used instead of speckCtr when given. */
+  private readonly core: StreamCore | undefined;
   private readonly random: Random;
   private readonly iv = new Uint8Array(PREAMBLE_BYTES);
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
 
-  constructor(key: Uint8Array, random: Random) {
+  constructor(key: Uint8Array, random: Random, core: StreamCore | undefined) {
     this.key = speckExpandKey(key);
+    this.core = core;
     this.random = random;
   }
 
@@ -271,21 +295,25 @@ class SpeckTransform implements PayloadTransform {
     return plain;
   }
 
-  /** CTR with this.iv; speckCtr handles exact in-place, shifted overlaps go through scratch. */
+  /** CTR with this.iv; both cores handle exact in-place, shifted overlaps go through scratch. */
   private crypt(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): void {
+    let s = src;
+    let sOff = srcOff;
     if (overlapsShifted(src, srcOff, dst, dstOff, len)) {
-      this.scratch.set(src.subarray(srcOff, srcOff + len));
-      speckCtr(this.key, this.iv, 0, this.scratch, 0, len, dst, dstOff);
-    } else {
-      speckCtr(this.key, this.iv, 0, src, srcOff, len, dst, dstOff);
+      s = this.scratch;
+      sOff = 0;
+      s.set(src.subarray(srcOff, srcOff + len));
     }
+    if (this.core === undefined) speckCtr(this.key, this.iv, 0, s, sOff, len, dst, dstOff);
+    else this.core.xor(this.iv, 0, s, sOff, len, dst, dstOff);
   }
 }
 
 /**
  * Builds the transform `id` for the -k key (a string, or its bytes). The null transform ignores
  * the key; every cipher requires one. `random` supplies preambles and IVs (inject a seeded one for
- * reproducible output). Throws ConfigError for an unsupported id or a missing key.
+ * reproducible output). `options.backend` supplies faster cipher cores. Throws ConfigError for an
+ * unsupported id or a missing key.
  */
 export function createTransform(
   id: TransformId,
@@ -305,15 +333,26 @@ export function createTransform(
   if (key === undefined || key.length === 0) {
     throw new ConfigError(`transform ${transformName(id)} needs a key (-k)`);
   }
+  const b = options.backend;
   switch (id) {
-    case TransformId.TWOFISH:
-      return new CbcCtsTransform(id, new TwofishCbc(deriveKeyMaterial(key)), random);
-    case TransformId.AES:
-      return new CbcCtsTransform(id, new AesCbc(deriveAesKey(key)), random);
-    case TransformId.CHACHA20:
-      return new ChaCha20Transform(deriveKeyMaterial(key), random, options.chacha20Iv ?? 'counter');
-    default:
-      return new SpeckTransform(deriveKeyMaterial(key), random);
+    case TransformId.TWOFISH: {
+      const material = deriveKeyMaterial(key);
+      const core = b?.twofishCbc?.(twofishExpandKey(material)) ?? new TwofishCbc(material);
+      return new CbcCtsTransform(id, core, random);
+    }
+    case TransformId.AES: {
+      const aesKey = deriveAesKey(key);
+      return new CbcCtsTransform(id, b?.aesCbc?.(aesKey) ?? new AesCbc(aesKey), random);
+    }
+    case TransformId.CHACHA20: {
+      const material = deriveKeyMaterial(key);
+      const core = b?.chacha20?.(material);
+      return new ChaCha20Transform(material, random, options.chacha20Iv ?? 'counter', core);
+    }
+    default: {
+      const material = deriveKeyMaterial(key);
+      return new SpeckTransform(material, random, b?.speckCtr?.(material));
+    }
   }
 }
 

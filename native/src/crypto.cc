@@ -1,0 +1,649 @@
+// Payload cipher cores: Speck128-CTR (n2n counter), Twofish-CBC, AES-CBC and ChaCha20 (OpenSSL EVP). No n2n framing.
+//
+// JS gets an opaque key handle (cipherKey) and calls cbcEncrypt / cbcDecrypt / streamXor with
+// (handle, src, srcOff, len, dst, dstOff, iv, ivOff); the output goes straight into dst and nothing
+// is allocated per call. dst must be exactly the input range (in place) or not overlap it.
+//
+// * Speck128/128 and Speck128/256 (Beaulieu et al., "The SIMON and SPECK Families of Lightweight
+//   Block Ciphers", 2013): a block is y = LE64(B[0..8)), x = LE64(B[8..16)); a round with key k is
+//   x = (ROR64(x, 8) + y) ^ k, y = ROL64(y, 3) ^ x. CTR as n2n uses it (spec §5.3, speck.c:
+//   speck_ctr): keystream block i encrypts (y = n0 + i mod 2^64, x = n1), n0/n1 the LE64 halves of
+//   the IV; there is no carry into n1. On x86-64 an AVX2 path (chosen at run time) runs 8 blocks
+//   at once, 4 per register; elsewhere, or without AVX2, portable C runs 2 blocks at once.
+// * Twofish: the rounds of the paper (Schneier et al. 1998, §4.1) over the full-keyed tables that
+//   src/crypto/twofish.ts computes (its key schedule is the tested one); CBC decryption works on
+//   two blocks at a time.
+// * AES-CBC and ChaCha20 go through the OpenSSL that Node links and exports. One EVP context per
+//   direction lives as long as the key; each call only sets the IV. ChaCha20 follows n2n's
+//   semantics (spec §5.6, cc20.c): the 32-bit block counter wraps to 0 without carrying into the
+//   nonce, so a message that crosses the wrap is done in two EVP calls.
+#include "crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cstdint>
+#include <string>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TSN2N_SPECK_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace tsn2n {
+namespace {
+
+// Cipher kinds: the n2n transform ids (spec §5.1).
+constexpr uint32_t kTwofish = 2;
+constexpr uint32_t kAes = 3;
+constexpr uint32_t kChaCha20 = 4;
+constexpr uint32_t kSpeck = 5;
+
+constexpr size_t kBlockBytes = 16;
+constexpr size_t kIvBytes = 16;
+constexpr int kSpeckRounds128 = 32;
+constexpr int kSpeckRounds256 = 34;
+constexpr size_t kTwofishSubkeys = 40;
+constexpr size_t kTwofishTableWords = 4 * 256;
+// Twofish material from JS: 40 subkey words then the four 256-entry g tables, all LE32.
+constexpr size_t kTwofishMaterialBytes = 4 * (kTwofishSubkeys + kTwofishTableWords);
+constexpr size_t kChaChaKeyBytes = 32;
+constexpr size_t kChaChaBlockBytes = 64;
+constexpr uint64_t kChaChaCounterSpace = 1ull << 32;
+// Offsets and lengths come from JS numbers; anything above this is certainly out of range.
+constexpr double kMaxIndex = 4294967295.0;
+constexpr size_t kMaxArgs = 8;
+
+// ---------------------------------------------------------------------------- byte order
+
+inline uint64_t LoadLe64(const uint8_t* p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+inline void StoreLe64(uint8_t* p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  memcpy(p, &v, sizeof(v));
+}
+
+inline uint32_t LoadLe32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+inline void StoreLe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+
+inline uint64_t Ror64(uint64_t x, unsigned r) { return (x >> r) | (x << (64 - r)); }
+inline uint64_t Rol64(uint64_t x, unsigned r) { return (x << r) | (x >> (64 - r)); }
+inline uint32_t Ror32(uint32_t x, unsigned r) { return (x >> r) | (x << (32 - r)); }
+inline uint32_t Rol32(uint32_t x, unsigned r) { return (x << r) | (x >> (32 - r)); }
+
+// ---------------------------------------------------------------------------- key objects
+
+struct CipherKey {
+  explicit CipherKey(uint32_t k) : kind(k) {}
+  virtual ~CipherKey() = default;
+  const uint32_t kind;
+};
+
+struct SpeckKey : CipherKey {
+  SpeckKey() : CipherKey(kSpeck) {}
+  int rounds = 0;
+  uint64_t rk[kSpeckRounds256] = {};
+};
+
+struct TwofishKey : CipherKey {
+  TwofishKey() : CipherKey(kTwofish) {}
+  uint32_t k[kTwofishSubkeys] = {};
+  uint32_t s[4][256] = {};
+};
+
+struct EvpKey : CipherKey {
+  explicit EvpKey(uint32_t kind) : CipherKey(kind) {}
+  ~EvpKey() override {
+    EVP_CIPHER_CTX_free(enc);
+    EVP_CIPHER_CTX_free(dec);
+  }
+  EVP_CIPHER_CTX* enc = nullptr;
+  EVP_CIPHER_CTX* dec = nullptr;
+};
+
+// Marks our externals, so a foreign External passed as a key is refused instead of dereferenced.
+const napi_type_tag kKeyTag = {0x7473'6e32'6e2d'6b65ull, 0x792d'6372'7970'746full};
+
+// ---------------------------------------------------------------------------- Speck
+
+// Key schedule: k = key word 0, l = the other words; round i turns (l_i, k) with the round index
+// as the key into (l_{i+m-1}, the next k).
+void SpeckExpand(const uint8_t* key, size_t bytes, SpeckKey* out) {
+  const size_t words = bytes / 8;
+  out->rounds = words == 2 ? kSpeckRounds128 : kSpeckRounds256;
+  uint64_t l[kSpeckRounds256 + 3];
+  uint64_t k = LoadLe64(key);
+  for (size_t j = 1; j < words; j++) l[j - 1] = LoadLe64(key + 8 * j);
+  for (int i = 0; i < out->rounds; i++) {
+    out->rk[i] = k;
+    l[i + words - 1] = (Ror64(l[i], 8) + k) ^ static_cast<uint64_t>(i);
+    k = Rol64(k, 3) ^ l[i + words - 1];
+  }
+}
+
+// XORs the keystream block (y, x) into n <= 16 bytes.
+inline void SpeckXorBlock(uint64_t y, uint64_t x, const uint8_t* src, uint8_t* dst, size_t n) {
+  if (n == kBlockBytes) {
+    const uint64_t a = LoadLe64(src) ^ y;
+    const uint64_t b = LoadLe64(src + 8) ^ x;
+    StoreLe64(dst, a);
+    StoreLe64(dst + 8, b);
+    return;
+  }
+  uint8_t ks[kBlockBytes];
+  StoreLe64(ks, y);
+  StoreLe64(ks + 8, x);
+  for (size_t i = 0; i < n; i++) dst[i] = src[i] ^ ks[i];
+}
+
+// Portable CTR: two counter blocks per iteration (independent chains keep the pipeline busy).
+void SpeckCtrPortable(const SpeckKey& key, uint64_t n0, uint64_t n1, const uint8_t* src, uint8_t* dst,
+                      size_t len) {
+  size_t done = 0;
+  for (; len - done >= 2 * kBlockBytes; done += 2 * kBlockBytes, n0 += 2) {
+    uint64_t y0 = n0, x0 = n1, y1 = n0 + 1, x1 = n1;
+    for (int r = 0; r < key.rounds; r++) {
+      const uint64_t k = key.rk[r];
+      x0 = (Ror64(x0, 8) + y0) ^ k;
+      x1 = (Ror64(x1, 8) + y1) ^ k;
+      y0 = Rol64(y0, 3) ^ x0;
+      y1 = Rol64(y1, 3) ^ x1;
+    }
+    // Both blocks' input is read before either is written, so in-place works.
+    const uint64_t a0 = LoadLe64(src + done) ^ y0;
+    const uint64_t b0 = LoadLe64(src + done + 8) ^ x0;
+    const uint64_t a1 = LoadLe64(src + done + 16) ^ y1;
+    const uint64_t b1 = LoadLe64(src + done + 24) ^ x1;
+    StoreLe64(dst + done, a0);
+    StoreLe64(dst + done + 8, b0);
+    StoreLe64(dst + done + 16, a1);
+    StoreLe64(dst + done + 24, b1);
+  }
+  for (; done < len; done += kBlockBytes, n0++) {
+    uint64_t y = n0, x = n1;
+    for (int r = 0; r < key.rounds; r++) {
+      x = (Ror64(x, 8) + y) ^ key.rk[r];
+      y = Rol64(y, 3) ^ x;
+    }
+    const size_t n = len - done < kBlockBytes ? len - done : kBlockBytes;
+    SpeckXorBlock(y, x, src + done, dst + done, n);
+  }
+}
+
+#ifdef TSN2N_SPECK_AVX2
+constexpr size_t kAvx2ChunkBytes = 8 * kBlockBytes;
+
+// Eight blocks of keystream from counter n0: lanes hold y (resp. x) of four blocks each.
+__attribute__((target("avx2"))) inline void SpeckAvx2Chunk(const SpeckKey& key, uint64_t n0, __m256i x,
+                                                           __m256i* out) {
+  // ROR64 by 8 = move every byte of a 64-bit lane down by one (a byte shuffle within 128-bit lanes).
+  const __m256i rot8 = _mm256_setr_epi8(1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8, 1, 2, 3, 4, 5,
+                                        6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8);
+  __m256i ya = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(n0)), _mm256_setr_epi64x(0, 1, 2, 3));
+  __m256i yb = _mm256_add_epi64(ya, _mm256_set1_epi64x(4));
+  __m256i xa = x;
+  __m256i xb = x;
+  for (int r = 0; r < key.rounds; r++) {
+    const __m256i k = _mm256_set1_epi64x(static_cast<long long>(key.rk[r]));
+    xa = _mm256_xor_si256(_mm256_add_epi64(_mm256_shuffle_epi8(xa, rot8), ya), k);
+    xb = _mm256_xor_si256(_mm256_add_epi64(_mm256_shuffle_epi8(xb, rot8), yb), k);
+    ya = _mm256_xor_si256(_mm256_or_si256(_mm256_slli_epi64(ya, 3), _mm256_srli_epi64(ya, 61)), xa);
+    yb = _mm256_xor_si256(_mm256_or_si256(_mm256_slli_epi64(yb, 3), _mm256_srli_epi64(yb, 61)), xb);
+  }
+  // Back to block order: block i = y_i || x_i (little-endian lanes on x86).
+  const __m256i loA = _mm256_unpacklo_epi64(ya, xa);  // y0 x0 | y2 x2
+  const __m256i hiA = _mm256_unpackhi_epi64(ya, xa);  // y1 x1 | y3 x3
+  const __m256i loB = _mm256_unpacklo_epi64(yb, xb);
+  const __m256i hiB = _mm256_unpackhi_epi64(yb, xb);
+  out[0] = _mm256_permute2x128_si256(loA, hiA, 0x20);
+  out[1] = _mm256_permute2x128_si256(loA, hiA, 0x31);
+  out[2] = _mm256_permute2x128_si256(loB, hiB, 0x20);
+  out[3] = _mm256_permute2x128_si256(loB, hiB, 0x31);
+}
+
+__attribute__((target("avx2"))) void SpeckCtrAvx2(const SpeckKey& key, uint64_t n0, uint64_t n1,
+                                                  const uint8_t* src, uint8_t* dst, size_t len) {
+  const __m256i x = _mm256_set1_epi64x(static_cast<long long>(n1));
+  __m256i ks[4];
+  size_t done = 0;
+  for (; len - done >= kAvx2ChunkBytes; done += kAvx2ChunkBytes, n0 += 8) {
+    SpeckAvx2Chunk(key, n0, x, ks);
+    const uint8_t* s = src + done;
+    uint8_t* d = dst + done;
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 32));
+    const __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 64));
+    const __m256i v3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + 96));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_xor_si256(v0, ks[0]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 32), _mm256_xor_si256(v1, ks[1]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 64), _mm256_xor_si256(v2, ks[2]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 96), _mm256_xor_si256(v3, ks[3]));
+  }
+  if (done < len) {
+    // The tail (up to 127 bytes) from one more chunk of keystream.
+    SpeckAvx2Chunk(key, n0, x, ks);
+    uint8_t bytes[kAvx2ChunkBytes];
+    for (int i = 0; i < 4; i++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(bytes + 32 * i), ks[i]);
+    for (size_t i = 0; done + i < len; i++) dst[done + i] = src[done + i] ^ bytes[i];
+  }
+}
+
+// TSN2N_SPECK_PORTABLE=1 in the environment forces the portable path (its tests run that way).
+bool HaveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2") && getenv("TSN2N_SPECK_PORTABLE") == nullptr;
+  return have;
+}
+#endif
+
+void SpeckCtr(const SpeckKey& key, const uint8_t* iv, const uint8_t* src, uint8_t* dst, size_t len) {
+  const uint64_t n0 = LoadLe64(iv);
+  const uint64_t n1 = LoadLe64(iv + 8);
+#ifdef TSN2N_SPECK_AVX2
+  if (HaveAvx2()) {
+    SpeckCtrAvx2(key, n0, n1, src, dst, len);
+    return;
+  }
+#endif
+  SpeckCtrPortable(key, n0, n1, src, dst, len);
+}
+
+const char* SpeckImpl() {
+#ifdef TSN2N_SPECK_AVX2
+  if (HaveAvx2()) return "avx2";
+#endif
+  return "portable";
+}
+
+// ---------------------------------------------------------------------------- Twofish
+
+// g(X) with the key-dependent S-boxes folded into the MDS columns (paper §5.1, full keying);
+// G1 is g of ROL(X, 8), which the round function applies to its second word.
+inline uint32_t G0(const TwofishKey& t, uint32_t x) {
+  return t.s[0][x & 0xff] ^ t.s[1][(x >> 8) & 0xff] ^ t.s[2][(x >> 16) & 0xff] ^ t.s[3][x >> 24];
+}
+inline uint32_t G1(const TwofishKey& t, uint32_t x) {
+  return t.s[0][x >> 24] ^ t.s[1][x & 0xff] ^ t.s[2][(x >> 8) & 0xff] ^ t.s[3][(x >> 16) & 0xff];
+}
+
+constexpr int kTwofishRounds = 16;
+constexpr int kRoundKeyBase = 8;
+constexpr int kOutputWhiten = 4;
+
+// Encrypts the words v[0..3] in place (paper §4, two rounds per step so the halves never swap).
+inline void TwofishEncryptWords(const TwofishKey& t, uint32_t* v) {
+  const uint32_t* k = t.k;
+  uint32_t a = v[0] ^ k[0], b = v[1] ^ k[1], c = v[2] ^ k[2], d = v[3] ^ k[3];
+  for (int r = kRoundKeyBase; r < kRoundKeyBase + 2 * kTwofishRounds; r += 4) {
+    uint32_t t0 = G0(t, a), t1 = G1(t, b);
+    c = Ror32(c ^ (t0 + t1 + k[r]), 1);
+    d = Rol32(d, 1) ^ (t0 + 2 * t1 + k[r + 1]);
+    t0 = G0(t, c);
+    t1 = G1(t, d);
+    a = Ror32(a ^ (t0 + t1 + k[r + 2]), 1);
+    b = Rol32(b, 1) ^ (t0 + 2 * t1 + k[r + 3]);
+  }
+  v[0] = c ^ k[kOutputWhiten];
+  v[1] = d ^ k[kOutputWhiten + 1];
+  v[2] = a ^ k[kOutputWhiten + 2];
+  v[3] = b ^ k[kOutputWhiten + 3];
+}
+
+// Decrypts two blocks v[0..3], w[0..3] in place, their rounds interleaved.
+inline void TwofishDecryptWords2(const TwofishKey& t, uint32_t* v, uint32_t* w) {
+  const uint32_t* k = t.k;
+  uint32_t c = v[0] ^ k[kOutputWhiten], d = v[1] ^ k[kOutputWhiten + 1];
+  uint32_t a = v[2] ^ k[kOutputWhiten + 2], b = v[3] ^ k[kOutputWhiten + 3];
+  uint32_t c2 = w[0] ^ k[kOutputWhiten], d2 = w[1] ^ k[kOutputWhiten + 1];
+  uint32_t a2 = w[2] ^ k[kOutputWhiten + 2], b2 = w[3] ^ k[kOutputWhiten + 3];
+  for (int r = kRoundKeyBase + 2 * kTwofishRounds - 4; r >= kRoundKeyBase; r -= 4) {
+    uint32_t t0 = G0(t, c), t1 = G1(t, d);
+    uint32_t u0 = G0(t, c2), u1 = G1(t, d2);
+    a = Rol32(a, 1) ^ (t0 + t1 + k[r + 2]);
+    b = Ror32(b ^ (t0 + 2 * t1 + k[r + 3]), 1);
+    a2 = Rol32(a2, 1) ^ (u0 + u1 + k[r + 2]);
+    b2 = Ror32(b2 ^ (u0 + 2 * u1 + k[r + 3]), 1);
+    t0 = G0(t, a);
+    t1 = G1(t, b);
+    u0 = G0(t, a2);
+    u1 = G1(t, b2);
+    c = Rol32(c, 1) ^ (t0 + t1 + k[r]);
+    d = Ror32(d ^ (t0 + 2 * t1 + k[r + 1]), 1);
+    c2 = Rol32(c2, 1) ^ (u0 + u1 + k[r]);
+    d2 = Ror32(d2 ^ (u0 + 2 * u1 + k[r + 1]), 1);
+  }
+  v[0] = a ^ k[0];
+  v[1] = b ^ k[1];
+  v[2] = c ^ k[2];
+  v[3] = d ^ k[3];
+  w[0] = a2 ^ k[0];
+  w[1] = b2 ^ k[1];
+  w[2] = c2 ^ k[2];
+  w[3] = d2 ^ k[3];
+}
+
+void LoadBlock(const uint8_t* p, uint32_t* v) {
+  for (int i = 0; i < 4; i++) v[i] = LoadLe32(p + 4 * i);
+}
+
+void StoreBlock(uint8_t* p, const uint32_t* v) {
+  for (int i = 0; i < 4; i++) StoreLe32(p + 4 * i, v[i]);
+}
+
+void TwofishCbcEncrypt(const TwofishKey& t, const uint8_t* iv, const uint8_t* src, uint8_t* dst,
+                       size_t len) {
+  uint32_t x[4];
+  LoadBlock(iv, x);
+  for (size_t p = 0; p < len; p += kBlockBytes) {
+    uint32_t v[4];
+    LoadBlock(src + p, v);
+    for (int i = 0; i < 4; i++) v[i] ^= x[i];
+    TwofishEncryptWords(t, v);
+    StoreBlock(dst + p, v);
+    memcpy(x, v, sizeof(x));
+  }
+}
+
+void TwofishCbcDecrypt(const TwofishKey& t, const uint8_t* iv, const uint8_t* src, uint8_t* dst,
+                       size_t len) {
+  uint32_t prev[4];
+  LoadBlock(iv, prev);
+  for (size_t p = 0; p < len; p += 2 * kBlockBytes) {
+    // Both ciphertext blocks are read before anything is written (in place works). A lone last
+    // block is decrypted alongside a copy of itself.
+    const bool two = len - p >= 2 * kBlockBytes;
+    uint32_t c0[4], c1[4], v[4], w[4];
+    LoadBlock(src + p, c0);
+    if (two) {
+      LoadBlock(src + p + kBlockBytes, c1);
+    } else {
+      memcpy(c1, c0, sizeof(c1));
+    }
+    memcpy(v, c0, sizeof(v));
+    memcpy(w, c1, sizeof(w));
+    TwofishDecryptWords2(t, v, w);
+    for (int i = 0; i < 4; i++) v[i] ^= prev[i];
+    StoreBlock(dst + p, v);
+    if (!two) break;
+    for (int i = 0; i < 4; i++) w[i] ^= c0[i];
+    StoreBlock(dst + p + kBlockBytes, w);
+    memcpy(prev, c1, sizeof(prev));
+  }
+}
+
+// ---------------------------------------------------------------------------- OpenSSL EVP
+
+const EVP_CIPHER* AesCbcCipher(size_t keyBytes) {
+  switch (keyBytes) {
+    case 16:
+      return EVP_aes_128_cbc();
+    case 24:
+      return EVP_aes_192_cbc();
+    case 32:
+      return EVP_aes_256_cbc();
+    default:
+      return nullptr;
+  }
+}
+
+// One context per direction; padding off so every whole block comes out of each update.
+bool EvpInit(EvpKey* key, const EVP_CIPHER* cipher, const uint8_t* raw, bool both) {
+  key->enc = EVP_CIPHER_CTX_new();
+  if (key->enc == nullptr || EVP_CipherInit_ex(key->enc, cipher, nullptr, raw, nullptr, 1) != 1 ||
+      EVP_CIPHER_CTX_set_padding(key->enc, 0) != 1) {
+    return false;
+  }
+  if (!both) return true;
+  key->dec = EVP_CIPHER_CTX_new();
+  return key->dec != nullptr && EVP_CipherInit_ex(key->dec, cipher, nullptr, raw, nullptr, 0) == 1 &&
+         EVP_CIPHER_CTX_set_padding(key->dec, 0) == 1;
+}
+
+// Sets the IV (the key schedule stays) and runs len bytes from src to dst.
+bool EvpRun(EVP_CIPHER_CTX* ctx, const uint8_t* iv, const uint8_t* src, uint8_t* dst, size_t len) {
+  int outLen = 0;
+  if (EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, iv, -1) != 1) return false;
+  if (len == 0) return true;
+  return EVP_CipherUpdate(ctx, dst, &outLen, src, static_cast<int>(len)) == 1 &&
+         static_cast<size_t>(outLen) == len;
+}
+
+bool ChaCha20Xor(EvpKey* key, const uint8_t* iv, const uint8_t* src, uint8_t* dst, size_t len) {
+  const uint64_t counter = LoadLe32(iv);
+  const uint64_t blocks = (len + kChaChaBlockBytes - 1) / kChaChaBlockBytes;
+  if (counter + blocks <= kChaChaCounterSpace) return EvpRun(key->enc, iv, src, dst, len);
+  // OpenSSL would carry into the nonce; n2n's counter wraps to 0 instead.
+  const size_t first = static_cast<size_t>(kChaChaCounterSpace - counter) * kChaChaBlockBytes;
+  uint8_t wrapped[kIvBytes];
+  memcpy(wrapped, iv, kIvBytes);
+  memset(wrapped, 0, 4);
+  return EvpRun(key->enc, iv, src, dst, first) &&
+         EvpRun(key->enc, wrapped, src + first, dst + first, len - first);
+}
+
+// ---------------------------------------------------------------------------- N-API glue
+//
+// The hot functions use the C API directly: one napi_get_cb_info into a stack array (no
+// allocation), one napi_get_typedarray_info per buffer. Errors throw and return nullptr.
+
+napi_value ThrowType(napi_env env, const char* usage) {
+  napi_throw_type_error(env, nullptr, (std::string("Usage: ") + usage).c_str());
+  return nullptr;
+}
+
+napi_value ThrowRange(napi_env env, const char* what) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
+  return nullptr;
+}
+
+bool GetBytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t byteOffset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
+      type != napi_uint8_array) {
+    return false;
+  }
+  // A zero-length view may have no backing store; it is never dereferenced then.
+  *data = static_cast<uint8_t*>(ptr);
+  *len = length;
+  return true;
+}
+
+bool GetIndex(napi_env env, napi_value v, size_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= kMaxIndex) ||
+      d != static_cast<double>(static_cast<uint64_t>(d))) {
+    return false;
+  }
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
+CipherKey* GetKey(napi_env env, napi_value v) {
+  bool tagged = false;
+  void* data = nullptr;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, v, &kKeyTag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok) {
+    return nullptr;
+  }
+  return static_cast<CipherKey*>(data);
+}
+
+// The common argument list (key, src, srcOff, len, dst, dstOff, iv, ivOff), range-checked.
+struct Call {
+  CipherKey* key;
+  const uint8_t* src;
+  uint8_t* dst;
+  const uint8_t* iv;
+  size_t len;
+};
+
+bool ParseCall(napi_env env, napi_callback_info info, const char* usage, Call* call) {
+  size_t argc = kMaxArgs;
+  napi_value argv[kMaxArgs];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kMaxArgs) {
+    ThrowType(env, usage);
+    return false;
+  }
+  uint8_t *src, *dst, *iv;
+  size_t srcLen, dstLen, ivLen, srcOff, len, dstOff, ivOff;
+  call->key = GetKey(env, argv[0]);
+  if (call->key == nullptr || !GetBytes(env, argv[1], &src, &srcLen) || !GetIndex(env, argv[2], &srcOff) ||
+      !GetIndex(env, argv[3], &len) || !GetBytes(env, argv[4], &dst, &dstLen) ||
+      !GetIndex(env, argv[5], &dstOff) || !GetBytes(env, argv[6], &iv, &ivLen) ||
+      !GetIndex(env, argv[7], &ivOff)) {
+    ThrowType(env, usage);
+    return false;
+  }
+  // Each value is below 2^32, so the sums cannot overflow a 64-bit size_t.
+  if (srcOff + len > srcLen || dstOff + len > dstLen || ivOff + kIvBytes > ivLen) {
+    ThrowRange(env, "crypto: range outside its buffer");
+    return false;
+  }
+  call->src = src + srcOff;
+  call->dst = dst + dstOff;
+  call->iv = iv + ivOff;
+  call->len = len;
+  return true;
+}
+
+napi_value Cbc(napi_env env, napi_callback_info info, bool encrypt) {
+  const char* usage = encrypt
+                          ? "cbcEncrypt(key, src, srcOff, len, dst, dstOff, iv, ivOff) with a Twofish or AES key"
+                          : "cbcDecrypt(key, src, srcOff, len, dst, dstOff, iv, ivOff) with a Twofish or AES key";
+  Call c;
+  if (!ParseCall(env, info, usage, &c)) return nullptr;
+  if (c.len % kBlockBytes != 0) return ThrowRange(env, "crypto: CBC length is not a multiple of 16");
+  if (c.key->kind == kTwofish) {
+    const auto& t = *static_cast<const TwofishKey*>(c.key);
+    if (encrypt) {
+      TwofishCbcEncrypt(t, c.iv, c.src, c.dst, c.len);
+    } else {
+      TwofishCbcDecrypt(t, c.iv, c.src, c.dst, c.len);
+    }
+    return nullptr;
+  }
+  if (c.key->kind != kAes) return ThrowType(env, usage);
+  auto* k = static_cast<EvpKey*>(c.key);
+  if (!EvpRun(encrypt ? k->enc : k->dec, c.iv, c.src, c.dst, c.len)) {
+    napi_throw_error(env, nullptr, "crypto: OpenSSL AES-CBC failed");
+  }
+  return nullptr;
+}
+
+napi_value CbcEncrypt(napi_env env, napi_callback_info info) { return Cbc(env, info, true); }
+napi_value CbcDecrypt(napi_env env, napi_callback_info info) { return Cbc(env, info, false); }
+
+napi_value StreamXor(napi_env env, napi_callback_info info) {
+  const char* usage = "streamXor(key, src, srcOff, len, dst, dstOff, iv, ivOff) with a Speck or ChaCha20 key";
+  Call c;
+  if (!ParseCall(env, info, usage, &c)) return nullptr;
+  if (c.key->kind == kSpeck) {
+    SpeckCtr(*static_cast<const SpeckKey*>(c.key), c.iv, c.src, c.dst, c.len);
+    return nullptr;
+  }
+  if (c.key->kind != kChaCha20) return ThrowType(env, usage);
+  if (!ChaCha20Xor(static_cast<EvpKey*>(c.key), c.iv, c.src, c.dst, c.len)) {
+    napi_throw_error(env, nullptr, "crypto: OpenSSL ChaCha20 failed");
+  }
+  return nullptr;
+}
+
+void FinalizeKey(napi_env env, void* data, void* hint) { delete static_cast<CipherKey*>(data); }
+
+// cipherKey(kind, material, off, len) → handle. Material: Speck 16/32-byte key, Twofish the
+// expanded key (40 subkeys + 4x256 table words, LE32), AES 16/24/32-byte key, ChaCha20 32 bytes.
+Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "cipherKey(kind: 2 | 3 | 4 | 5, material: Uint8Array, off: number, len: number)";
+  if (info.Length() < 4 || !info[0].IsNumber()) throw Napi::TypeError::New(env, std::string("Usage: ") + usage);
+  const uint32_t kind = info[0].As<Napi::Number>().Uint32Value();
+  uint8_t* data;
+  size_t total, off, len;
+  if (!GetBytes(env, info[1], &data, &total) || !GetIndex(env, info[2], &off) || !GetIndex(env, info[3], &len)) {
+    throw Napi::TypeError::New(env, std::string("Usage: ") + usage);
+  }
+  if (off + len > total) throw Napi::RangeError::New(env, "cipherKey: material range outside its buffer");
+  const uint8_t* m = data + off;
+  CipherKey* key = nullptr;
+  if (kind == kSpeck && (len == 16 || len == 32)) {
+    auto* s = new SpeckKey();
+    SpeckExpand(m, len, s);
+    key = s;
+  } else if (kind == kTwofish && len == kTwofishMaterialBytes) {
+    auto* t = new TwofishKey();
+    for (size_t i = 0; i < kTwofishSubkeys; i++) t->k[i] = LoadLe32(m + 4 * i);
+    for (size_t i = 0; i < kTwofishTableWords; i++) t->s[i / 256][i % 256] = LoadLe32(m + 4 * (kTwofishSubkeys + i));
+    key = t;
+  } else if ((kind == kAes && AesCbcCipher(len) != nullptr) || (kind == kChaCha20 && len == kChaChaKeyBytes)) {
+    auto* e = new EvpKey(kind);
+    const bool ok = kind == kAes ? EvpInit(e, AesCbcCipher(len), m, true) : EvpInit(e, EVP_chacha20(), m, false);
+    if (!ok) {
+      delete e;
+      throw Napi::Error::New(env, "cipherKey: OpenSSL refused the cipher");
+    }
+    key = e;
+  } else {
+    throw Napi::RangeError::New(env, "cipherKey: unknown kind or wrong material length " + std::to_string(len));
+  }
+  napi_value ext;
+  if (napi_create_external(env, key, FinalizeKey, nullptr, &ext) != napi_ok) {
+    delete key;
+    throw Napi::Error::New(env, "cipherKey: cannot create the handle");
+  }
+  if (napi_type_tag_object(env, ext, &kKeyTag) != napi_ok) throw Napi::Error::New(env, "cipherKey: cannot tag the handle");
+  return Napi::Value(env, ext);
+}
+
+// cryptoInfo() → { speck: 'avx2' | 'portable', openssl: version text } (for benchmarks and logs).
+Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("speck", Napi::String::New(env, SpeckImpl()));
+  o.Set("openssl", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
+  return o;
+}
+
+void SetRaw(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {
+    throw Napi::Error::New(env, std::string("cannot create ") + name);
+  }
+  exports.Set(name, Napi::Value(env, fn));
+}
+
+}  // namespace
+
+void InitCrypto(Napi::Env env, Napi::Object exports) {
+  exports.Set("cipherKey", Napi::Function::New(env, CipherKeyJs, "cipherKey"));
+  exports.Set("cryptoInfo", Napi::Function::New(env, CryptoInfo, "cryptoInfo"));
+  SetRaw(env, exports, "cbcEncrypt", CbcEncrypt);
+  SetRaw(env, exports, "cbcDecrypt", CbcDecrypt);
+  SetRaw(env, exports, "streamXor", StreamXor);
+}
+
+}  // namespace tsn2n
