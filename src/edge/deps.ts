@@ -1,4 +1,5 @@
 // What an Edge is given instead of doing I/O itself: socket and TAP factories, clock, randomness, logger, DNS.
+import type { CipherBackend } from '../crypto/backend.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
 import type { StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
@@ -50,6 +51,8 @@ export interface EdgeDeps {
   logger: Logger;
   /** One strictly increasing stamp source per process; share it with a supernode in the same process. */
   stamps?: StampGenerator;
+  /** Faster cipher cores for the payload transform (the native addon's when built); pure TS when absent. */
+  cipherBackend?: CipherBackend;
   /** Opens the main UDP socket. */
   openUdp(options: UdpOpenOptions): Promise<UdpSocket>;
   /**

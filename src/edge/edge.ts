@@ -346,7 +346,7 @@ export class Edge extends EventEmitter {
     this.descBytes = new Uint8Array(DESC_BYTES);
     this.descBytes.set(Buffer.from(c.description).subarray(0, DESC_BYTES - 1));
     this.filter = c.rules.length > 0 ? new TrafficFilter(c.rules) : undefined;
-    this.payload = createEdgePayload(c.transform, c.key, c.compression, this.random);
+    this.payload = createEdgePayload(c.transform, c.key, c.compression, this.random, this.deps.cipherBackend);
     this.userPassword = c.password !== undefined;
     this.auth = createEdgeAuth(c, this.random);
     this.he = c.headerEncryption;

@@ -1,4 +1,5 @@
 // The edge's payload pipeline: its one transform (cipher) and optional LZO compression, on caller buffers.
+import type { CipherBackend } from '../crypto/backend.js';
 import { compressPayload, decompressPayload, MAX_DECOMPRESSED_BYTES } from '../transform/compression.js';
 import { createTransform, type PayloadTransform } from '../transform/payload.js';
 import type { Random } from '../util/random.js';
@@ -74,6 +75,7 @@ export function createEdgePayload(
   key: string | undefined,
   compression: number,
   random: Random,
+  backend?: CipherBackend,
 ): EdgePayload {
-  return new Pipeline(createTransform(transformId, key, random), compression);
+  return new Pipeline(createTransform(transformId, key, random, { backend }), compression);
 }

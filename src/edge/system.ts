@@ -2,6 +2,7 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { addonAvailable } from '../io/addon.js';
+import { nativeCipherBackend } from '../io/crypto-native.js';
 import { type LinuxTap, openTap } from '../io/tap.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
 import { DgramUdpSocket, openUdp } from '../io/udp.js';
@@ -124,6 +125,7 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     clock: new SystemClock(),
     random: new SystemRandom(),
     logger,
+    cipherBackend: nativeCipherBackend(),
     openUdp: (o) => openMainUdp(o, logger, options.dgram === true),
     openMulticast: () => openMulticast(logger),
     openTap: openTapDevice,
