@@ -14,10 +14,10 @@ import { EventEmitter } from 'node:events';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
 import type { BatchUdpSocket, DatagramBatch, FrameBatch, TapDevice, UdpSocket } from '../io/types.js';
 import { FRAME_HEADROOM_BYTES, isBatchUdpSocket, MAX_FRAME_BYTES } from '../io/types.js';
+import { HeaderSealer } from '../peer/seal.js';
 import {
   AUTH_TRAILER_BYTES,
   decryptHeaderTryKeys,
-  encryptHeader,
   type HeaderKeys,
   HeaderKeyUsed,
   headerLength,
@@ -244,6 +244,8 @@ export class Edge extends EventEmitter {
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly stamps: StampGenerator;
+  /** Header encryption with the process's stamp generator (shared with the supernode code, src/peer). */
+  private readonly sealer: HeaderSealer;
   private readonly community: Uint8Array;
   private readonly descBytes: Uint8Array;
   private readonly filter: TrafficFilter | undefined;
@@ -341,6 +343,7 @@ export class Edge extends EventEmitter {
     this.random = this.deps.random;
     this.logger = this.deps.logger ?? silentLogger;
     this.stamps = this.deps.stamps ?? new StampGenerator(this.clock);
+    this.sealer = new HeaderSealer(this.stamps, this.random);
     const c = this.config;
     this.community = communityBytes(c.community);
     this.descBytes = new Uint8Array(DESC_BYTES);
@@ -835,16 +838,7 @@ export class Edge extends EventEmitter {
   /** Header-encrypts (when -H) the control message in ctrlBuf[0, len) and returns its final length. */
   private sealControl(len: number, useStatic: boolean, trailer: boolean): number {
     if (!this.he) return len;
-    this.stamps.next(this.txStamp);
-    encryptHeader(
-      this.ctrlBuf,
-      0,
-      len,
-      len,
-      this.txStamp,
-      this.random.u32(),
-      useStatic ? this.staticKeys! : this.dynamicKeys!,
-    );
+    this.sealer.seal(this.ctrlBuf, 0, len, useStatic ? this.staticKeys! : this.dynamicKeys!);
     if (trailer && this.userPassword) return this.auth.appendTrailer(this.ctrlBuf, 0, len);
     return len;
   }
@@ -1048,7 +1042,8 @@ export class Edge extends EventEmitter {
     const n = this.txCount;
     if (n === 0) return;
     this.txCount = 0;
-    const sent = this.batchUdp?.sendBatch(this.txBatchBuf!, this.txOffsets, this.txLengths, this.txAddrs, n) ?? 0;
+    const sent =
+      this.batchUdp?.sendBatch(this.txBatchBuf!, this.txOffsets, this.txLengths, this.txAddrs, n) ?? 0;
     // The kernel refused the rest (send buffer full, unreachable): dropped like any lost datagram.
     if (sent < n) this.drops.txSocket += n - sent;
   }
@@ -1134,16 +1129,8 @@ export class Edge extends EventEmitter {
     );
     const total = PACKET_HEADER_BYTES + n;
     if (this.he) {
-      this.stamps.next(this.txStamp);
-      encryptHeader(
-        out,
-        hdrOff,
-        total,
-        headerLength(MsgType.PACKET, PACKET_HEADER_BYTES, n, this.userPassword),
-        this.txStamp,
-        this.random.u32(),
-        this.dynamicKeys!,
-      );
+      const hl = headerLength(MsgType.PACKET, PACKET_HEADER_BYTES, n, this.userPassword);
+      this.sealer.seal(out, hdrOff, total, this.dynamicKeys!, hl);
     }
     this.sendPacket(dstMac, out, hdrOff, total);
   }
