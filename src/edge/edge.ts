@@ -611,13 +611,18 @@ export class Edge extends EventEmitter {
         );
         await this.waitBoot(BOOTSTRAP_TIMEOUT_S);
         if (this.stopping()) return;
-        if (this.snWait === 0 && this.assignedAddr !== 0) break;
+        if (this.snWait === 0) break;
         // Time out: try the next supernode.
         const i = this.sns.indexOf(this.cur);
         this.cur = this.sns[(i + 1) % this.sns.length];
         if (this.cur.addr === undefined) await this.resolveSupernodes(false);
       }
-      this.log(LogLevel.NORMAL, 'received REGISTER_SUPER_ACK from supernode for IP address assignment');
+      if (this.assignedAddr === 0) {
+        // edge.c goes on without one too; the device then has no IPv4 address.
+        this.log(LogLevel.WARNING, 'the supernode did not assign an address (use -a)');
+      } else {
+        this.log(LogLevel.NORMAL, 'received REGISTER_SUPER_ACK from supernode for IP address assignment');
+      }
     }
   }
 
