@@ -1,11 +1,15 @@
-// Payload transform throughput on 1400-byte frames (ours vs naive node:crypto and @noble/ciphers baselines), plus LZO.
+// Payload transform throughput on 1400-byte frames (pure TS, native cores, naive node:crypto / @noble baselines), plus LZO.
 //
 // Every candidate is verified first (its decryption of its own output, and a cross-check against
 // a reference, must give the frame back), then timed: the best of three short wall-clock slices.
-// MB/s counts plaintext frame bytes (1400 per packet).
+// MB/s counts plaintext frame bytes (1400 per packet). The native rows (the addon's cipher cores
+// through createTransform's backend) run in the same process right after the pure-TS rows, and are
+// first checked against the pure-TS transform in both directions.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { cbc } from '@noble/ciphers/aes.js';
 import { chacha20 } from '@noble/ciphers/chacha.js';
+import type { CipherBackend } from '../src/crypto/backend.js';
+import { nativeCipherBackend } from '../src/io/crypto-native.js';
 import { deriveAesKey, deriveKeyMaterial } from '../src/transform/keys.js';
 import { lzoCompress, lzoCompressBound, lzoDecompress } from '../src/transform/lzo.js';
 import { createTransform, type PayloadTransform } from '../src/transform/payload.js';
@@ -109,6 +113,40 @@ function benchTransform(
     rx.decrypt(work, 0, p.length, work, t.overhead);
   });
   return [row(`${label} encrypt`, enc), row(`${label} decrypt`, dec)];
+}
+
+/** Checks that a (native) transform and the pure-TS one decrypt each other's packets. */
+function crossCheck(label: string, a: PayloadTransform, b: PayloadTransform, input: Uint8Array[]): void {
+  const wire = new Uint8Array(FRAME_BYTES + PREAMBLE);
+  const out = new Uint8Array(FRAME_BYTES);
+  for (let i = 0; i < 8; i++) {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ]) {
+      const n = x.encrypt(input[i], 0, FRAME_BYTES, wire, 0);
+      assert(y.decrypt(wire, 0, n, out, 0) === FRAME_BYTES && equal(out, input[i]), `${label} cross-check`);
+    }
+  }
+}
+
+/** The native rows: each transform with the addon's cores, after a cross-check against pure TS. */
+function benchNative(input: Uint8Array[], backend: CipherBackend): BenchResult[] {
+  const sys = (): SystemRandom => new SystemRandom();
+  const cases: [label: string, id: TransformId, key: string][] = [
+    ['Twofish-256 CTS (native C)', TransformId.TWOFISH, KEY],
+    ['AES-128 CTS (native OpenSSL EVP)', TransformId.AES, KEY],
+    ['AES-256 CTS (native OpenSSL EVP)', TransformId.AES, LONG_KEY],
+    ['ChaCha20 (native OpenSSL EVP, random IVs)', TransformId.CHACHA20, KEY],
+    ['Speck-CTR (native C)', TransformId.SPECK, KEY],
+  ];
+  const rows: BenchResult[] = [];
+  for (const [label, id, key] of cases) {
+    const make = (): PayloadTransform => createTransform(id, key, sys(), { backend });
+    crossCheck(label, make(), createTransform(id, key, sys()), input);
+    rows.push(...benchTransform(label, make, input));
+  }
+  return rows;
 }
 
 // --- naive baselines (CTS framing done the obvious way, one new cipher object per packet) ---
@@ -364,6 +402,12 @@ export async function run(): Promise<BenchResult[]> {
     ),
   );
   log(benchTransform('Speck-CTR (pure TS)', () => createTransform(TransformId.SPECK, KEY, sys()), input));
+  const native = nativeCipherBackend();
+  if (native === undefined) console.error('native cipher rows skipped: the addon is not built');
+  else {
+    console.error(`backend: ${native.name}`);
+    log(benchNative(input, native));
+  }
   log(benchNaiveAes(input, createTransform(TransformId.AES, KEY, sys())));
   log(benchNaiveChaCha(input, createTransform(TransformId.CHACHA20, KEY, sys())));
   log(benchLzo());
