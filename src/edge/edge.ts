@@ -563,8 +563,11 @@ export class Edge extends EventEmitter {
     }
   }
 
-  /** Waits until a bootstrap answer arrives (PONG / ACK) or `seconds` pass. */
-  private waitBoot(seconds: number): Promise<void> {
+  /**
+   * Waits until `answered()` holds (checked whenever a PONG or ACK arrives), the edge stops, or `seconds` pass
+   * (edge.c: main, the select with BOOTSTRAP_TIMEOUT).
+   */
+  private waitBoot(seconds: number, answered: () => boolean): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
       const finish = (): void => {
@@ -575,7 +578,9 @@ export class Edge extends EventEmitter {
         resolve();
       };
       const cancel = this.clock.after(seconds * MS_PER_S, finish);
-      this.bootWake = finish;
+      this.bootWake = () => {
+        if (answered() || this.stopping()) finish();
+      };
     });
   }
 
@@ -589,7 +594,7 @@ export class Edge extends EventEmitter {
         this.maxPings = PINGS_INITIAL;
         this.sendPing();
         this.log(LogLevel.NORMAL, 'send PING to supernodes');
-        await this.waitBoot(BOOTSTRAP_TIMEOUT_S);
+        await this.waitBoot(BOOTSTRAP_TIMEOUT_S, () => this.snPong);
         if (this.stopping()) return;
         if (this.snPong) {
           this.snPong = false;
@@ -609,7 +614,7 @@ export class Edge extends EventEmitter {
           LogLevel.NORMAL,
           `send REGISTER_SUPER to supernode [${this.cur.text}] asking for IP address`,
         );
-        await this.waitBoot(BOOTSTRAP_TIMEOUT_S);
+        await this.waitBoot(BOOTSTRAP_TIMEOUT_S, () => this.snWait === 0);
         if (this.stopping()) return;
         if (this.snWait === 0) break;
         // Time out: try the next supernode.

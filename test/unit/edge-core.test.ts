@@ -308,6 +308,32 @@ describe('edge: several supernodes', () => {
     expect(b.tap.takeWritten().filter((f) => f.length === 14 + 28 + 60).length).toBe(1);
   });
 
+  it('boots through the supernode that answers when the first one is down (PING phase, address request)', async () => {
+    const w = makeWorld();
+    const sn1 = new FakeSupernode(w, '198.51.100.1', 7654, {
+      community: COMMUNITY,
+      mac: 0x02_00_00_00_5e_01,
+    });
+    new FakeSupernode(w, '198.51.100.2', 7654, {
+      community: COMMUNITY,
+      mac: 0x02_00_00_00_5e_02,
+      subnet: '10.42.0.0',
+    });
+    sn1.dropAll = true;
+    const a = w.edge('192.0.2.1', {
+      community: COMMUNITY,
+      supernodes: ['198.51.100.1:7654', '198.51.100.2:7654'],
+    });
+    running.push(a.edge);
+    const started = a.edge.start();
+    await w.advance(4);
+    await started;
+    await w.settle();
+    expect(a.edge.currentSupernode.text).toBe('198.51.100.2:7654');
+    expect(a.edge.address.addr).toBe(ipv4ToNumber('10.42.0.10'));
+    expect(a.edge.registered).toBe(true);
+  });
+
   it('selects by MAC with --select-mac after a sweep', async () => {
     const w = makeWorld();
     new FakeSupernode(w, '198.51.100.1', 7654, { community: COMMUNITY, mac: 0x02_00_00_00_5e_09 });
