@@ -36,16 +36,19 @@ function warn(logger: Logger, msg: string): void {
 
 /** Opens the main socket: the addon's batched socket when available, else node:dgram. */
 async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean): Promise<UdpSocket> {
-  if (o.tos !== undefined) warn(logger, '-T: setting the IP TOS is not supported by this build; ignored');
-  if (o.pmtuDiscovery) warn(logger, '-D: the kernel default path MTU discovery setting is used');
   if (!useDgram && addonAvailable()) {
+    // The addon's socket sets IP_TOS (-T) and IP_MTU_DISCOVER (-D) itself.
     return openNativeUdp({
       address: o.address ?? '0.0.0.0',
       port: o.port,
       recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
       sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+      tos: o.tos,
+      pmtuDiscovery: o.pmtuDiscovery,
     });
   }
+  if (o.tos !== undefined) warn(logger, '-T: node:dgram cannot set the IP TOS; ignored');
+  if (o.pmtuDiscovery) warn(logger, '-D: node:dgram uses the kernel default path MTU discovery setting');
   return openUdp({
     address: o.address ?? '0.0.0.0',
     port: o.port,

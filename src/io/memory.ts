@@ -594,7 +594,8 @@ export class MemoryTap implements TapDevice {
       this.stats.writeDropped++;
       return false;
     }
-    const frame = buf.slice(offset, offset + length);
+    // A copy: Buffer#slice would be a view into the caller's reusable buffer.
+    const frame = Uint8Array.prototype.slice.call(buf, offset, offset + length);
     this.written.push(frame);
     this.stats.written++;
     this.onWrite?.(frame);
