@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { RouteCleanup } from '../edge/deps.js';
 import { Edge } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
@@ -14,51 +14,25 @@ import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
 import { ConfigError } from '../util/errors.js';
 import { numberToIpv4, type SockAddr } from '../util/ip.js';
 import { type Logger, LogLevel } from '../util/log.js';
+import {
+  collect,
+  count,
+  DEFAULT_LOG_LEVEL,
+  dropPrivileges,
+  intArg,
+  MAX_PORT,
+  type MergeRules,
+  mergeOptions,
+  parseConfigTokens,
+  type RawOpts,
+  StderrLogger,
+} from './common.js';
 import { loadConfigFile } from './config.js';
 
 const execFileP = promisify(execFile);
 
-/** n2n's default trace level (TRACE_NORMAL); each -v adds one. */
-const DEFAULT_LOG_LEVEL = LogLevel.NORMAL;
 /** The description defaults to the host name, cut to the 15 characters of the desc field. */
 const DESC_MAX_CHARS = 15;
-const MAX_PORT = 65535;
-const LEVEL_NAMES = ['ERROR', 'WARNING', 'NORMAL', 'INFO', 'DEBUG'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** Log lines on stderr, stamped like n2n's traceEvent (`26/Nov/2026 11:50:55`). */
-class StderrLogger implements Logger {
-  constructor(public level: number) {}
-  log(level: number, msg: string): void {
-    if (level > this.level) return;
-    const d = new Date();
-    const p2 = (n: number): string => String(n).padStart(2, '0');
-    const stamp = `${p2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
-    const tag = level <= LogLevel.WARNING ? `${LEVEL_NAMES[level] ?? level}: ` : '';
-    process.stderr.write(`${stamp} ${tag}${msg}\n`);
-  }
-}
-
-// ---------------------------------------------------------------- option parsing helpers
-
-function intArg(flag: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    // -T accepts hex like 0x48 (edge.c).
-    const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : Number.NaN;
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${flag} expects a number ${min}..${max}.`);
-    }
-    return n;
-  };
-}
-
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-
-function count(_v: unknown, prev: number | undefined): number {
-  return (prev ?? 0) + 1;
-}
 
 /** Adds every option of n2n 3.1.1's edge (edge.c: getopt string and long_options) to `cmd`. */
 function defineEdgeOptions(cmd: Command): Command {
@@ -117,38 +91,10 @@ function defineEdgeOptions(cmd: Command): Command {
     .addOption(new Option('-s <unused>', 'accepted by n2n, no effect').hideHelp());
 }
 
-type RawOpts = Record<string, unknown>;
-
-const LIST_KEYS = new Set(['supernodeList', 'R', 'n']);
-const COUNT_KEYS = new Set(['verbose', 'V']);
-
-/** Config-file options first, then the command line on top (edge.c: loadFromFile, then loadFromCLI). */
-function mergeOptions(file: RawOpts, cli: RawOpts, cliCmd: Command): RawOpts {
-  const out: RawOpts = { ...file };
-  for (const [k, v] of Object.entries(cli)) {
-    const fromCli = cliCmd.getOptionValueSource(k) === 'cli';
-    if (LIST_KEYS.has(k)) out[k] = [...((file[k] as string[]) ?? []), ...((v as string[]) ?? [])];
-    else if (COUNT_KEYS.has(k)) out[k] = ((file[k] as number) ?? 0) + ((v as number) ?? 0);
-    else if (fromCli || !(k in file)) out[k] = v;
-  }
-  return out;
-}
-
-/** Parses a config file's tokens with the same option table. */
-function parseConfigTokens(path: string, tokens: string[]): RawOpts {
-  const cmd = defineEdgeOptions(new Command('edge'))
-    .exitOverride()
-    .allowExcessArguments(true)
-    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  try {
-    cmd.parse(tokens, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError)
-      throw new ConfigError(`${path}: ${err.message.replace(/^error: /, '')}`);
-    throw err;
-  }
-  return cmd.opts();
-}
+const MERGE_RULES: MergeRules = {
+  lists: new Set(['supernodeList', 'R', 'n']),
+  counts: new Set(['verbose', 'V']),
+};
 
 function optionalLevel(v: unknown, flag: string, allowed: readonly string[]): string | undefined {
   if (v === undefined) return undefined;
@@ -288,7 +234,16 @@ function resolveArgs(
 ): ParsedEdgeArgs {
   let raw = cliOpts;
   if (configFile !== undefined) {
-    raw = mergeOptions(parseConfigTokens(configFile, loadConfigFile(configFile, 'edge')), cliOpts, cmd);
+    raw = mergeOptions(
+      parseConfigTokens(
+        configFile,
+        loadConfigFile(configFile, 'edge'),
+        defineEdgeOptions(new Command('edge')),
+      ),
+      cliOpts,
+      cmd,
+      MERGE_RULES,
+    );
   }
   return { raw, options: edgeOptionsFromFlags(raw, env) };
 }
@@ -361,20 +316,6 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   logger.log(LogLevel.NORMAL, 'edge stopped');
-}
-
-/** -u / -g: drop privileges once the TAP device and sockets exist (only when given). */
-function dropPrivileges(raw: RawOpts, logger: Logger): void {
-  const uid = raw.euid as number | undefined;
-  const gid = raw.egid as number | undefined;
-  if (gid !== undefined) process.setgid?.(gid);
-  if (uid !== undefined) process.setuid?.(uid);
-  if (uid !== undefined || gid !== undefined) {
-    logger.log(
-      LogLevel.NORMAL,
-      `dropped privileges to uid=${uid ?? process.getuid?.()}, gid=${gid ?? process.getgid?.()}`,
-    );
-  }
 }
 
 export function registerEdge(program: Command): void {

@@ -1,5 +1,5 @@
 // `tsn2n supernode`: n2n 3.1.1's supernode command line (and config file) over the Supernode library.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { openUdp } from '../io/udp.js';
 import { SupernodeManagement } from '../management/supernode.js';
 import {
@@ -10,39 +10,25 @@ import {
 import { Supernode } from '../supernode/supernode.js';
 import { ConfigError } from '../util/errors.js';
 import { ipv4ToNumber } from '../util/ip.js';
-import { type Logger, LogLevel } from '../util/log.js';
+import { LogLevel } from '../util/log.js';
+import {
+  collect,
+  count,
+  DEFAULT_LOG_LEVEL,
+  dropPrivileges,
+  intArg,
+  MAX_PORT,
+  type MergeRules,
+  mergeOptions,
+  parseConfigTokens,
+  type RawOpts,
+  StderrLogger,
+} from './common.js';
 import { loadConfigFile } from './config.js';
 
-/** n2n's default trace level (TRACE_NORMAL); each -v adds one. */
-const DEFAULT_LOG_LEVEL = LogLevel.NORMAL;
-const MAX_PORT = 65535;
 const MAX_ID = 0xffffffff;
-const LEVEL_NAMES = ['ERROR', 'WARNING', 'NORMAL', 'INFO', 'DEBUG'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** The management socket is bound to loopback only (spec §13). */
 const MGMT_ADDRESS = '127.0.0.1';
-
-/** Log lines on stderr, stamped like n2n's traceEvent. */
-class StderrLogger implements Logger {
-  constructor(public level: number) {}
-  log(level: number, msg: string): void {
-    if (level > this.level) return;
-    const d = new Date();
-    const p2 = (n: number): string => String(n).padStart(2, '0');
-    const stamp = `${p2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
-    const tag = level <= LogLevel.WARNING ? `${LEVEL_NAMES[level] ?? level}: ` : '';
-    process.stderr.write(`${stamp} ${tag}${msg}\n`);
-  }
-}
-
-function intArg(flag: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = /^\d+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`${flag} expects a number ${min}..${max}.`);
-    return n;
-  };
-}
 
 /** `-p [ip:]port` (3.1.1 takes a port; later versions also a bind address). */
 function portArg(v: string): { address?: string; port: number } {
@@ -56,14 +42,6 @@ function portArg(v: string): { address?: string; port: number } {
     throw new InvalidArgumentError(`-p expects [ipv4:]port, got '${v}'.`);
   }
   return { address, port };
-}
-
-function collect(v: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), v];
-}
-
-function count(_v: unknown, prev: number | undefined): number {
-  return (prev ?? 0) + 1;
 }
 
 /** Adds every option of n2n 3.1.1's supernode (supernode.c: getopt string and long_options) to `cmd`. */
@@ -108,38 +86,7 @@ function defineSupernodeOptions(cmd: Command): Command {
     );
 }
 
-type RawOpts = Record<string, unknown>;
-
-const LIST_KEYS = new Set(['l']);
-const COUNT_KEYS = new Set(['verbose']);
-
-/** Config-file options first, then the command line on top (supernode.c: loadFromFile, then loadFromCLI). */
-function mergeOptions(file: RawOpts, cli: RawOpts, cliCmd: Command): RawOpts {
-  const out: RawOpts = { ...file };
-  for (const [k, v] of Object.entries(cli)) {
-    const fromCli = cliCmd.getOptionValueSource(k) === 'cli';
-    if (LIST_KEYS.has(k)) out[k] = [...((file[k] as string[]) ?? []), ...((v as string[]) ?? [])];
-    else if (COUNT_KEYS.has(k)) out[k] = ((file[k] as number) ?? 0) + ((v as number) ?? 0);
-    else if (fromCli || !(k in file)) out[k] = v;
-  }
-  return out;
-}
-
-/** Parses a config file's tokens with the same option table. */
-function parseConfigTokens(path: string, tokens: string[]): RawOpts {
-  const cmd = defineSupernodeOptions(new Command('supernode'))
-    .exitOverride()
-    .allowExcessArguments(true)
-    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  try {
-    cmd.parse(tokens, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError)
-      throw new ConfigError(`${path}: ${err.message.replace(/^error: /, '')}`);
-    throw err;
-  }
-  return cmd.opts();
-}
+const MERGE_RULES: MergeRules = { lists: new Set(['l']), counts: new Set(['verbose']) };
 
 /** Turns parsed flags (and N2N_FEDERATION) into library options; throws ConfigError. */
 export function supernodeOptionsFromFlags(raw: RawOpts, env: NodeJS.ProcessEnv): SupernodeOptions {
@@ -172,7 +119,16 @@ export function supernodeOptionsFromFlags(raw: RawOpts, env: NodeJS.ProcessEnv):
 async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
   let raw = cliOpts;
   if (configFile !== undefined) {
-    raw = mergeOptions(parseConfigTokens(configFile, loadConfigFile(configFile, 'supernode')), cliOpts, cmd);
+    raw = mergeOptions(
+      parseConfigTokens(
+        configFile,
+        loadConfigFile(configFile, 'supernode'),
+        defineSupernodeOptions(new Command('supernode')),
+      ),
+      cliOpts,
+      cmd,
+      MERGE_RULES,
+    );
   }
   const options = supernodeOptionsFromFlags(raw, process.env);
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
@@ -270,21 +226,6 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
 }
 
 /** -u / -g: drop privileges once the sockets exist (only when given; 3.1.1 also tries user n2n/nobody). */
-function dropPrivileges(raw: RawOpts, logger: Logger): void {
-  const uid = raw.euid as number | undefined;
-  const gid = raw.egid as number | undefined;
-  try {
-    if (gid !== undefined) process.setgid?.(gid);
-    if (uid !== undefined) process.setuid?.(uid);
-  } catch (err) {
-    logger.log(LogLevel.ERROR, `unable to drop privileges: ${(err as Error).message}`);
-    return;
-  }
-  if (uid !== undefined || gid !== undefined) {
-    logger.log(LogLevel.NORMAL, `dropped privileges to uid=${process.getuid?.()}, gid=${process.getgid?.()}`);
-  }
-}
-
 export function registerSupernode(program: Command): void {
   const cmd = program
     .command('supernode')
