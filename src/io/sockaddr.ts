@@ -1,6 +1,6 @@
 // Fixed-size binary socket addresses (24 bytes) as the native batch UDP path reads and writes them, and IPv6 text.
 import type { SockAddr } from '../util/ip.js';
-import { ipv4ToNumber, numberToIpv4 } from '../util/ip.js';
+import { ipv4ToNumber, ipv6Text, numberToIpv4, parseIpv6Into } from '../util/ip.js';
 
 /**
  * Bytes per encoded address: [0] family 4|6, [1] 0, [2..3] port big-endian, [4..7] IPv4 or [4..19] IPv6 in
@@ -9,88 +9,22 @@ import { ipv4ToNumber, numberToIpv4 } from '../util/ip.js';
 export const SOCKADDR_BYTES = 24;
 
 const IPV6_BYTES = 16;
-const IPV6_GROUPS = 8;
 const ADDR_OFFSET = 4;
 const SCOPE_OFFSET = 20;
 
-/** Parses IPv6 text (with `::`, an embedded dotted IPv4 tail, and an optional `%scope` number) into 16 bytes. */
+/** Parses IPv6 text (with `::`, an embedded dotted IPv4 tail, and an optional `%scope`) into 16 bytes. */
 export function parseIpv6(
   text: string,
   out: Uint8Array = new Uint8Array(IPV6_BYTES),
   offset = 0,
 ): Uint8Array {
-  const pct = text.indexOf('%');
-  const s = pct >= 0 ? text.slice(0, pct) : text;
-  const bad = (): never => {
-    throw new TypeError(`not an IPv6 address: '${text}'`);
-  };
-  const groups: number[] = [];
-  const parts = s.split('::');
-  if (parts.length > 2) bad();
-  const parseSide = (side: string, isLast: boolean): number[] => {
-    if (side === '') return [];
-    const out16: number[] = [];
-    const items = side.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      if (isLast && i === items.length - 1 && it.includes('.')) {
-        const v4 = ipv4ToNumber(it);
-        out16.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) bad();
-        out16.push(Number.parseInt(it, 16));
-      }
-    }
-    return out16;
-  };
-  if (parts.length === 2) {
-    const head = parseSide(parts[0], false);
-    const tail = parseSide(parts[1], true);
-    if (head.length + tail.length > IPV6_GROUPS - 1) bad();
-    groups.push(...head);
-    for (let i = head.length + tail.length; i < IPV6_GROUPS; i++) groups.push(0);
-    groups.push(...tail);
-  } else {
-    groups.push(...parseSide(parts[0], true));
-  }
-  if (groups.length !== IPV6_GROUPS) bad();
-  for (let i = 0; i < IPV6_GROUPS; i++) {
-    out[offset + 2 * i] = groups[i] >>> 8;
-    out[offset + 2 * i + 1] = groups[i] & 0xff;
-  }
+  if (!parseIpv6Into(text, out, offset)) throw new TypeError(`not an IPv6 address: '${text}'`);
   return out;
 }
 
 /** Formats 16 bytes as IPv6 text the way inet_ntop and node:dgram do (RFC 5952, IPv4-mapped as ::ffff:a.b.c.d). */
 export function formatIpv6(b: Uint8Array, offset = 0): string {
-  const g = new Array<number>(IPV6_GROUPS);
-  for (let i = 0; i < IPV6_GROUPS; i++) g[i] = (b[offset + 2 * i] << 8) | b[offset + 2 * i + 1];
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${b[offset + 12]}.${b[offset + 13]}.${b[offset + 14]}.${b[offset + 15]}`;
-  }
-  // The longest run of two or more zero groups becomes `::` (the first one on a tie).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < IPV6_GROUPS; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < IPV6_GROUPS && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, IPV6_GROUPS);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, IPV6_GROUPS)}`;
+  return ipv6Text(b, offset);
 }
 
 /** Writes `a` as one SOCKADDR_BYTES entry at `offset`. Throws TypeError on an unparsable address. */

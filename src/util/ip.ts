@@ -65,3 +65,102 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
   if (host.length === 0) throw new ConfigError(`missing host in '${s}' (expected host:port)`);
   return { host, port };
 }
+
+const IPV6_GROUPS = 8;
+
+/** Dotted quad → u32, or -1 when the text is not an IPv4 address (no exception: callers choose the error). */
+export function parseIpv4(s: string): number {
+  const parts = s.split('.');
+  if (parts.length !== 4) return -1;
+  let v = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return -1;
+    const n = Number(p);
+    if (n > 255) return -1;
+    v = v * 256 + n;
+  }
+  return v >>> 0;
+}
+
+/** Four address bytes at `b[off]` as dotted text. */
+export function ipv4Text(b: Uint8Array, off: number): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/**
+ * Parses IPv6 text (with `::`, an embedded dotted quad, an optional `%zone` which is dropped) into 16 bytes at
+ * `out[off]`. Returns false when the text is not an IPv6 address.
+ */
+export function parseIpv6Into(s: string, out: Uint8Array, off: number): boolean {
+  const zone = s.indexOf('%');
+  const text = zone >= 0 ? s.slice(0, zone) : s;
+  const groups: number[] = [];
+  const halves = text.split('::');
+  if (halves.length > 2) return false;
+  const parseHalf = (h: string, acc: number[], last: boolean): boolean => {
+    if (h === '') return true;
+    const items = h.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (last && i === items.length - 1 && it.includes('.')) {
+        const v4 = parseIpv4(it);
+        if (v4 < 0) return false;
+        acc.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return false;
+        acc.push(Number.parseInt(it, 16));
+      }
+    }
+    return true;
+  };
+  const head: number[] = [];
+  const tail: number[] = [];
+  if (halves.length === 2) {
+    if (!parseHalf(halves[0], head, false) || !parseHalf(halves[1], tail, true)) return false;
+    // `::` stands for at least one zero group.
+    if (head.length + tail.length > IPV6_GROUPS - 1) return false;
+    groups.push(...head);
+    for (let i = head.length + tail.length; i < IPV6_GROUPS; i++) groups.push(0);
+    groups.push(...tail);
+  } else {
+    if (!parseHalf(text, groups, true) || groups.length !== IPV6_GROUPS) return false;
+  }
+  for (let i = 0; i < IPV6_GROUPS; i++) {
+    out[off + 2 * i] = groups[i] >>> 8;
+    out[off + 2 * i + 1] = groups[i] & 0xff;
+  }
+  return true;
+}
+
+/** 16 address bytes → RFC 5952 text (lower case, longest zero run as `::`, IPv4-mapped as ::ffff:a.b.c.d). */
+export function ipv6Text(b: Uint8Array, off: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < IPV6_GROUPS; i++) g.push((b[off + 2 * i] << 8) | b[off + 2 * i + 1]);
+  // RFC 5952 §5: ::ffff:0:0/96 is written with the IPv4 part dotted, as node:dgram reports it.
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${ipv4Text(b, off + 12)}`;
+  }
+  // RFC 5952 §4.2: compress the longest run (first on a tie) of two or more zero groups.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < IPV6_GROUPS; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < IPV6_GROUPS && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
+  if (bestStart < 0) return hex(0, IPV6_GROUPS);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, IPV6_GROUPS)}`;
+}
