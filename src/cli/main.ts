@@ -5,6 +5,7 @@ import { ConfigError } from '../util/errors.js';
 import { registerDecode } from './decode.js';
 import { registerDemo } from './demo.js';
 import { registerEdge } from './edge.js';
+import { registerKeygen } from './keygen.js';
 import { registerSupernode } from './supernode.js';
 
 /** Exit code for bad flags or configuration (like getopt errors in n2n). */
@@ -19,6 +20,7 @@ async function main(argv: string[]): Promise<void> {
   registerSupernode(program);
   registerEdge(program);
   registerDecode(program);
+  registerKeygen(program);
   registerDemo(program);
   await program.parseAsync(argv);
 }
