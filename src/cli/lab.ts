@@ -490,11 +490,20 @@ export class Lab {
     await this.run(ns, ['ip', 'link', 'set', 'lo', 'up']);
     // Answer ARP only for addresses of the receiving interface: a host must never answer for its TAP address on
     // the underlay (that would let overlay traffic bypass the tunnel while a peer's TAP is still coming up).
-    await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1'], { check: false });
+    await this.sysctl(ns, 'net.ipv4.conf.all.arp_ignore', '1', false);
     // Quiet, deterministic namespaces: no IPv6 router solicitations or DAD delays on the links we add.
-    await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1'], { check: false });
-    await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1'], { check: false });
+    await this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', '1', false);
+    await this.sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', '1', false);
     return ns;
+  }
+
+  /**
+   * Sets a (per-namespace) net sysctl by writing /proc/sys inside the namespace, so procps' `sysctl` is not needed.
+   * With `check` false a missing key (e.g. IPv6 disabled in the kernel) is ignored.
+   */
+  async sysctl(ns: string, key: string, value: string, check = true): Promise<void> {
+    const path = `/proc/sys/${key.replaceAll('.', '/')}`;
+    await this.run(ns, ['sh', '-c', 'echo "$1" > "$0"', path, value], { check });
   }
 
   /** A veth pair between two namespaces, both ends up. */
@@ -577,7 +586,7 @@ export class Lab {
     await this.run(ns, ['ip', 'link', 'add', LAN_BRIDGE, 'type', 'bridge']);
     await this.run(ns, ['ip', 'link', 'set', LAN_BRIDGE, 'up']);
     await this.addAddress(ns, LAN_BRIDGE, lanCidr);
-    await this.run(ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    await this.sysctl(ns, 'net.ipv4.ip_forward', '1');
     await this.applyNat(ns, kind);
     const lan = splitCidr(lanCidr);
     const r: NatRouter = {

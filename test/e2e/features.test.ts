@@ -137,7 +137,7 @@ describe.skipIf(gate.skip)('case 6: address assignment, authentication, routing'
     await lab.addAddress(b.ns, 'lan0', '192.168.77.1/24');
     await lab.addAddress(lanNs, 'eth0', '192.168.77.2/24');
     await lab.run(lanNs, ['ip', 'route', 'add', 'default', 'via', '192.168.77.1']);
-    await lab.run(b.ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    await lab.sysctl(b.ns, 'net.ipv4.ip_forward', '1');
 
     const sn = await startSupernode(lab, t.sn, []);
     const cfg = { community: 'routed', supernodes: [SN_ADDR], cipher: 3 };
