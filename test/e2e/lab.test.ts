@@ -1,6 +1,8 @@
 // Self-test of the namespace lab (src/cli/lab.ts): topology, both NAT models, traffic probes and teardown, without n2n.
+
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, NatKind, ping, tcpTransfer } from '../../src/cli/lab.js';
+import { cleanupLeftovers, LAB_NS_PREFIX, type Lab, NatKind, ping, tcpTransfer } from '../../src/cli/lab.js';
 import { labGate, newLab, punchProbe } from './helpers.js';
 
 const gate = labGate();
@@ -61,5 +63,19 @@ describe.skipIf(gate.skip)('namespace lab', () => {
     const r = await ping(lab, a.ns, srv.ip, { count: 2 });
     expect(r.received).toBe(2);
     expect(a.ip).toBe('192.168.2.9');
+  });
+
+  it('removes namespaces of aborted runs (dead owner) but never those of a live lab', async () => {
+    // A pid that certainly belonged to a process that has exited.
+    const deadPid = spawnSync('true').pid;
+    const stale = `${LAB_NS_PREFIX}${deadPid}-dead-x`;
+    execFileSync('ip', ['netns', 'add', stale]);
+    const removed = cleanupLeftovers();
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    expect(removed).toContain(stale);
+    expect(left).not.toContain(stale);
+    // This lab's own namespaces (live owner: this process) are untouched.
+    expect(removed.filter((n) => n.startsWith(lab.prefix))).toEqual([]);
+    expect(lab.remaining().length).toBeGreaterThan(0);
   });
 });
