@@ -1,4 +1,4 @@
-// Network-namespace lab: hosts, NAT routers and an "internet" bridge made of namespaces, plus traffic probes; used by the demo, the e2e suite and the tunnel benchmark.
+// Network-namespace lab (demo, e2e suite, bench:tunnel): an "internet" bridge, NAT routers, hosts, probes, teardown.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
