@@ -973,11 +973,17 @@ export async function iperf3(
   }
 }
 
-// Sends one request to a management port on 127.0.0.1 and prints every reply datagram as one JSON string per line.
+/**
+ * Receive buffer of the management query socket: n2n sends all rows of a reply in one burst (one datagram per
+ * row), and with hundreds of edges the default 208 KiB buffer overflows (each datagram costs ~1 KiB of skb).
+ */
+const MGMT_RCVBUF_BYTES = 4 * 1024 * 1024;
+
+// Sends one request to a management port on 127.0.0.1 and prints the reply datagrams as one JSON array of strings.
 // For JSON requests it stops at the "end" or "error" row; for text requests when the port goes quiet.
 const MGMT_QUERY_SCRIPT = `
 const dgram=require('dgram');const [port,req,quietMs]=[Number(process.argv[1]),process.argv[2],Number(process.argv[3])];
-const s=dgram.createSocket('udp4');const out=[];let t;
+const s=dgram.createSocket({type:'udp4',recvBufferSize:${MGMT_RCVBUF_BYTES}});const out=[];let t;
 let done=false;const finish=()=>{if(done)return;done=true;clearTimeout(t);process.stdout.write(JSON.stringify(out)+'\\n');s.close()};
 const arm=(ms)=>{clearTimeout(t);t=setTimeout(finish,ms)};
 s.on('message',(m)=>{const txt=m.toString('utf8');out.push(txt);if(/"_type":"(end|error)"/.test(txt))return finish();arm(quietMs)});

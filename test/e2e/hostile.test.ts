@@ -1,6 +1,16 @@
 // Case 7: a third namespace sprays random and mutated n2n datagrams at the supernode and an edge during traffic.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, ping, tcpTransfer, waitForPing } from '../../src/cli/lab.js';
+import {
+  type Lab,
+  type LabHost,
+  type LabProcess,
+  ping,
+  tcpTransfer,
+  waitForPing,
+} from '../../src/cli/lab.js';
 import {
   assertAlive,
   edgeArgs,
@@ -21,7 +31,11 @@ const gate = labGate();
 const A_IP = '10.85.0.1';
 const B_IP = '10.85.0.2';
 const EDGE_A_PORT = 50001;
-const COMMUNITY = 'hostile';
+/** Plaintext headers (the deepest parsing) and header encryption (the trial decryption). */
+const VARIANTS = [
+  { community: 'hostile', headerEncryption: false },
+  { community: 'hostileh', headerEncryption: true },
+] as const;
 const SPRAY_MS = 10_000;
 /** Datagrams per second from the attacker: enough to hit every parser path, not enough to starve 2 cores. */
 const SPRAY_PPS = 4000;
@@ -77,61 +91,81 @@ setTimeout(()=>{clearInterval(iv);setTimeout(()=>{process.stdout.write(JSON.stri
 
 describe.skipIf(gate.skip)('case 7: hostile input during traffic', () => {
   let lab: Lab;
+  let dir: string;
+  let t: { sn: LabHost; edges: LabHost[] };
+  let attacker: LabHost;
+  let sn: LabProcess;
 
   beforeAll(async () => {
     lab = await newLab();
+    t = await segmentTopology(lab, ['a', 'b']);
+    attacker = await lab.publicHost('x', '203.0.113.66/24');
+    dir = mkdtempSync(join(tmpdir(), 'tsn2n-e2e-'));
+    const file = join(dir, 'community.list');
+    writeFileSync(file, `${VARIANTS.map((v) => v.community).join('\n')}\n`);
+    sn = await startSupernode(lab, t.sn, ['-c', file]);
   });
 
   afterAll(async () => {
     await lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
     if (lab) expect(lab.remaining()).toEqual([]);
   });
 
-  it('random and mutated datagrams at the supernode and an edge for 10 s: ping and transfer pass, nothing restarts', async () => {
-    const t = await segmentTopology(lab, ['a', 'b']);
-    const [a, b] = t.edges;
-    const attacker = await lab.publicHost('x', '203.0.113.66/24');
-    const sn = await startSupernode(lab, t.sn, []);
-    const cfg = { community: COMMUNITY, supernodes: [SN_ADDR], cipher: 4 };
-    const ea = startEdge(lab, a, edgeArgs({ ...cfg, address: `${A_IP}/24`, desc: 'a', port: EDGE_A_PORT }));
-    const eb = startEdge(lab, b, edgeArgs({ ...cfg, address: `${B_IP}/24`, desc: 'b' }));
-    expect(await waitForPing(lab, a.ns, B_IP, 30), 'no ping across the overlay').toBeDefined();
-    const pids = [sn.pid, ea.pid, eb.pid];
+  for (const v of VARIANTS) {
+    it(`random and mutated datagrams at the supernode and an edge for 10 s${v.headerEncryption ? ' (-H community)' : ''}: ping and transfer pass, nothing restarts`, async () => {
+      const [a, b] = t.edges;
+      const cfg = {
+        community: v.community,
+        supernodes: [SN_ADDR],
+        cipher: 4,
+        headerEncryption: v.headerEncryption,
+      };
+      const ea = startEdge(lab, a, edgeArgs({ ...cfg, address: `${A_IP}/24`, desc: 'a', port: EDGE_A_PORT }));
+      const eb = startEdge(lab, b, edgeArgs({ ...cfg, address: `${B_IP}/24`, desc: 'b' }));
+      try {
+        expect(await waitForPing(lab, a.ns, B_IP, 30), 'no ping across the overlay').toBeDefined();
+        const pids = [sn.pid, ea.pid, eb.pid];
 
-    const targets = `${SN_IP}:${SN_PORT},${a.ip}:${EDGE_A_PORT}`;
-    const spray = lab.runNode(
-      attacker.ns,
-      SPRAY_SCRIPT,
-      [targets, COMMUNITY, String(SPRAY_MS), String(SPRAY_PPS)],
-      {
-        timeoutMs: SPRAY_MS + 20_000,
-      },
-    );
-    const PINGS = 36;
-    const [sprayed, during, tr] = await Promise.all([
-      spray,
-      ping(lab, b.ns, A_IP, { count: PINGS, intervalS: 0.25 }),
-      tcpTransfer(lab, b.ns, a.ns, A_IP, TRANSFER_BYTES),
-    ]);
-    const stats = JSON.parse(sprayed.stdout.trim()) as { sent: number; errors: number };
-    assertAlive(sn, ea, eb);
-    const after = await ping(lab, b.ns, A_IP, { count: 10, intervalS: 0.1 });
-    const tr2 = await tcpTransfer(lab, a.ns, b.ns, B_IP, TRANSFER_BYTES);
-    const registered = (await snEdges(lab, t.sn.ns)).map((r) => String(r.ip4addr).split('/')[0]);
-    figure(
-      'case 7 (hostile input)',
-      `${stats.sent} datagrams in ${SPRAY_MS / 1000} s at the supernode and edge a; during: ${during.received}/${during.transmitted} pings ` +
-        `(RTT ${during.avgMs.toFixed(2)} ms), 20 MB in ${tr.seconds.toFixed(2)} s = ${tr.mbitPerS.toFixed(0)} Mbit/s; after: ` +
-        `${after.received}/10 pings, 20 MB ${tr2.ok ? 'ok' : 'FAILED'} (${tr2.mbitPerS.toFixed(0)} Mbit/s)`,
-    );
-    expect(stats.sent).toBeGreaterThan((SPRAY_PPS * SPRAY_MS) / 1000 / 2);
-    expect(during.received).toBeGreaterThanOrEqual(Math.ceil(PINGS * MIN_PING_RATIO_UNDER_ATTACK));
-    expect(tr.ok, tr.error).toBe(true);
-    expect(after.received).toBe(10);
-    expect(tr2.ok, tr2.error).toBe(true);
-    // The real edges are still registered, and the same processes are still running.
-    expect(registered).toEqual(expect.arrayContaining([A_IP, B_IP]));
-    assertAlive(sn, ea, eb);
-    expect([sn.pid, ea.pid, eb.pid]).toEqual(pids);
-  });
+        // The attacker knows the community name (plaintext templates); with -H most of its datagrams look
+        // encrypted and exercise the trial decryption instead.
+        const targets = `${SN_IP}:${SN_PORT},${a.ip}:${EDGE_A_PORT}`;
+        const spray = lab.runNode(
+          attacker.ns,
+          SPRAY_SCRIPT,
+          [targets, v.community, String(SPRAY_MS), String(SPRAY_PPS)],
+          { timeoutMs: SPRAY_MS + 20_000 },
+        );
+        const PINGS = 36;
+        const [sprayed, during, tr] = await Promise.all([
+          spray,
+          ping(lab, b.ns, A_IP, { count: PINGS, intervalS: 0.25 }),
+          tcpTransfer(lab, b.ns, a.ns, A_IP, TRANSFER_BYTES),
+        ]);
+        const stats = JSON.parse(sprayed.stdout.trim()) as { sent: number; errors: number };
+        assertAlive(sn, ea, eb);
+        const after = await ping(lab, b.ns, A_IP, { count: 10, intervalS: 0.1 });
+        const tr2 = await tcpTransfer(lab, a.ns, b.ns, B_IP, TRANSFER_BYTES);
+        const registered = (await snEdges(lab, t.sn.ns)).map((r) => String(r.ip4addr).split('/')[0]);
+        figure(
+          `case 7 (hostile input${v.headerEncryption ? ', -H' : ''})`,
+          `${stats.sent} datagrams in ${SPRAY_MS / 1000} s at the supernode and edge a; during: ${during.received}/${during.transmitted} pings ` +
+            `(RTT ${during.avgMs.toFixed(2)} ms), 20 MB in ${tr.seconds.toFixed(2)} s = ${tr.mbitPerS.toFixed(0)} Mbit/s; after: ` +
+            `${after.received}/10 pings, 20 MB ${tr2.ok ? 'ok' : 'FAILED'} (${tr2.mbitPerS.toFixed(0)} Mbit/s); ` +
+            `the supernode lists ${registered.length} edges (the spray's well-formed REGISTER_SUPERs count too)`,
+        );
+        expect(stats.sent).toBeGreaterThan((SPRAY_PPS * SPRAY_MS) / 1000 / 2);
+        expect(during.received).toBeGreaterThanOrEqual(Math.ceil(PINGS * MIN_PING_RATIO_UNDER_ATTACK));
+        expect(tr.ok, tr.error).toBe(true);
+        expect(after.received).toBe(10);
+        expect(tr2.ok, tr2.error).toBe(true);
+        // The real edges are still registered, and the same processes are still running.
+        expect(registered).toEqual(expect.arrayContaining([A_IP, B_IP]));
+        assertAlive(sn, ea, eb);
+        expect([sn.pid, ea.pid, eb.pid]).toEqual(pids);
+      } finally {
+        await Promise.all([ea.stop(), eb.stop()]);
+      }
+    });
+  }
 });
