@@ -3,6 +3,7 @@ import { DEFAULT_FEDERATION_NAME, FEDERATION_PREFIX } from '../transform/auth.js
 import { ConfigError } from '../util/errors.js';
 import { ipv4ToNumber, parseHostPort } from '../util/ip.js';
 import { type Mac, parseMac } from '../util/mac.js';
+import { communityBytes } from '../wire/common.js';
 import { VERSION_BYTES } from '../wire/types.js';
 
 /** N2N_SN_LPORT_DEFAULT. */
@@ -101,6 +102,22 @@ export interface SupernodeConfig {
 export function federationFullName(name: string): string {
   const bare = name.startsWith(FEDERATION_PREFIX) ? name.slice(1) : name;
   return `${FEDERATION_PREFIX}${bare}`.slice(0, FEDERATION_NAME_MAX_CHARS);
+}
+
+/**
+ * The federation's 20-byte community field exactly as a C 3.1.1 supernode holds it. The buffer first gets the
+ * key name (sn_utils.c: sn_init_defaults: "*Federation", or "*" + N2N_FEDERATION), then `-F` is printed over
+ * it with snprintf (supernode.c: setOption), which leaves the old name's tail behind the new NUL when the new
+ * name is shorter ("*e2efed" over "*Federation" gives "*e2efed\0ion\0…"). Those bytes travel in the header,
+ * are covered by its checksum and feed the dynamic key, so a federation with C supernodes needs them.
+ */
+export function federationField(keyName: string, name: string): Uint8Array {
+  const field = communityBytes(keyName);
+  if (name === keyName) return field;
+  const enc = new TextEncoder().encode(name).subarray(0, FEDERATION_NAME_MAX_CHARS);
+  field.set(enc);
+  field[enc.length] = 0;
+  return field;
 }
 
 function maskOf(bits: number): number {

@@ -65,7 +65,12 @@ import { assignCommunitySubnet, assignEdgeAddress, wantsAutoIp } from './autoip.
 import { Community, HeState, keyId, SnPeer, type SnUser } from './community.js';
 import { parseCommunityList } from './community-list.js';
 import { defaultSupernodeDeps } from './deps.js';
-import { resolveSupernodeOptions, type SupernodeConfig, type SupernodeOptions } from './options.js';
+import {
+  federationField,
+  resolveSupernodeOptions,
+  type SupernodeConfig,
+  type SupernodeOptions,
+} from './options.js';
 import { DropReason, SupernodeStats } from './stats.js';
 
 // ---------------------------------------------------------------- timers (include/n2n_define.h, spec §9.5)
@@ -319,9 +324,9 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       b[0] = (b[0] & ~0x01) | 0x02;
       this.mac = (b[0] * 0x10000 + ((b[1] << 8) | b[2])) * 0x1000000 + ((b[3] << 16) | (b[4] << 8) | b[5]);
     }
-    // The federation: header keys from federationKeyName (the -F quirk), name and checksum field from the
-    // real name (spec §9.3).
-    this.federationField = communityBytes(this.config.federationName);
+    // The federation: header keys from federationKeyName (the -F quirk, spec §9.3); the field, which the
+    // checksum and the dynamic key cover, holds the -F name printed over the key name, as in C.
+    this.federationField = federationField(this.config.federationKeyName, this.config.federationName);
     const fed = new Community(this.config.federationName, this.federationField, {
       federation: true,
       purgeable: false,
