@@ -48,8 +48,9 @@ interface Ctx {
   stopping: boolean;
 }
 
+/** Upper-case hex like C's macaddr_str (%02X), so scripts comparing with C edges see the same text. */
 function mac(m: number): string {
-  return m === NULL_MAC ? '' : macToString(m);
+  return m === NULL_MAC ? '' : macToString(m).toUpperCase();
 }
 
 function sock(a: SockAddr | undefined): string {

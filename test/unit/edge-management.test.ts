@@ -95,7 +95,8 @@ describe('edge management: JSON API', () => {
       b.edge.mac
         .toString(16)
         .padStart(12, '0')
-        .replace(/(..)(?!$)/g, '$1:'),
+        .replace(/(..)(?!$)/g, '$1:')
+        .toUpperCase(),
     );
     expect(peer.sockaddr).toMatch(/^192\.0\.2\.2:\d+$/);
   });
@@ -221,7 +222,7 @@ describe('edge management: legacy text', () => {
     const dump = (await ask('\n')).join('');
     expect(dump).toContain(`COMMUNITY '${COMMUNITY}'`);
     expect(dump).toContain('PEER TO PEER');
-    expect(dump).toMatch(/ {3}1 \| 10\.6\.0\.2 +\| [0-9a-f:]{17} \| 192\.0\.2\.2:\d+ +\| beta/);
+    expect(dump).toMatch(/ {3}1 \| 10\.6\.0\.2 +\| [0-9A-F:]{17} \| 192\.0\.2\.2:\d+ +\| beta/);
     expect(dump).toContain('SUPERNODES');
     expect(dump).toMatch(/198\.51\.100\.1:7654/);
     expect(dump).toContain('Type "help" to see more commands.');
