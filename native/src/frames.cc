@@ -5,11 +5,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "errors.h"
 
 namespace tsn2n {
+
+namespace {
+std::atomic<uint16_t> gGsoLimit[kMaxOffloadFd];
+
+bool OffloadFd(int fd) { return fd >= 0 && fd < kMaxOffloadFd; }
+}  // namespace
+
+uint16_t GsoLimit(int fd) { return OffloadFd(fd) ? gGsoLimit[fd].load(std::memory_order_relaxed) : 0; }
+
+void SetGsoLimit(int fd, uint16_t limit) {
+  if (OffloadFd(fd)) gGsoLimit[fd].store(limit, std::memory_order_relaxed);
+}
 
 void MsgScratch::Resize(uint32_t n) {
   msgs.resize(n);

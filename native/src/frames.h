@@ -24,6 +24,14 @@ struct Slab {
   uint8_t* addrs = nullptr;
 };
 
+// Offload state of the UDP sockets udpOpen made, by fd (fds at or above kMaxOffloadFd never use offloads).
+// udpOpen resets the entry of the fd it opens, so a reused fd starts afresh. Atomic: worker threads may own
+// sockets of their own.
+constexpr int kMaxOffloadFd = 65536;
+// Largest datagram size sent as part of a GSO run on this socket; 0: no GSO.
+uint16_t GsoLimit(int fd);
+void SetGsoLimit(int fd, uint16_t limit);
+
 // Scratch arrays for recvmmsg/sendmmsg, sized once per socket.
 struct MsgScratch {
   std::vector<struct mmsghdr> msgs;

@@ -64,8 +64,12 @@ export interface NativeAddon {
   /** Bytes per encoded socket address (see encodeSockAddr in udp-native.ts). */
   readonly ADDR_STRIDE: number;
 
-  /** setsockopt for IP TTL / TOS / path-MTU discovery (DF); on IPv6 sockets the IPv6 twin and, best effort, IPv4. */
-  udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud', value: number): void;
+  /**
+   * setsockopt for IP TTL / TOS / path-MTU discovery (DF), on IPv6 sockets the IPv6 twin and, best effort, IPv4;
+   * 'gso' 0/1: send runs of equal-size datagrams of a batch as one UDP GSO message (on by default where the
+   * kernel has it).
+   */
+  udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud' | 'gso', value: number): void;
   /** Binds a non-blocking UDP socket (IPv6 dual-stack); buffer sizes 0 keep the kernel default. */
   udpOpen(
     family: 4 | 6,
@@ -83,7 +87,10 @@ export interface NativeAddon {
     addrs: Uint8Array,
     index: number,
   ): number;
-  /** sendmmsg() of datagram i = buf[offsets[i], +lengths[i]) to address entry i; returns how many were accepted. */
+  /**
+   * sendmmsg() of datagram i = buf[offsets[i], +lengths[i]) to address entry i; returns how many were accepted.
+   * Consecutive datagrams to one address with equal lengths (the last may be shorter) go as one UDP GSO message.
+   */
   udpSendBatch(
     fd: number,
     buf: Uint8Array,

@@ -28,6 +28,11 @@ export interface NativeUdpOptions {
   tos?: number;
   /** true: set DF and discover the path MTU; false: never set DF (n2n's default, -D turns it on). */
   pmtuDiscovery?: boolean;
+  /**
+   * Kernel UDP offloads (default true): sendBatch hands runs of equal-size datagrams to one address to the
+   * kernel as one GSO message. The datagrams on the wire are the same either way.
+   */
+  offload?: boolean;
 }
 
 export interface NativeUdpStats {
@@ -95,6 +100,7 @@ export class NativeUdpSocket implements BatchUdpSocket {
       if (options.pmtuDiscovery !== undefined) {
         addon.udpSetOption(this.fd, family, 'pmtud', options.pmtuDiscovery ? 1 : 0);
       }
+      this.setOffload(options.offload ?? true);
     } catch (e) {
       addon.closeFd(this.fd);
       throw e;
@@ -179,6 +185,19 @@ export class NativeUdpSocket implements BatchUdpSocket {
     this.stats.sent += n;
     this.stats.sendDropped += count - n;
     return n;
+  }
+
+  /**
+   * Turns the kernel UDP offloads (GSO runs in sendBatch) on or off. An addon built before
+   * they existed refuses the options: the socket then works without them.
+   */
+  setOffload(on: boolean): void {
+    if (this.closed) return;
+    try {
+      this.addon.udpSetOption(this.fd, this.family, 'gso', on ? 1 : 0);
+    } catch {
+      // Older addon: no offload options, nothing to turn off.
+    }
   }
 
   /** Outgoing IP TTL / hop limit (n2n -L sends its port-prediction burst with a low TTL). */
