@@ -2,6 +2,7 @@
 #include "frames.h"
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@ namespace tsn2n {
 
 namespace {
 std::atomic<uint16_t> gGsoLimit[kMaxOffloadFd];
+std::atomic<bool> gGro[kMaxOffloadFd];
 
 bool OffloadFd(int fd) { return fd >= 0 && fd < kMaxOffloadFd; }
 }  // namespace
@@ -22,6 +24,12 @@ uint16_t GsoLimit(int fd) { return OffloadFd(fd) ? gGsoLimit[fd].load(std::memor
 
 void SetGsoLimit(int fd, uint16_t limit) {
   if (OffloadFd(fd)) gGsoLimit[fd].store(limit, std::memory_order_relaxed);
+}
+
+bool GroEnabled(int fd) { return OffloadFd(fd) && gGro[fd].load(std::memory_order_relaxed); }
+
+void SetGroEnabled(int fd, bool on) {
+  if (OffloadFd(fd)) gGro[fd].store(on, std::memory_order_relaxed);
 }
 
 void MsgScratch::Resize(uint32_t n) {
@@ -89,8 +97,99 @@ socklen_t DecodeAddr(const uint8_t* in, struct sockaddr_storage* ss) {
   return 0;
 }
 
+namespace {
+
+// Moves pending GRO datagrams into the slab from slot `count` on; returns the new count. A datagram longer
+// than a slot is dropped (as a truncated one would be).
+uint32_t DeliverStaged(const Slab& slab, MsgScratch* scratch, uint32_t count) {
+  const uint32_t room = slab.stride - slab.headroom;
+  while (scratch->stagedNext < scratch->stagedCount && count < slab.capacity) {
+    MsgScratch::Staged& m = scratch->staged[scratch->stagedNext];
+    const uint8_t* base = scratch->stage.data() + static_cast<size_t>(scratch->stagedNext) * kGroBufferBytes;
+    if (m.empty && count < slab.capacity) {
+      slab.lengths[count] = 0;
+      memcpy(slab.addrs + static_cast<size_t>(count) * kAddrStride, m.addr, kAddrStride);
+      count++;
+      m.empty = false;
+    }
+    while (m.next < m.end && count < slab.capacity) {
+      uint32_t len = m.end - m.next < m.segment ? m.end - m.next : m.segment;
+      if (len <= room) {
+        memcpy(slab.base + static_cast<size_t>(count) * slab.stride + slab.headroom, base + m.next, len);
+        slab.lengths[count] = len;
+        memcpy(slab.addrs + static_cast<size_t>(count) * kAddrStride, m.addr, kAddrStride);
+        count++;
+      }
+      m.next += len;
+    }
+    if (m.next >= m.end && !m.empty) scratch->stagedNext++;
+  }
+  return count;
+}
+
+// recvmmsg() into the GRO buffers; each message holds one datagram or a run of `segment`-byte ones.
+uint32_t RecvGro(int fd, const Slab& slab, MsgScratch* scratch, int* err) {
+  constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int));
+  if (scratch->stage.empty()) {
+    scratch->stage.resize(static_cast<size_t>(kGroMessages) * kGroBufferBytes);
+    scratch->groMsgs.resize(kGroMessages);
+    scratch->groIovs.resize(kGroMessages);
+    scratch->groNames.resize(kGroMessages);
+    scratch->groControl.resize(kGroMessages * kControlBytes);
+  }
+  uint32_t count = DeliverStaged(slab, scratch, 0);
+  if (scratch->HasPending() || count == slab.capacity) return count;
+  scratch->stagedCount = 0;
+  scratch->stagedNext = 0;
+  for (uint32_t i = 0; i < kGroMessages; i++) {
+    struct iovec& iov = scratch->groIovs[i];
+    iov.iov_base = scratch->stage.data() + static_cast<size_t>(i) * kGroBufferBytes;
+    iov.iov_len = kGroBufferBytes;
+    struct msghdr& h = scratch->groMsgs[i].msg_hdr;
+    memset(&h, 0, sizeof(h));
+    h.msg_name = &scratch->groNames[i];
+    h.msg_namelen = sizeof(struct sockaddr_storage);
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = scratch->groControl.data() + i * kControlBytes;
+    h.msg_controllen = kControlBytes;
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, scratch->groMsgs.data(), kGroMessages, MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) *err = -errno;
+    return count;
+  }
+  for (int i = 0; i < got; i++) {
+    struct msghdr& h = scratch->groMsgs[i].msg_hdr;
+    MsgScratch::Staged& m = scratch->staged[i];
+    m.next = 0;
+    m.end = scratch->groMsgs[i].msg_len;
+    m.segment = m.end;
+    m.empty = m.end == 0;
+    // Cut short (cannot happen below 64 KiB): nothing of it is handed over.
+    if (h.msg_flags & MSG_TRUNC) m.end = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int segment;
+        memcpy(&segment, CMSG_DATA(c), sizeof(segment));
+        if (segment > 0) m.segment = static_cast<uint32_t>(segment);
+      }
+    }
+    if (m.segment == 0) m.segment = 1;
+    EncodeAddr(scratch->groNames[i], m.addr);
+  }
+  scratch->stagedCount = static_cast<uint32_t>(got);
+  return DeliverStaged(slab, scratch, count);
+}
+
+}  // namespace
+
 uint32_t RecvDatagrams(int fd, const Slab& slab, MsgScratch* scratch, int* err) {
   *err = 0;
+  if (scratch->HasPending() || GroEnabled(fd)) return RecvGro(fd, slab, scratch, err);
   const uint32_t n = slab.capacity;
   for (uint32_t i = 0; i < n; i++) {
     struct iovec& iov = scratch->iovs[i];

@@ -31,6 +31,13 @@ constexpr int kMaxOffloadFd = 65536;
 // Largest datagram size sent as part of a GSO run on this socket; 0: no GSO.
 uint16_t GsoLimit(int fd);
 void SetGsoLimit(int fd, uint16_t limit);
+// Whether UDP_GRO is on for this socket: the kernel may then hand over several datagrams in one buffer.
+bool GroEnabled(int fd);
+void SetGroEnabled(int fd, bool on);
+
+// A UDP GRO receive buffer holds up to 64 KiB: this many are filled per recvmmsg().
+constexpr uint32_t kGroMessages = 8;
+constexpr uint32_t kGroBufferBytes = 65536;
 
 // Scratch arrays for recvmmsg/sendmmsg, sized once per socket.
 struct MsgScratch {
@@ -38,13 +45,35 @@ struct MsgScratch {
   std::vector<struct iovec> iovs;
   std::vector<struct sockaddr_storage> names;
   void Resize(uint32_t n);
+
+  // GRO receive: kGroMessages buffers of kGroBufferBytes, allocated on first use. A buffer holds datagrams of
+  // `segment` bytes back to back (the last may be shorter); `next` is the first not yet handed to the slab.
+  struct Staged {
+    uint32_t next;
+    uint32_t end;
+    uint32_t segment;
+    // A zero-length datagram still to hand over (it has no bytes to step over).
+    bool empty;
+    uint8_t addr[kAddrStride];
+  };
+  std::vector<uint8_t> stage;
+  std::vector<struct mmsghdr> groMsgs;
+  std::vector<struct iovec> groIovs;
+  std::vector<struct sockaddr_storage> groNames;
+  std::vector<uint8_t> groControl;
+  Staged staged[kGroMessages];
+  uint32_t stagedCount = 0;
+  uint32_t stagedNext = 0;
+  // Datagrams received but not yet in the slab (the slab filled up): the next read hands them over first.
+  bool HasPending() const { return stagedNext < stagedCount; }
 };
 
 // Reads frames with read() until EAGAIN or the slab is full; returns the count, sets *err to -errno on a
 // real error (0 otherwise).
 uint32_t ReadFrames(int fd, const Slab& slab, int* err);
 
-// Receives datagrams with recvmmsg() until EAGAIN or the slab is full, writing each source address.
+// Receives datagrams with recvmmsg() until EAGAIN or the slab is full, writing each source address. On a GRO
+// socket, datagrams the kernel coalesced are split back into slab slots; what does not fit stays pending.
 uint32_t RecvDatagrams(int fd, const Slab& slab, MsgScratch* scratch, int* err);
 
 // Encodes/decodes the address entry format above. Decode returns the sockaddr length or 0 if invalid.

@@ -157,8 +157,10 @@ void FdPoller::Drain(int status) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   // A full slab means more may be waiting: read again now instead of going back to epoll, up to a bound so
-  // one busy fd cannot starve the rest of the event loop.
-  for (int round = 0; round < kMaxRoundsPerEvent && !closed_; round++) {
+  // one busy fd cannot starve the rest of the event loop. Datagrams already taken from the kernel (a GRO
+  // buffer that did not fit the slab) are always handed over before returning: no readiness event would
+  // announce them.
+  for (int round = 0; (round < kMaxRoundsPerEvent || scratch_.HasPending()) && !closed_; round++) {
     int err = status < 0 ? status : 0;
     uint32_t count = 0;
     if (err == 0) {

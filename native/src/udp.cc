@@ -91,6 +91,7 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
                "bind");
   }
   SetGsoLimit(fd, GsoSupported(fd) ? kGsoUnlimited : 0);
+  SetGroEnabled(fd, false);
   struct sockaddr_storage local;
   socklen_t llen = sizeof(local);
   getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &llen);
@@ -271,14 +272,14 @@ Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
 }
 
 // udpSetOption(fd, family, name, value): 'ttl' (1..255), 'tos' (0..255), 'pmtud' (1 = set DF and discover
-// the path MTU, 0 = never set DF) or 'gso' (0 = send every datagram of a batch on its own, 1 = GSO runs where
-// the kernel supports them, the default). On a dual-stack IPv6 socket the IPv4 option is set as well, for IPv4
-// peers.
+// the path MTU, 0 = never set DF), 'gso' (0 = send every datagram of a batch on its own, 1 = GSO runs where
+// the kernel supports them, the default) or 'gro' (1 = let the kernel coalesce received datagrams, which the
+// poller splits again; default 0). On a dual-stack IPv6 socket the IPv4 option is set as well, for IPv4 peers.
 void UdpSetOption(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage =
-      "udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud' | 'gso', value: number) with "
-      "ttl 1..255, tos 0..255, pmtud and gso 0 or 1";
+      "udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud' | 'gso' | 'gro', value: number) with "
+      "ttl 1..255, tos 0..255, pmtud, gso and gro 0 or 1";
   int fd = ArgInt(info, 0, usage);
   uint32_t family = ArgUint(info, 1, usage);
   std::string name = ArgString(info, 2, usage);
@@ -286,6 +287,13 @@ void UdpSetOption(const Napi::CallbackInfo& info) {
   if (family != 4 && family != 6) ThrowUsage(env, usage);
   if (name == "gso" && value <= 1) {
     SetGsoLimit(fd, value == 1 && GsoSupported(fd) ? kGsoUnlimited : 0);
+    return;
+  }
+  if (name == "gro" && value <= 1) {
+    // Best effort: a kernel without UDP GRO (before 5.0) refuses it and datagrams keep coming one by one.
+    int on = static_cast<int>(value);
+    bool ok = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+    SetGroEnabled(fd, ok && on == 1);
     return;
   }
   int v4opt;

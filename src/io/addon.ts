@@ -67,9 +67,9 @@ export interface NativeAddon {
   /**
    * setsockopt for IP TTL / TOS / path-MTU discovery (DF), on IPv6 sockets the IPv6 twin and, best effort, IPv4;
    * 'gso' 0/1: send runs of equal-size datagrams of a batch as one UDP GSO message (on by default where the
-   * kernel has it).
+   * kernel has it); 'gro' 0/1: let the kernel coalesce received datagrams (split again by the poller; best effort).
    */
-  udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud' | 'gso', value: number): void;
+  udpSetOption(fd: number, family: 4 | 6, name: 'ttl' | 'tos' | 'pmtud' | 'gso' | 'gro', value: number): void;
   /** Binds a non-blocking UDP socket (IPv6 dual-stack); buffer sizes 0 keep the kernel default. */
   udpOpen(
     family: 4 | 6,

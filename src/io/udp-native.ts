@@ -30,7 +30,8 @@ export interface NativeUdpOptions {
   pmtuDiscovery?: boolean;
   /**
    * Kernel UDP offloads (default true): sendBatch hands runs of equal-size datagrams to one address to the
-   * kernel as one GSO message. The datagrams on the wire are the same either way.
+   * kernel as one GSO message, and the kernel may coalesce received datagrams (GRO), which the addon splits
+   * again. The datagrams on the wire and those handed to the handler are the same either way.
    */
   offload?: boolean;
 }
@@ -188,13 +189,14 @@ export class NativeUdpSocket implements BatchUdpSocket {
   }
 
   /**
-   * Turns the kernel UDP offloads (GSO runs in sendBatch) on or off. An addon built before
+   * Turns the kernel UDP offloads (GSO runs in sendBatch, GRO on receive) on or off. An addon built before
    * they existed refuses the options: the socket then works without them.
    */
   setOffload(on: boolean): void {
     if (this.closed) return;
     try {
       this.addon.udpSetOption(this.fd, this.family, 'gso', on ? 1 : 0);
+      this.addon.udpSetOption(this.fd, this.family, 'gro', on ? 1 : 0);
     } catch {
       // Older addon: no offload options, nothing to turn off.
     }
