@@ -12,10 +12,10 @@ import { fixedString } from '../../src/util/bytes.js';
 import { communityBytes } from '../../src/wire/common.js';
 import { type DecodedMessage, decodeMessage, encodeMessage } from '../../src/wire/messages.js';
 import { type Message, MsgType } from '../../src/wire/types.js';
+import { N2nCtlClient, upstreamN2nCtl } from '../unit/helpers/n2n-ctl-client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = join(ROOT, 'dist/cli/main.js');
-const N2N_CTL = resolve(ROOT, '../upstream/scripts/n2n-ctl');
 const execFileP = promisify(execFile);
 const LOCAL = '127.0.0.1';
 
@@ -247,12 +247,20 @@ describe('tsn2n supernode process', () => {
     const comms = await mgmt(mport, 'r 3 communities');
     expect(comms.map((c) => c.community)).toEqual(['-/-', 'e2e']);
 
-    if (existsSync(N2N_CTL)) {
-      // Upstream's client, unchanged.
-      const { stdout } = await execFileP('python3', [N2N_CTL, '-t', String(mport), 'edges']);
+    // What upstream's n2n-ctl expects of the replies (always), then the script itself where a checkout of n2n
+    // sits beside the project (developer machines, not CI).
+    const ctl = new N2nCtlClient(mport, 'n2n');
+    expect((await ctl.read('edges')).map((e) => e.macaddr).sort()).toEqual([
+      '02:00:00:00:00:AA',
+      '02:00:00:00:00:BB',
+    ]);
+    expect(await ctl.write('verbose 3')).toEqual([{ traceLevel: 3 }]);
+    const n2nCtl = upstreamN2nCtl();
+    if (n2nCtl !== undefined) {
+      const { stdout } = await execFileP('python3', [n2nCtl, '-t', String(mport), 'edges']);
       expect(stdout).toContain('02:00:00:00:00:AA');
       const w = await execFileP('python3', [
-        N2N_CTL,
+        n2nCtl,
         '-t',
         String(mport),
         '--write',

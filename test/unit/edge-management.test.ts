@@ -1,7 +1,5 @@
 // The edge management port: JSON API with upstream's keys, legacy text commands, auth, peer events, n2n-ctl.
 import { execFile } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Edge } from '../../src/edge/index.js';
@@ -11,10 +9,10 @@ import type { ManagementServer } from '../../src/management/core.js';
 import { serveEdgeManagement } from '../../src/management/edge.js';
 import type { SockAddr } from '../../src/util/ip.js';
 import { ipv4Frame, makeWorld, realSupernode, type TestNode, type World } from './edge-harness.js';
+import { N2nCtlClient, upstreamN2nCtl } from './helpers/n2n-ctl-client.js';
 
 const execFileP = promisify(execFile);
 /** Upstream's management client, from the 3.1.1 sources next to the repository (like ../shared/vectors). */
-const N2N_CTL = resolve(dirname(fileURLToPath(import.meta.url)), '../../../upstream/scripts/n2n-ctl');
 const COMMUNITY = 'mgmtnet';
 const MGMT: SockAddr = { family: 4, address: '127.0.0.1', port: 5644 };
 const CLIENT: SockAddr = { family: 4, address: '127.0.0.1', port: 40000 };
@@ -229,7 +227,7 @@ describe('edge management: legacy text', () => {
   });
 });
 
-describe('edge management: upstream scripts/n2n-ctl reads it unchanged', () => {
+describe('edge management: what upstream scripts/n2n-ctl expects', () => {
   it('n2n-ctl edges / supernodes / packetstats over real UDP', async () => {
     const w = makeWorld();
     const sn = await realSupernode(w, '198.51.100.1', 7654);
@@ -253,8 +251,26 @@ describe('edge management: upstream scripts/n2n-ctl reads it unchanged', () => {
     const server: ManagementServer<unknown> = serveEdgeManagement(a.edge as Edge, sock) as never;
     cleanup.push(async () => server.close());
     const port = String(sock.local.port);
+    // n2n-ctl's protocol expectations, always checked (helpers/n2n-ctl-client.ts).
+    const ctl = new N2nCtlClient(sock.local.port, 'n2n');
+    const rows = await ctl.read('edges');
+    expect(rows.map((r) => [r.mode, r.ip4addr])).toContainEqual(['p2p', '10.6.0.2/24']);
+    expect(Object.keys(rows[0])).toEqual(
+      expect.arrayContaining(['mode', 'ip4addr', 'macaddr', 'sockaddr', 'desc', 'last_seen']),
+    );
+    expect((await ctl.read('supernodes')).map((r) => r.sockaddr)).toContain('198.51.100.1:7654');
+    expect((await ctl.read('packetstats')).map((r) => r.type)).toEqual([
+      'transop',
+      'p2p',
+      'super',
+      'super_broadcast',
+    ]);
+    expect(await ctl.write('verbose 2')).toEqual([{ traceLevel: 2 }]);
+    // And upstream's script itself where a checkout of n2n sits beside the project (not in CI).
+    const script = upstreamN2nCtl();
+    if (script === undefined) return;
     const run = async (...args: string[]): Promise<string> =>
-      (await execFileP('python3', [N2N_CTL, '-t', port, ...args], { timeout: 10_000 })).stdout;
+      (await execFileP('python3', [script, '-t', port, ...args], { timeout: 10_000 })).stdout;
     const edges = await run('edges');
     // n2n-ctl cuts a heading to its column width: "mode" above "p2p" prints as "mod", an empty desc as "d".
     expect(edges).toMatch(/mod\S* +ip4addr +macaddr +sockaddr +d/);
@@ -263,7 +279,7 @@ describe('edge management: upstream scripts/n2n-ctl reads it unchanged', () => {
     expect(sns).toMatch(/198\.51\.100\.1:7654/);
     const stats = JSON.parse(await run('packetstats')) as { type: string }[];
     expect(stats.map((s) => s.type)).toEqual(['transop', 'p2p', 'super', 'super_broadcast']);
-    const verbose = JSON.parse(await run('-k', 'n2n', '--write', 'verbose', '2')) as { traceLevel: number }[];
-    expect(verbose[0].traceLevel).toBe(2);
+    const verbose = JSON.parse(await run('-k', 'n2n', '--write', 'verbose', '3')) as { traceLevel: number }[];
+    expect(verbose[0].traceLevel).toBe(3);
   });
 });
