@@ -148,6 +148,11 @@ const TX_BUF_BYTES = PACKET_HEADER_BYTES + MAX_PREAMBLE_BYTES + MAX_FRAME_BYTES 
 const RX_BUF_BYTES = MAX_FRAME_BYTES + 64;
 /** 127.0.0.1: never a usable peer socket (edge_utils.c: is_valid_peer_sock). */
 const LOCALHOST_V4 = 0x7f000001;
+/**
+ * Bound on each peer table (pending and known). 3.1.1 has none; without one, forged REGISTERs or PACKETs from
+ * random MACs would grow memory until the purge. Far above any real community's size.
+ */
+export const MAX_PEERS = 4096;
 /** Datagrams sent in one sendmmsg, and frames written to TAP in one call. */
 const TX_BATCH_MAX = 64;
 const TAP_BATCH_MAX = 64;
@@ -1189,6 +1194,10 @@ export class Edge extends EventEmitter {
   private checkQueryPeerInfo(now: number, mac: Mac): void {
     let p = this.pending.get(mac);
     if (p === undefined) {
+      if (this.pending.size >= MAX_PEERS) {
+        this.drops.peersFull++;
+        return;
+      }
       p = newPeer(mac, { family: 4, address: '0.0.0.0', port: 0 }, now, this.config.registerInterval);
       this.stamps.initialRecord(p.stamp);
       this.pending.set(mac, p);
@@ -1568,6 +1577,14 @@ export class Edge extends EventEmitter {
       if (p !== undefined) p.lastCookie = NO_COOKIE;
     }
     if (p === undefined) return;
+    if (
+      this.known.size >= MAX_PEERS &&
+      !this.known.has(p.mac) &&
+      findPeerByAddr(this.known, from) === undefined
+    ) {
+      this.drops.peersFull++;
+      return;
+    }
     this.pending.delete(p.mac);
     const existing = findPeerByAddr(this.known, from);
     if (existing !== undefined) {
@@ -1837,6 +1854,10 @@ export class Edge extends EventEmitter {
   ): void {
     let p = this.pending.get(mac);
     if (p === undefined) {
+      if (this.pending.size >= MAX_PEERS) {
+        this.drops.peersFull++;
+        return;
+      }
       const a = addr ?? this.addrOf(ip4, port);
       p = newPeer(mac, a, now, this.config.registerInterval);
       this.stamps.initialRecord(p.stamp);

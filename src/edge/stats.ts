@@ -72,6 +72,8 @@ export class EdgeDrops {
   rxCookie = 0;
   /** User/password trailer or challenge answer wrong. */
   rxAuth = 0;
+  /** A new peer refused because its table holds MAX_PEERS already (forged REGISTERs/PACKETs from random MACs). */
+  peersFull = 0;
   /** Message types an edge ignores (REGISTER_SUPER, QUERY_PEER, …) or REGISTERs not for us. */
   rxIgnored = 0;
 }

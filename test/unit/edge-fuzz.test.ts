@@ -1,6 +1,6 @@
 // Hostile input at a running edge: random and mutated datagrams never crash it; each drop is counted by reason.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Edge, EdgeDrops } from '../../src/edge/index.js';
+import { type Edge, type EdgeDrops, MAX_PEERS } from '../../src/edge/index.js';
 import type { MemoryDatagram } from '../../src/io/memory.js';
 import type { SockAddr } from '../../src/util/ip.js';
 import { SeededRandom } from '../../src/util/random.js';
@@ -161,5 +161,41 @@ describe('edge: hostile datagrams', () => {
     );
     await w.settle();
     expect(b.edge.drops.rxCommunity).toBe(1);
+  });
+
+  it('forged REGISTERs from 10,000 MACs cannot grow the peer tables past MAX_PEERS', async () => {
+    const w = makeWorld();
+    const { b } = await pair(w, false);
+    const bPort = [...Array(20).keys()].map((i) => 49152 + i).find((p) => w.net.socketAt('192.0.2.2', p));
+    const buf = Buffer.alloc(256);
+    const FORGED = 10_000;
+    for (let i = 0; i < FORGED; i++) {
+      const len = encodeMessage(
+        {
+          type: MsgType.REGISTER,
+          common: { ttl: 2, type: MsgType.REGISTER, flags: 0, community: communityBytes(COMMUNITY) },
+          body: {
+            cookie: 0x10000,
+            srcMac: 0x02_00_10_00_00_00 + i,
+            dstMac: MAC_B,
+            devAddr: { addr: 0, bitlen: 0 },
+            desc: new Uint8Array(16),
+          },
+        },
+        buf,
+        0,
+      );
+      w.net.inject(
+        { family: 4, address: `203.0.113.${1 + (i % 250)}`, port: 1000 + i },
+        { family: 4, address: '192.0.2.2', port: bPort! },
+        buf.subarray(0, len),
+      );
+      if (i % 500 === 0) await w.settle();
+    }
+    await w.settle();
+    const t = b.edge.peerTables();
+    expect(t.pending.length).toBeLessThanOrEqual(MAX_PEERS);
+    expect(t.known.length).toBeLessThanOrEqual(MAX_PEERS);
+    expect(b.edge.drops.peersFull).toBeGreaterThanOrEqual(FORGED - MAX_PEERS - t.known.length);
   });
 });
