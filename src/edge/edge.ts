@@ -153,6 +153,8 @@ const LOCALHOST_V4 = 0x7f000001;
  * random MACs would grow memory until the purge. Far above any real community's size.
  */
 export const MAX_PEERS = 4096;
+/** Bound on the supernode list: the -l entries plus those learned from REGISTER_SUPER_ACKs (44 at most each). */
+const MAX_SUPERNODE_ENTRIES = 128;
 /** Datagrams sent in one sendmmsg, and frames written to TAP in one call. */
 const TX_BATCH_MAX = 64;
 const TAP_BATCH_MAX = 64;
@@ -1661,7 +1663,7 @@ export class Edge extends EventEmitter {
           break;
         }
       }
-      if (known) continue;
+      if (known || this.sns.length >= MAX_SUPERNODE_ENTRIES) continue;
       const text = sockAddrToString(addr);
       const entry = newSupernodeEntry(text, addr.address, addr.port, true);
       setSupernodeAddr(entry, addr);
