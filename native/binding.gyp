@@ -1,4 +1,4 @@
-# Builds tsn2n_io.node: TAP device and batched UDP I/O for Linux, payload cipher cores (no protocol logic). Run by `npm install`.
+# Builds tsn2n_io.node: TAP device (with offloads) and batched UDP I/O for Linux, payload cipher cores (no protocol logic). Run by `npm install`.
 {
   'targets': [
     {
@@ -11,6 +11,7 @@
         'src/poller.cc',
         'src/udp.cc',
         'src/crypto.cc',
+        'src/tapoffload.cc',
       ],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],

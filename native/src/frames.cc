@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "errors.h"
+#include "tapoffload.h"
 
 namespace tsn2n {
 
@@ -32,13 +33,24 @@ void SetGroEnabled(int fd, bool on) {
   if (OffloadFd(fd)) gGro[fd].store(on, std::memory_order_relaxed);
 }
 
+void ForgetOffloads(int fd) {
+  SetGsoLimit(fd, 0);
+  SetGroEnabled(fd, false);
+  SetTapVnet(fd, false);
+}
+
 void MsgScratch::Resize(uint32_t n) {
   msgs.resize(n);
   iovs.resize(n);
   names.resize(n);
 }
 
-uint32_t ReadFrames(int fd, const Slab& slab, int* err) {
+uint32_t ReadFrames(int fd, const Slab& slab, TapScratch* tap, int* err) {
+  if (TapVnet(fd)) {
+    if (tap != nullptr) return ReadFramesVnet(fd, slab, tap, err);
+    TapScratch once;
+    return ReadFramesVnet(fd, slab, &once, err);
+  }
   *err = 0;
   uint32_t count = 0;
   const size_t room = slab.stride - slab.headroom;
@@ -253,9 +265,13 @@ Napi::Value WriteFrame(const Napi::CallbackInfo& info) {
   uint32_t len = ArgUint(info, 3, usage);
   if (static_cast<size_t>(off) + len > buf.length) ThrowUsage(info.Env(), usage);
   ssize_t n;
-  do {
-    n = write(fd, buf.data + off, len);
-  } while (n < 0 && errno == EINTR);
+  if (TapVnet(fd)) {
+    n = WriteFrameVnet(fd, buf.data + off, len);
+  } else {
+    do {
+      n = write(fd, buf.data + off, len);
+    } while (n < 0 && errno == EINTR);
+  }
   return Napi::Number::New(info.Env(), n < 0 ? -errno : static_cast<double>(n));
 }
 
@@ -272,6 +288,9 @@ Napi::Value WriteFrames(const Napi::CallbackInfo& info) {
   if (count > offsets.length || count > lengths.length) ThrowUsage(info.Env(), usage);
   for (uint32_t i = 0; i < count; i++) {
     if (static_cast<size_t>(offsets.data[i]) + lengths.data[i] > buf.length) ThrowUsage(info.Env(), usage);
+  }
+  if (TapVnet(fd)) {
+    return Napi::Number::New(info.Env(), WriteFramesVnet(fd, buf.data, offsets.data, lengths.data, count));
   }
   uint32_t accepted = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -295,7 +314,7 @@ Napi::Value ReadFramesJs(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0, usage);
   Slab slab = ArgSlab(info, 1, usage);
   int err = 0;
-  uint32_t n = ReadFrames(fd, slab, &err);
+  uint32_t n = ReadFrames(fd, slab, nullptr, &err);
   return Napi::Number::New(info.Env(), n == 0 && err != 0 ? err : static_cast<double>(n));
 }
 

@@ -34,6 +34,8 @@ void SetGsoLimit(int fd, uint16_t limit);
 // Whether UDP_GRO is on for this socket: the kernel may then hand over several datagrams in one buffer.
 bool GroEnabled(int fd);
 void SetGroEnabled(int fd, bool on);
+// Clears every offload entry of an fd that is being closed (UDP GSO/GRO, TAP virtio-net header).
+void ForgetOffloads(int fd);
 
 // A UDP GRO receive buffer holds up to 64 KiB: this many are filled per recvmmsg().
 constexpr uint32_t kGroMessages = 8;
@@ -68,9 +70,12 @@ struct MsgScratch {
   bool HasPending() const { return stagedNext < stagedCount; }
 };
 
+struct TapScratch;
+
 // Reads frames with read() until EAGAIN or the slab is full; returns the count, sets *err to -errno on a
-// real error (0 otherwise).
-uint32_t ReadFrames(int fd, const Slab& slab, int* err);
+// real error (0 otherwise). On a TAP with a virtio-net header (tapoffload.h) `tap` keeps a TSO frame that did
+// not fit the slab for the next call; without one (nullptr) the rest of such a frame is dropped.
+uint32_t ReadFrames(int fd, const Slab& slab, TapScratch* tap, int* err);
 
 // Receives datagrams with recvmmsg() until EAGAIN or the slab is full, writing each source address. On a GRO
 // socket, datagrams the kernel coalesced are split back into slab slots; what does not fit stays pending.

@@ -18,6 +18,8 @@
 #include <string>
 
 #include "errors.h"
+#include "frames.h"
+#include "tapoffload.h"
 
 namespace tsn2n {
 namespace {
@@ -71,11 +73,18 @@ void Ioctl(Napi::Env env, const IoctlSocket& s, unsigned long req, struct ifreq*
   if (ioctl(s.fd(), req, ifr) < 0) ThrowConfig(env, errno, name, what, syscall);
 }
 
-// tapOpen(name) → { fd, name }: name may be "" (kernel picks tapN) or contain %d.
+// tapOpen(name, offload?) → { fd, name, offload }: name may be "" (kernel picks tapN) or contain %d. With
+// offload (default false) every frame carries a virtio-net header and the device takes checksum offload and TSO
+// (tapoffload.h does what the "hardware" would); `offload` in the result says whether the kernel accepted it.
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "tapOpen(name: string) with a name shorter than 16 bytes";
+  const char* usage = "tapOpen(name: string, offload?: boolean) with a name shorter than 16 bytes";
   std::string name = ArgString(info, 0, usage);
+  bool offload = false;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsBoolean()) ThrowUsage(env, usage);
+    offload = info[1].As<Napi::Boolean>().Value();
+  }
   if (name.size() >= IFNAMSIZ || name.find('/') != std::string::npos) ThrowUsage(env, usage);
   std::string shown = name.empty() ? "(kernel-assigned name)" : name;
   int fd = open(kTunPath, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -94,7 +103,7 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   }
   struct ifreq ifr;
   FillName(&ifr, name);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
@@ -108,9 +117,18 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
     }
     ThrowErrno(env, err, "creating TAP device " + shown + " failed: " + strerror(err), "ioctl");
   }
+  bool offloaded = false;
+  if (offload) {
+    int hdrBytes = static_cast<int>(kVnetHdrBytes);
+    const unsigned int features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    // Without the offloads (old kernel) the header stays, all zero: frames go through whole either way.
+    offloaded = ioctl(fd, TUNSETVNETHDRSZ, &hdrBytes) == 0 && ioctl(fd, TUNSETOFFLOAD, features) == 0;
+  }
+  SetTapVnet(fd, offload);
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  out.Set("offload", Napi::Boolean::New(env, offloaded));
   return out;
 }
 
@@ -284,7 +302,10 @@ void SetNetns(const Napi::CallbackInfo& info) {
 
 void CloseFd(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0, "closeFd(fd: number)");
-  if (fd >= 0) close(fd);
+  if (fd >= 0) {
+    ForgetOffloads(fd);
+    close(fd);
+  }
 }
 
 }  // namespace

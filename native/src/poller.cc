@@ -136,6 +136,7 @@ void FdPoller::Shutdown() {
     poll_ = nullptr;
   }
   if (fd_ >= 0) {
+    ForgetOffloads(fd_);
     close(fd_);
     fd_ = -1;
   }
@@ -158,13 +159,14 @@ void FdPoller::Drain(int status) {
   Napi::HandleScope scope(env);
   // A full slab means more may be waiting: read again now instead of going back to epoll, up to a bound so
   // one busy fd cannot starve the rest of the event loop. Datagrams already taken from the kernel (a GRO
-  // buffer that did not fit the slab) are always handed over before returning: no readiness event would
-  // announce them.
-  for (int round = 0; (round < kMaxRoundsPerEvent || scratch_.HasPending()) && !closed_; round++) {
+  // buffer or TSO frame that did not fit the slab) are always handed over before returning: no readiness event
+  // would announce them.
+  for (int round = 0; (round < kMaxRoundsPerEvent || scratch_.HasPending() || tapScratch_.HasPending()) && !closed_;
+       round++) {
     int err = status < 0 ? status : 0;
     uint32_t count = 0;
     if (err == 0) {
-      count = kind_ == kTap ? ReadFrames(fd_, slab_, &err) : RecvDatagrams(fd_, slab_, &scratch_, &err);
+      count = kind_ == kTap ? ReadFrames(fd_, slab_, &tapScratch_, &err) : RecvDatagrams(fd_, slab_, &scratch_, &err);
     }
     if (count == 0 && err == 0) return;
     try {

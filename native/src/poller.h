@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "frames.h"
+#include "tapoffload.h"
 
 namespace tsn2n {
 
@@ -36,6 +37,7 @@ class FdPoller : public Napi::ObjectWrap<FdPoller> {
   Kind kind_ = kTap;
   Slab slab_;
   MsgScratch scratch_;
+  TapScratch tapScratch_;
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
   bool closed_ = false;

@@ -42,8 +42,13 @@ export type CipherKind = (typeof CipherKind)[keyof typeof CipherKind];
 export type NativeCipherKey = { readonly __nativeCipherKey: unique symbol };
 
 export interface NativeAddon {
-  /** Opens /dev/net/tun as TAP (IFF_TAP|IFF_NO_PI, O_NONBLOCK); name "" or with %d lets the kernel pick. */
-  tapOpen(name: string): { fd: number; name: string };
+  /**
+   * Opens /dev/net/tun as TAP (IFF_TAP|IFF_NO_PI, O_NONBLOCK); name "" or with %d lets the kernel pick. With
+   * `offload` the fd carries a virtio-net header and the device takes checksum offload and TSO; reads then cut TSO
+   * frames into MTU frames and writes merge TCP runs, inside the addon (frames in JS look the same either way).
+   * `offload` in the result: whether the kernel took the offloads.
+   */
+  tapOpen(name: string, offload?: boolean): { fd: number; name: string; offload: boolean };
   ifSetMac(name: string, mac: number): void;
   ifSetMtu(name: string, mtu: number): void;
   ifSetTxQueueLen(name: string, frames: number): void;

@@ -49,6 +49,12 @@ export interface TapOptions {
    * headers, and never below the 2048-byte packet buffer C n2n reads into (n2n.h N2N_PKT_BUF_SIZE).
    */
   maxFrameBytes?: number;
+  /**
+   * Device offloads (default true): the kernel hands over TCP super-frames and leaves checksums to the device;
+   * the addon cuts and checksums them, and merges runs of TCP segments written back. Frames seen and written by
+   * JS are the same plain Ethernet frames either way; the kernel does far less work per frame.
+   */
+  offload?: boolean;
 }
 
 export interface TapStats {
@@ -94,6 +100,8 @@ export class LinuxTap implements TapDevice {
   };
   /** The last error a handler threw or a fatal read error, for diagnostics. */
   lastError: unknown;
+  /** Whether the kernel took the device offloads (TapOptions.offload). */
+  readonly offload: boolean;
   private readonly addon: NativeAddon;
   private readonly fdNumber: number;
   private readonly batch: FrameBatch;
@@ -103,9 +111,10 @@ export class LinuxTap implements TapDevice {
   private closed = false;
 
   /** @internal Use openTap. Takes ownership of `fd`. */
-  constructor(addon: NativeAddon, fd: number, name: string, options: TapOptions) {
+  constructor(addon: NativeAddon, fd: number, name: string, options: TapOptions, offload = false) {
     this.addon = addon;
     this.fdNumber = fd;
+    this.offload = offload;
     const maxBatch = options.maxBatch ?? DEFAULT_TAP_BATCH;
     const headroom = options.headroom ?? FRAME_HEADROOM_BYTES;
     const mtu = options.mtu ?? DEFAULT_TAP_MTU;
@@ -267,10 +276,10 @@ export function openTap(options: TapOptions = {}): LinuxTap {
   if (options.maxFrameBytes !== undefined && options.maxFrameBytes < mtu + ETHERNET_HEADER_BYTES) {
     throw new ConfigError(`maxFrameBytes ${options.maxFrameBytes} is below MTU ${mtu} + Ethernet header`);
   }
-  const opened = addon.tapOpen(name);
+  const opened = addon.tapOpen(name, options.offload ?? true);
   let tap: LinuxTap | undefined;
   try {
-    tap = new LinuxTap(addon, opened.fd, opened.name, options);
+    tap = new LinuxTap(addon, opened.fd, opened.name, options, opened.offload === true);
     const ifname = opened.name;
     if (options.mac !== undefined) addon.ifSetMac(ifname, options.mac);
     addon.ifSetMtu(ifname, mtu);
