@@ -17,6 +17,10 @@
 //   direction lives as long as the key; each call only sets the IV. ChaCha20 follows n2n's
 //   semantics (spec §5.6, cc20.c): the 32-bit block counter wraps to 0 without carrying into the
 //   nonce, so a message that crosses the wrap is done in two EVP calls.
+// * payloadEncrypt / payloadDecrypt run one of those cores over a batch of n2n payloads in one call, with
+//   the transforms' framing (spec §5.5-§5.7, the same as src/transform/payload.ts): IV or random block
+//   first, CBC with ciphertext stealing for Twofish and AES. The random bytes and every decision about
+//   which payloads to process come from JS; this is the data loop only.
 #include "crypto.h"
 
 #include <openssl/crypto.h>
@@ -55,6 +59,11 @@ constexpr uint64_t kChaChaCounterSpace = 1ull << 32;
 // Offsets and lengths come from JS numbers; anything above this is certainly out of range.
 constexpr double kMaxIndex = 4294967295.0;
 constexpr size_t kMaxArgs = 8;
+// Payload batches: n2n refuses plaintexts above N2N_PKT_BUF_SIZE (transform_*.c); outLens entry for a
+// payload that does not decrypt.
+constexpr size_t kMaxPlaintext = 2048;
+constexpr uint32_t kInvalid = 0xffffffffu;
+constexpr size_t kBatchArgs = 9;
 
 // ---------------------------------------------------------------------------- byte order
 
@@ -573,6 +582,199 @@ napi_value StreamXor(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// ---------------------------------------------------------------------------- payload batches
+
+// One payload transform over a key: IV/random block || ciphertext (spec §5.5-§5.7).
+class Framing {
+ public:
+  explicit Framing(CipherKey* key) : key_(key) {}
+
+  // plain[0, len) → out[0, 16 + len) with the 16 bytes `r` first. out + 16 == plain or no overlap.
+  bool Encrypt(const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out) {
+    switch (key_->kind) {
+      case kSpeck:
+        SpeckCtr(*static_cast<const SpeckKey*>(key_), r, plain, out + kIvBytes, len);
+        memcpy(out, r, kIvBytes);
+        return true;
+      case kChaCha20:
+        if (!ChaCha20Xor(static_cast<EvpKey*>(key_), r, plain, out + kIvBytes, len)) return false;
+        memcpy(out, r, kIvBytes);
+        return true;
+      default:
+        return CtsEncrypt(r, plain, len, out);
+    }
+  }
+
+  // in[0, len) → plain[0, len - 16); false when the payload is invalid. plain == in + 16 or no overlap.
+  bool Decrypt(const uint8_t* in, size_t len, uint8_t* plain) {
+    if (len < kIvBytes || len - kIvBytes > kMaxPlaintext) return false;
+    switch (key_->kind) {
+      case kSpeck:
+        memcpy(iv_, in, kIvBytes);
+        SpeckCtr(*static_cast<const SpeckKey*>(key_), iv_, in + kIvBytes, plain, len - kIvBytes);
+        return true;
+      case kChaCha20:
+        memcpy(iv_, in, kIvBytes);
+        return ChaCha20Xor(static_cast<EvpKey*>(key_), iv_, in + kIvBytes, plain, len - kIvBytes);
+      default:
+        return CtsDecrypt(in, len, plain);
+    }
+  }
+
+ private:
+  bool Cbc(bool encrypt, uint8_t* buf, size_t len) {
+    if (key_->kind == kTwofish) {
+      const auto& t = *static_cast<const TwofishKey*>(key_);
+      if (encrypt) {
+        TwofishCbcEncrypt(t, kZeroIv, buf, buf, len);
+      } else {
+        TwofishCbcDecrypt(t, kZeroIv, buf, buf, len);
+      }
+      return true;
+    }
+    auto* k = static_cast<EvpKey*>(key_);
+    return EvpRun(encrypt ? k->enc : k->dec, kZeroIv, buf, buf, len);
+  }
+
+  // transform_aes.c / transform_tf.c: A = R || M zero-padded to whole blocks, CBC with a zero IV, the last
+  // two blocks swapped and the output cut to |A| when |A| is not a multiple of 16.
+  bool CtsEncrypt(const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out) {
+    const size_t total = kIvBytes + len;
+    const size_t padded = (total + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+    memcpy(scratch_, r, kIvBytes);
+    memmove(scratch_ + kIvBytes, plain, len);
+    memset(scratch_ + total, 0, padded - total);
+    if (!Cbc(true, scratch_, padded)) return false;
+    const size_t rest = total % kBlockBytes;
+    if (rest == 0) {
+      memcpy(out, scratch_, total);
+      return true;
+    }
+    const size_t last = padded - kBlockBytes;
+    const size_t penultimate = last - kBlockBytes;
+    memcpy(out, scratch_, penultimate);
+    memcpy(out + penultimate, scratch_ + last, kBlockBytes);
+    memcpy(out + last, scratch_ + penultimate, rest);
+    return true;
+  }
+
+  // Undoes CtsEncrypt (spec §5.5 decryption): the stolen tail must decrypt to the zero padding.
+  bool CtsDecrypt(const uint8_t* in, size_t len, uint8_t* plain) {
+    const size_t rest = len % kBlockBytes;
+    size_t rebuilt = len;
+    if (rest == 0) {
+      memcpy(scratch_, in, len);
+    } else {
+      const size_t p = (len / kBlockBytes - 1) * kBlockBytes;
+      memcpy(scratch_, in, p);
+      // T = D(C(m-1)) with its first `rest` bytes replaced by the stolen tail: the CBC input of block m-1.
+      memcpy(scratch_ + p, in + p, kBlockBytes);
+      if (!Cbc(false, scratch_ + p, kBlockBytes)) return false;
+      memcpy(scratch_ + p, in + len - rest, rest);
+      memcpy(scratch_ + p + kBlockBytes, in + p, kBlockBytes);
+      rebuilt = p + 2 * kBlockBytes;
+    }
+    if (!Cbc(false, scratch_, rebuilt)) return false;
+    for (size_t i = len; i < rebuilt; i++) {
+      if (scratch_[i] != 0) return false;
+    }
+    memmove(plain, scratch_ + kIvBytes, len - kIvBytes);
+    return true;
+  }
+
+  static constexpr uint8_t kZeroIv[kIvBytes] = {};
+  CipherKey* key_;
+  uint8_t iv_[kIvBytes];
+  uint8_t scratch_[kMaxPlaintext + 3 * kBlockBytes];
+};
+
+bool GetU32s(napi_env env, napi_value v, uint32_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t byteOffset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
+      type != napi_uint32_array) {
+    return false;
+  }
+  *data = static_cast<uint32_t*>(ptr);
+  *len = length;
+  return true;
+}
+
+// True when [a, a + alen) and [b, b + blen) share a byte.
+inline bool Overlap(uintptr_t a, size_t alen, uintptr_t b, size_t blen) {
+  return a < b + blen && b < a + alen;
+}
+
+// payloadEncrypt(key, src, srcOffs, lens, dst, dstOffs, count, random, outLens) and
+// payloadDecrypt(key, src, srcOffs, lens, dst, dstOffs, count, null, outLens).
+napi_value PayloadBatch(napi_env env, napi_callback_info info, bool encrypt) {
+  const char* usage = encrypt ? "payloadEncrypt(key, src: Uint8Array, srcOffs: Uint32Array, lens: Uint32Array, "
+                                "dst: Uint8Array, dstOffs: Uint32Array, count: number, random: Uint8Array "
+                                "(16 bytes per payload), outLens: Uint32Array)"
+                              : "payloadDecrypt(key, src: Uint8Array, srcOffs: Uint32Array, lens: Uint32Array, "
+                                "dst: Uint8Array, dstOffs: Uint32Array, count: number, null, outLens: "
+                                "Uint32Array)";
+  size_t argc = kBatchArgs;
+  napi_value argv[kBatchArgs];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kBatchArgs) {
+    return ThrowType(env, usage);
+  }
+  CipherKey* key = GetKey(env, argv[0]);
+  uint8_t *src, *dst, *rnd = nullptr;
+  uint32_t *srcOffs, *lens, *dstOffs, *outLens;
+  size_t srcLen, dstLen, rndLen = 0, nSrcOffs, nLens, nDstOffs, nOut, count;
+  if (key == nullptr || !GetBytes(env, argv[1], &src, &srcLen) || !GetU32s(env, argv[2], &srcOffs, &nSrcOffs) ||
+      !GetU32s(env, argv[3], &lens, &nLens) || !GetBytes(env, argv[4], &dst, &dstLen) ||
+      !GetU32s(env, argv[5], &dstOffs, &nDstOffs) || !GetIndex(env, argv[6], &count) ||
+      (encrypt && !GetBytes(env, argv[7], &rnd, &rndLen)) || !GetU32s(env, argv[8], &outLens, &nOut)) {
+    return ThrowType(env, usage);
+  }
+  if (count > nSrcOffs || count > nLens || count > nDstOffs || count > nOut || (encrypt && count * kIvBytes > rndLen)) {
+    return ThrowRange(env, "crypto: fewer offsets, lengths or random bytes than payloads");
+  }
+  // Every range is checked before anything is written.
+  for (size_t i = 0; i < count; i++) {
+    const size_t len = lens[i];
+    const size_t outLen = encrypt ? kIvBytes + len : (len >= kIvBytes ? len - kIvBytes : 0);
+    if (static_cast<size_t>(srcOffs[i]) + len > srcLen || static_cast<size_t>(dstOffs[i]) + outLen > dstLen) {
+      return ThrowRange(env, "crypto: payload range outside its buffer");
+    }
+    if (encrypt && len > kMaxPlaintext) return ThrowRange(env, "crypto: payload above 2048 bytes");
+    // In place with the 16-byte preamble in front (or behind, decrypting), or apart.
+    const uintptr_t in = reinterpret_cast<uintptr_t>(src) + srcOffs[i];
+    const uintptr_t out = reinterpret_cast<uintptr_t>(dst) + dstOffs[i];
+    const uintptr_t inPlace = encrypt ? in - kIvBytes : in + kIvBytes;
+    if (out != inPlace && Overlap(in, len, out, outLen)) {
+      return ThrowRange(env, "crypto: payload output overlaps its input other than in place");
+    }
+  }
+  Framing framing(key);
+  if (key->kind != kSpeck && key->kind != kChaCha20 && key->kind != kTwofish && key->kind != kAes) {
+    return ThrowType(env, usage);
+  }
+  for (size_t i = 0; i < count; i++) {
+    uint8_t* out = dst + dstOffs[i];
+    const uint8_t* in = src + srcOffs[i];
+    if (encrypt) {
+      if (!framing.Encrypt(rnd + i * kIvBytes, in, lens[i], out)) {
+        napi_throw_error(env, nullptr, "crypto: OpenSSL failed");
+        return nullptr;
+      }
+      outLens[i] = static_cast<uint32_t>(kIvBytes + lens[i]);
+    } else {
+      outLens[i] = framing.Decrypt(in, lens[i], out) ? static_cast<uint32_t>(lens[i] - kIvBytes) : kInvalid;
+    }
+  }
+  return nullptr;
+}
+
+napi_value PayloadEncrypt(napi_env env, napi_callback_info info) { return PayloadBatch(env, info, true); }
+napi_value PayloadDecrypt(napi_env env, napi_callback_info info) { return PayloadBatch(env, info, false); }
+
 void FinalizeKey(napi_env env, void* data, void* hint) { delete static_cast<CipherKey*>(data); }
 
 // cipherKey(kind, material, off, len) → handle. Material: Speck 16/32-byte key, Twofish the
@@ -644,6 +846,8 @@ void InitCrypto(Napi::Env env, Napi::Object exports) {
   SetRaw(env, exports, "cbcEncrypt", CbcEncrypt);
   SetRaw(env, exports, "cbcDecrypt", CbcDecrypt);
   SetRaw(env, exports, "streamXor", StreamXor);
+  SetRaw(env, exports, "payloadEncrypt", PayloadEncrypt);
+  SetRaw(env, exports, "payloadDecrypt", PayloadDecrypt);
 }
 
 }  // namespace tsn2n

@@ -5,7 +5,8 @@
 
 namespace tsn2n {
 
-// Registers cipherKey, cbcEncrypt, cbcDecrypt, streamXor and cryptoInfo on `exports`.
+// Registers cipherKey, cbcEncrypt, cbcDecrypt, streamXor, payloadEncrypt, payloadDecrypt and cryptoInfo on
+// `exports`.
 void InitCrypto(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsn2n

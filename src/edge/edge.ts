@@ -70,7 +70,7 @@ import { createEdgeAuth, type EdgeAuth } from './auth.js';
 import { canSetTtl, type EdgeDeps, MULTICAST_GROUP, MULTICAST_PORT, type RouteCleanup } from './deps.js';
 import { TrafficFilter } from './filter.js';
 import { AddressMode, type EdgeConfig, type EdgeOptions, resolveEdgeOptions } from './options.js';
-import { createEdgePayload, type EdgePayload } from './payload.js';
+import { BATCH_INVALID, createEdgePayload, type EdgePayload, MAX_BATCH_PLAINTEXT_BYTES } from './payload.js';
 import {
   findPeerByAddr,
   ipv4Value,
@@ -327,7 +327,29 @@ export class Edge extends EventEmitter {
   private readonly txAddrs = new Uint8Array(TX_BATCH_MAX * SOCKADDR_BYTES);
   private rxBatching = false;
   private tapBatchCount = 0;
+  /**
+   * Frames of the TAP batch waiting for encryption (payload batch, one native call) and, with -H, for their header
+   * seal, which checksums the finished datagram. Run by flushTx before anything queued leaves.
+   */
+  private encBuf: Uint8Array | undefined;
+  private encCount = 0;
+  private readonly encSrcOffs = new Uint32Array(TX_BATCH_MAX);
+  private readonly encLens = new Uint32Array(TX_BATCH_MAX);
+  private readonly encDstOffs = new Uint32Array(TX_BATCH_MAX);
+  private readonly encOutLens = new Uint32Array(TX_BATCH_MAX);
+  private readonly sealOffs = new Uint32Array(TX_BATCH_MAX);
+  private readonly sealLens = new Uint32Array(TX_BATCH_MAX);
+  private readonly sealHls = new Uint32Array(TX_BATCH_MAX);
   private readonly tapSlab = new Uint8Array(TAP_BATCH_MAX * TAP_SLOT_BYTES);
+  /** Slots of tapSlab taken in the current UDP batch (a frame may take one and then be dropped). */
+  private tapSlots = 0;
+  /** Payloads of the UDP batch waiting for decryption into their tapSlab slot (payload batch, one native call). */
+  private decBuf: Uint8Array | undefined;
+  private decCount = 0;
+  private readonly decSrcOffs = new Uint32Array(TAP_BATCH_MAX);
+  private readonly decLens = new Uint32Array(TAP_BATCH_MAX);
+  private readonly decDstOffs = new Uint32Array(TAP_BATCH_MAX);
+  private readonly decOutLens = new Uint32Array(TAP_BATCH_MAX);
   private readonly tapOffsets = new Uint32Array(TAP_BATCH_MAX);
   private readonly tapLengths = new Uint32Array(TAP_BATCH_MAX);
   private readonly addrCache = new Map<number, SockAddr>();
@@ -1054,8 +1076,14 @@ export class Edge extends EventEmitter {
     }
   }
 
-  /** Sends what udpSend queued. */
+  /** Sends what udpSend queued, after encrypting (and sealing) the frames still waiting for it. */
   private flushTx(): void {
+    if (this.encCount > 0 && !this.runTxCrypto()) {
+      // Never send what was not encrypted: everything queued goes.
+      this.drops.txTransform += this.txCount;
+      this.txCount = 0;
+      return;
+    }
     const n = this.txCount;
     if (n === 0) return;
     this.txCount = 0;
@@ -1063,6 +1091,34 @@ export class Edge extends EventEmitter {
       this.batchUdp?.sendBatch(this.txBatchBuf!, this.txOffsets, this.txLengths, this.txAddrs, n) ?? 0;
     // The kernel refused the rest (send buffer full, unreachable): dropped like any lost datagram.
     if (sent < n) this.drops.txSocket += n - sent;
+  }
+
+  /** Encrypts the frames sendFrame left for the batch in one call, then seals their headers (-H), in order. */
+  private runTxCrypto(): boolean {
+    const n = this.encCount;
+    const buf = this.encBuf!;
+    this.encCount = 0;
+    this.encBuf = undefined;
+    try {
+      this.payload.batch!.encrypt(
+        buf,
+        this.encSrcOffs,
+        this.encLens,
+        buf,
+        this.encDstOffs,
+        n,
+        this.encOutLens,
+      );
+    } catch {
+      // Only a wrong range throws, which sendFrame rules out; the frames are lost, never sent in clear.
+      return false;
+    }
+    if (this.he) {
+      const keys = this.dynamicKeys!;
+      for (let j = 0; j < n; j++)
+        this.sealer.seal(buf, this.sealOffs[j], this.sealLens[j], keys, this.sealHls[j]);
+    }
+    return true;
   }
 
   /** edge_utils.c: edge_read_from_tap for one frame. */
@@ -1125,10 +1181,25 @@ export class Edge extends EventEmitter {
       out = this.txBuf;
       payloadOff = PACKET_HEADER_BYTES;
     }
-    const n = p.encrypt(src, srcOff, srcLen, out, payloadOff);
-    if (n < 0) {
-      this.drops.txTransform++;
-      return;
+    // A frame of the TAP batch (whose datagrams leave together) is encrypted with the rest of the batch in
+    // flushTx; any other at once, after the waiting ones (their seals must keep the send order).
+    const deferred = p.batch !== undefined && out === this.txBatchBuf && srcLen <= MAX_BATCH_PLAINTEXT_BYTES;
+    let n: number;
+    if (deferred) {
+      if (this.encCount === TX_BATCH_MAX) this.flushTx();
+      const j = this.encCount++;
+      this.encBuf = out;
+      this.encSrcOffs[j] = srcOff;
+      this.encLens[j] = srcLen;
+      this.encDstOffs[j] = payloadOff;
+      n = srcLen + p.overhead;
+    } else {
+      if (this.encCount > 0) this.flushTx();
+      n = p.encrypt(src, srcOff, srcLen, out, payloadOff);
+      if (n < 0) {
+        this.drops.txTransform++;
+        return;
+      }
     }
     this.traffic.transopTx++;
     const hdrOff = payloadOff - PACKET_HEADER_BYTES;
@@ -1147,7 +1218,14 @@ export class Edge extends EventEmitter {
     const total = PACKET_HEADER_BYTES + n;
     if (this.he) {
       const hl = headerLength(MsgType.PACKET, PACKET_HEADER_BYTES, n, this.userPassword);
-      this.sealer.seal(out, hdrOff, total, this.dynamicKeys!, hl);
+      if (deferred) {
+        const j = this.encCount - 1;
+        this.sealOffs[j] = hdrOff;
+        this.sealLens[j] = total;
+        this.sealHls[j] = hl;
+      } else {
+        this.sealer.seal(out, hdrOff, total, this.dynamicKeys!, hl);
+      }
     }
     this.sendPacket(dstMac, out, hdrOff, total);
   }
@@ -1250,6 +1328,8 @@ export class Edge extends EventEmitter {
     } finally {
       this.rxBatching = false;
       this.rxFrom = undefined;
+      if (this.decCount > 0) this.runRxCrypto();
+      this.tapSlots = 0;
       this.flushTapWrites();
     }
   };
@@ -1427,22 +1507,33 @@ export class Edge extends EventEmitter {
       this.drops.rxTransform++;
       return;
     }
-    // Frames of a UDP batch are decrypted straight into the TAP batch slab; single datagrams into rxBuf.
+    // Frames of a UDP batch are decrypted straight into the TAP batch slab, with the payload batch in one call
+    // at the end of the UDP batch (runRxCrypto) when the native backend offers it; single datagrams into rxBuf.
     // (Payloads larger than a slot take the single path; the transform refuses what rxBuf cannot hold.)
-    const batched =
-      this.rxBatching && this.tapBatchCount < TAP_BATCH_MAX && end - payloadOff <= TAP_SLOT_BYTES;
+    const len = end - payloadOff;
+    const batched = this.rxBatching && this.tapSlots < TAP_BATCH_MAX && len <= TAP_SLOT_BYTES;
     const compressed = v.compression !== CompressionId.NONE;
+    t.transopRx++;
+    if (batched && !compressed && this.payload.batch !== undefined) {
+      const j = this.decCount++;
+      this.decBuf = buf;
+      this.decSrcOffs[j] = payloadOff;
+      this.decLens[j] = len;
+      this.decDstOffs[j] = this.tapSlots++ * TAP_SLOT_BYTES;
+      return;
+    }
+    // Frames waiting for the batch go to the TAP first: the order stays.
+    if (this.decCount > 0) this.runRxCrypto();
     // Compressed payloads are decrypted into rxBuf first, then inflated into the frame's place.
     const frame = batched ? this.tapSlab : compressed ? this.unzBuf : this.rxBuf;
-    const fOff = batched ? this.tapBatchCount * TAP_SLOT_BYTES : 0;
+    const fOff = batched ? this.tapSlots++ * TAP_SLOT_BYTES : 0;
     let n = this.payload.decrypt(
       buf,
       payloadOff,
-      end - payloadOff,
+      len,
       compressed ? this.rxBuf : frame,
       compressed ? 0 : fOff,
     );
-    t.transopRx++;
     if (n < 0) {
       this.drops.rxPayloadCrypto++;
       return;
@@ -1455,14 +1546,61 @@ export class Edge extends EventEmitter {
       }
       n = m;
     }
+    if (!this.acceptRxFrame(frame, fOff, n)) return;
+    if (batched) {
+      const i = this.tapBatchCount++;
+      this.tapOffsets[i] = fOff;
+      this.tapLengths[i] = n;
+      return;
+    }
+    if (this.tap === undefined || !this.tap.write(frame, fOff, n)) this.drops.rxTapWrite++;
+  }
+
+  /** Decrypts the payloads handlePacket left for the batch into their slots, then checks and queues each frame. */
+  private runRxCrypto(): void {
+    const n = this.decCount;
+    const src = this.decBuf!;
+    this.decCount = 0;
+    this.decBuf = undefined;
+    try {
+      this.payload.batch!.decrypt(
+        src,
+        this.decSrcOffs,
+        this.decLens,
+        this.tapSlab,
+        this.decDstOffs,
+        n,
+        this.decOutLens,
+      );
+    } catch {
+      // Only a wrong range throws, which handlePacket rules out.
+      this.drops.rxPayloadCrypto += n;
+      return;
+    }
+    for (let j = 0; j < n; j++) {
+      const m = this.decOutLens[j];
+      if (m === BATCH_INVALID) {
+        this.drops.rxPayloadCrypto++;
+        continue;
+      }
+      const fOff = this.decDstOffs[j];
+      if (!this.acceptRxFrame(this.tapSlab, fOff, m)) continue;
+      const i = this.tapBatchCount++;
+      this.tapOffsets[i] = fOff;
+      this.tapLengths[i] = m;
+    }
+  }
+
+  /** edge_utils.c: handle_PACKET's checks on the plaintext frame[fOff, +n); a refused frame is counted. */
+  private acceptRxFrame(frame: Uint8Array, fOff: number, n: number): boolean {
     if (n < ETH_HEADER_BYTES) {
       this.drops.rxDecode++;
-      return;
+      return false;
     }
     if (isEthMulticast(frame, fOff)) {
       if (!this.config.acceptMulticast) {
         this.drops.rxMulticast++;
-        return;
+        return false;
       }
     } else if (
       !this.config.allowRouting &&
@@ -1472,19 +1610,13 @@ export class Edge extends EventEmitter {
       readU32(frame, fOff + IPV4_DST) !== this.devAddr
     ) {
       this.drops.rxRouted++;
-      return;
+      return false;
     }
     if (this.filter !== undefined && !this.filter.accepts(frame, fOff, n)) {
       this.drops.rxFiltered++;
-      return;
+      return false;
     }
-    if (batched) {
-      const i = this.tapBatchCount++;
-      this.tapOffsets[i] = fOff;
-      this.tapLengths[i] = n;
-      return;
-    }
-    if (this.tap === undefined || !this.tap.write(frame, fOff, n)) this.drops.rxTapWrite++;
+    return true;
   }
 
   /** Writes the frames collected from one UDP batch to the TAP device in one call. */

@@ -150,6 +150,40 @@ export interface NativeAddon {
     iv: Uint8Array,
     ivOff: number,
   ): void;
+  /**
+   * The n2n payload transform of a Speck, ChaCha20, Twofish or AES key (spec §5.5-§5.7, the framing of
+   * transform/payload.ts) over a batch: payload i = src[srcOffs[i], +lens[i]) (at most 2048 bytes) becomes
+   * random[16 i, +16) (the IV, or the random first block of CBC) || ciphertext at dst[dstOffs[i]], and
+   * outLens[i] = 16 + lens[i]. Output in place (16 bytes in front of the input) or apart. Throws RangeError /
+   * TypeError before writing anything when a range or argument is wrong.
+   */
+  payloadEncrypt(
+    key: NativeCipherKey,
+    src: Uint8Array,
+    srcOffs: Uint32Array,
+    lens: Uint32Array,
+    dst: Uint8Array,
+    dstOffs: Uint32Array,
+    count: number,
+    random: Uint8Array,
+    outLens: Uint32Array,
+  ): void;
+  /**
+   * The inverse over a batch: outLens[i] = the plaintext length written at dst[dstOffs[i]] (lens[i] − 16), or
+   * 0xffffffff when payload i is invalid (shorter than 16 bytes, over 2048 + 16, bad CTS padding). Output in place
+   * (16 bytes behind the input) or apart.
+   */
+  payloadDecrypt(
+    key: NativeCipherKey,
+    src: Uint8Array,
+    srcOffs: Uint32Array,
+    lens: Uint32Array,
+    dst: Uint8Array,
+    dstOffs: Uint32Array,
+    count: number,
+    random: null,
+    outLens: Uint32Array,
+  ): void;
   /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
   cryptoInfo(): { speck: string; openssl: string };
 

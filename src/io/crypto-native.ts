@@ -15,7 +15,8 @@ const WORD_BYTES = 4;
 /** CBC (Twofish or AES) over one native key. */
 class NativeCbc {
   private readonly addon: NativeAddon;
-  private readonly key: NativeCipherKey;
+  /** @internal For NativeCipherBackend.payloadBatch. */
+  readonly key: NativeCipherKey;
 
   constructor(addon: NativeAddon, key: NativeCipherKey) {
     this.addon = addon;
@@ -57,7 +58,8 @@ class NativeCbc {
 /** A keystream cipher (Speck-CTR or ChaCha20) over one native key. */
 class NativeStream {
   private readonly addon: NativeAddon;
-  private readonly key: NativeCipherKey;
+  /** @internal For NativeCipherBackend.payloadBatch. */
+  readonly key: NativeCipherKey;
 
   constructor(addon: NativeAddon, key: NativeCipherKey) {
     this.addon = addon;
@@ -76,6 +78,50 @@ class NativeStream {
     this.addon.streamXor(this.key, src, srcOff, len, dst, dstOff, iv, ivOff);
   }
 }
+
+/**
+ * A payload transform over a batch in one native call (the addon's payloadEncrypt / payloadDecrypt): the framing of
+ * spec §5.5-§5.7 with the key of one core. The caller supplies the random preambles and decides what to process.
+ */
+export class NativePayloadBatch {
+  private readonly addon: NativeAddon;
+  private readonly key: NativeCipherKey;
+
+  constructor(addon: NativeAddon, key: NativeCipherKey) {
+    this.addon = addon;
+    this.key = key;
+  }
+
+  /** Payload i = src[srcOffs[i], +lens[i]) → random[16 i, +16) || ciphertext at dst[dstOffs[i]]; outLens[i] = its length. */
+  encrypt(
+    src: Uint8Array,
+    srcOffs: Uint32Array,
+    lens: Uint32Array,
+    dst: Uint8Array,
+    dstOffs: Uint32Array,
+    count: number,
+    random: Uint8Array,
+    outLens: Uint32Array,
+  ): void {
+    this.addon.payloadEncrypt(this.key, src, srcOffs, lens, dst, dstOffs, count, random, outLens);
+  }
+
+  /** Payload i → its plaintext at dst[dstOffs[i]]; outLens[i] = its length or INVALID_PAYLOAD. */
+  decrypt(
+    src: Uint8Array,
+    srcOffs: Uint32Array,
+    lens: Uint32Array,
+    dst: Uint8Array,
+    dstOffs: Uint32Array,
+    count: number,
+    outLens: Uint32Array,
+  ): void {
+    this.addon.payloadDecrypt(this.key, src, srcOffs, lens, dst, dstOffs, count, null, outLens);
+  }
+}
+
+/** outLens entry of NativePayloadBatch.decrypt for a payload that does not decrypt. */
+export const INVALID_PAYLOAD = 0xffffffff;
 
 /** Every cipher core of the addon; shape of crypto/backend.ts's CipherBackend. */
 export class NativeCipherBackend {
@@ -115,6 +161,16 @@ export class NativeCipherBackend {
   /** Speck128-CTR in n2n's counter convention; 16- or 32-byte key. */
   speckCtr(key: Uint8Array): NativeStream {
     return new NativeStream(this.addon, this.addon.cipherKey(CipherKind.SPECK, key, 0, key.length));
+  }
+
+  /**
+   * The batch payload transform over the key of `core` (one this backend made), or undefined for another object
+   * or an addon without payload batches.
+   */
+  payloadBatch(core: unknown): NativePayloadBatch | undefined {
+    if (typeof this.addon.payloadEncrypt !== 'function') return undefined;
+    if (!(core instanceof NativeStream) && !(core instanceof NativeCbc)) return undefined;
+    return new NativePayloadBatch(this.addon, core.key);
   }
 }
 

@@ -1,7 +1,12 @@
 // The I/O layer: TAP device and UDP socket contracts, their in-memory doubles and the real implementations.
 export type { NativeAddon, NativeFdPoller, NativeIfInfo } from './addon.js';
 export { AddonMissingError, addonAvailable, loadAddon } from './addon.js';
-export { NativeCipherBackend, nativeCipherBackend } from './crypto-native.js';
+export {
+  INVALID_PAYLOAD,
+  NativeCipherBackend,
+  NativePayloadBatch,
+  nativeCipherBackend,
+} from './crypto-native.js';
 export * from './memory.js';
 export * from './pool.js';
 export * from './sockaddr.js';
