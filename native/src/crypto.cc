@@ -317,37 +317,76 @@ inline void TwofishEncryptWords(const TwofishKey& t, uint32_t* v) {
   v[3] = b ^ k[kOutputWhiten + 3];
 }
 
-// Decrypts two blocks v[0..3], w[0..3] in place, their rounds interleaved.
-inline void TwofishDecryptWords2(const TwofishKey& t, uint32_t* v, uint32_t* w) {
+// Twofish runs on lookups whose latency, not their number, bounds one block: independent blocks side by side
+// (kLanes at a time, their rounds interleaved) keep the load ports busy.
+constexpr int kLanes = 4;
+
+// Encrypts the blocks v[0..kLanes) (4 words each) in place.
+inline void TwofishEncryptLanes(const TwofishKey& t, uint32_t (*v)[4]) {
   const uint32_t* k = t.k;
-  uint32_t c = v[0] ^ k[kOutputWhiten], d = v[1] ^ k[kOutputWhiten + 1];
-  uint32_t a = v[2] ^ k[kOutputWhiten + 2], b = v[3] ^ k[kOutputWhiten + 3];
-  uint32_t c2 = w[0] ^ k[kOutputWhiten], d2 = w[1] ^ k[kOutputWhiten + 1];
-  uint32_t a2 = w[2] ^ k[kOutputWhiten + 2], b2 = w[3] ^ k[kOutputWhiten + 3];
-  for (int r = kRoundKeyBase + 2 * kTwofishRounds - 4; r >= kRoundKeyBase; r -= 4) {
-    uint32_t t0 = G0(t, c), t1 = G1(t, d);
-    uint32_t u0 = G0(t, c2), u1 = G1(t, d2);
-    a = Rol32(a, 1) ^ (t0 + t1 + k[r + 2]);
-    b = Ror32(b ^ (t0 + 2 * t1 + k[r + 3]), 1);
-    a2 = Rol32(a2, 1) ^ (u0 + u1 + k[r + 2]);
-    b2 = Ror32(b2 ^ (u0 + 2 * u1 + k[r + 3]), 1);
-    t0 = G0(t, a);
-    t1 = G1(t, b);
-    u0 = G0(t, a2);
-    u1 = G1(t, b2);
-    c = Rol32(c, 1) ^ (t0 + t1 + k[r]);
-    d = Ror32(d ^ (t0 + 2 * t1 + k[r + 1]), 1);
-    c2 = Rol32(c2, 1) ^ (u0 + u1 + k[r]);
-    d2 = Ror32(d2 ^ (u0 + 2 * u1 + k[r + 1]), 1);
+  uint32_t a[kLanes], b[kLanes], c[kLanes], d[kLanes];
+#pragma GCC unroll 4
+  for (int j = 0; j < kLanes; j++) {
+    a[j] = v[j][0] ^ k[0];
+    b[j] = v[j][1] ^ k[1];
+    c[j] = v[j][2] ^ k[2];
+    d[j] = v[j][3] ^ k[3];
   }
-  v[0] = a ^ k[0];
-  v[1] = b ^ k[1];
-  v[2] = c ^ k[2];
-  v[3] = d ^ k[3];
-  w[0] = a2 ^ k[0];
-  w[1] = b2 ^ k[1];
-  w[2] = c2 ^ k[2];
-  w[3] = d2 ^ k[3];
+  for (int r = kRoundKeyBase; r < kRoundKeyBase + 2 * kTwofishRounds; r += 4) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kLanes; j++) {
+      const uint32_t t0 = G0(t, a[j]), t1 = G1(t, b[j]);
+      c[j] = Ror32(c[j] ^ (t0 + t1 + k[r]), 1);
+      d[j] = Rol32(d[j], 1) ^ (t0 + 2 * t1 + k[r + 1]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < kLanes; j++) {
+      const uint32_t t0 = G0(t, c[j]), t1 = G1(t, d[j]);
+      a[j] = Ror32(a[j] ^ (t0 + t1 + k[r + 2]), 1);
+      b[j] = Rol32(b[j], 1) ^ (t0 + 2 * t1 + k[r + 3]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < kLanes; j++) {
+    v[j][0] = c[j] ^ k[kOutputWhiten];
+    v[j][1] = d[j] ^ k[kOutputWhiten + 1];
+    v[j][2] = a[j] ^ k[kOutputWhiten + 2];
+    v[j][3] = b[j] ^ k[kOutputWhiten + 3];
+  }
+}
+
+// Decrypts the blocks v[0..kLanes) in place (the rounds of TwofishEncryptWords backwards).
+inline void TwofishDecryptLanes(const TwofishKey& t, uint32_t (*v)[4]) {
+  const uint32_t* k = t.k;
+  uint32_t a[kLanes], b[kLanes], c[kLanes], d[kLanes];
+#pragma GCC unroll 4
+  for (int j = 0; j < kLanes; j++) {
+    c[j] = v[j][0] ^ k[kOutputWhiten];
+    d[j] = v[j][1] ^ k[kOutputWhiten + 1];
+    a[j] = v[j][2] ^ k[kOutputWhiten + 2];
+    b[j] = v[j][3] ^ k[kOutputWhiten + 3];
+  }
+  for (int r = kRoundKeyBase + 2 * kTwofishRounds - 4; r >= kRoundKeyBase; r -= 4) {
+#pragma GCC unroll 4
+    for (int j = 0; j < kLanes; j++) {
+      const uint32_t t0 = G0(t, c[j]), t1 = G1(t, d[j]);
+      a[j] = Rol32(a[j], 1) ^ (t0 + t1 + k[r + 2]);
+      b[j] = Ror32(b[j] ^ (t0 + 2 * t1 + k[r + 3]), 1);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < kLanes; j++) {
+      const uint32_t t0 = G0(t, a[j]), t1 = G1(t, b[j]);
+      c[j] = Rol32(c[j], 1) ^ (t0 + t1 + k[r]);
+      d[j] = Ror32(d[j] ^ (t0 + 2 * t1 + k[r + 1]), 1);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < kLanes; j++) {
+    v[j][0] = a[j] ^ k[0];
+    v[j][1] = b[j] ^ k[1];
+    v[j][2] = c[j] ^ k[2];
+    v[j][3] = d[j] ^ k[3];
+  }
 }
 
 void LoadBlock(const uint8_t* p, uint32_t* v) {
@@ -376,26 +415,47 @@ void TwofishCbcDecrypt(const TwofishKey& t, const uint8_t* iv, const uint8_t* sr
                        size_t len) {
   uint32_t prev[4];
   LoadBlock(iv, prev);
-  for (size_t p = 0; p < len; p += 2 * kBlockBytes) {
-    // Both ciphertext blocks are read before anything is written (in place works). A lone last
-    // block is decrypted alongside a copy of itself.
-    const bool two = len - p >= 2 * kBlockBytes;
-    uint32_t c0[4], c1[4], v[4], w[4];
-    LoadBlock(src + p, c0);
-    if (two) {
-      LoadBlock(src + p + kBlockBytes, c1);
-    } else {
-      memcpy(c1, c0, sizeof(c1));
+  const size_t blocks = len / kBlockBytes;
+  for (size_t first = 0; first < blocks; first += kLanes) {
+    // Up to kLanes ciphertext blocks are read before anything is written (in place works); a short last
+    // group fills its spare lanes with copies of its last block and stores only its own.
+    const size_t n = blocks - first < static_cast<size_t>(kLanes) ? blocks - first : kLanes;
+    uint32_t c[kLanes][4], v[kLanes][4];
+    for (size_t j = 0; j < static_cast<size_t>(kLanes); j++) {
+      LoadBlock(src + (first + (j < n ? j : n - 1)) * kBlockBytes, c[j]);
     }
-    memcpy(v, c0, sizeof(v));
-    memcpy(w, c1, sizeof(w));
-    TwofishDecryptWords2(t, v, w);
-    for (int i = 0; i < 4; i++) v[i] ^= prev[i];
-    StoreBlock(dst + p, v);
-    if (!two) break;
-    for (int i = 0; i < 4; i++) w[i] ^= c0[i];
-    StoreBlock(dst + p + kBlockBytes, w);
-    memcpy(prev, c1, sizeof(prev));
+    memcpy(v, c, sizeof(v));
+    TwofishDecryptLanes(t, v);
+    for (size_t j = 0; j < n; j++) {
+      const uint32_t* x = j == 0 ? prev : c[j - 1];
+      for (int i = 0; i < 4; i++) v[j][i] ^= x[i];
+      StoreBlock(dst + (first + j) * kBlockBytes, v[j]);
+    }
+    memcpy(prev, c[n - 1], sizeof(prev));
+  }
+}
+
+// CBC-encrypts kLanes independent messages side by side: msg[j][0, blocks[j] * 16) in place, zero IVs. The chains
+// are sequential, the lanes are not; a lane whose message has ended keeps running on its last block, unstored.
+void TwofishCbcEncryptLanes(const TwofishKey& t, uint8_t* const* msg, const size_t* blocks) {
+  uint32_t x[kLanes][4] = {};
+  size_t most = 0;
+  for (int j = 0; j < kLanes; j++) most = blocks[j] > most ? blocks[j] : most;
+  for (size_t i = 0; i < most; i++) {
+    uint32_t v[kLanes][4];
+    for (int j = 0; j < kLanes; j++) {
+      if (i < blocks[j]) {
+        LoadBlock(msg[j] + i * kBlockBytes, v[j]);
+        for (int w = 0; w < 4; w++) v[j][w] ^= x[j][w];
+      } else {
+        memcpy(v[j], x[j], sizeof(v[j]));
+      }
+    }
+    TwofishEncryptLanes(t, v);
+    for (int j = 0; j < kLanes; j++) {
+      if (i < blocks[j]) StoreBlock(msg[j] + i * kBlockBytes, v[j]);
+      memcpy(x[j], v[j], sizeof(x[j]));
+    }
   }
 }
 
@@ -640,24 +700,40 @@ class Framing {
   // transform_aes.c / transform_tf.c: A = R || M zero-padded to whole blocks, CBC with a zero IV, the last
   // two blocks swapped and the output cut to |A| when |A| is not a multiple of 16.
   bool CtsEncrypt(const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out) {
-    const size_t total = kIvBytes + len;
-    const size_t padded = (total + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
-    memcpy(scratch_, r, kIvBytes);
-    memmove(scratch_ + kIvBytes, plain, len);
-    memset(scratch_ + total, 0, padded - total);
+    const size_t padded = CtsPrepare(r, plain, len, scratch_);
     if (!Cbc(true, scratch_, padded)) return false;
-    const size_t rest = total % kBlockBytes;
-    if (rest == 0) {
-      memcpy(out, scratch_, total);
-      return true;
-    }
-    const size_t last = padded - kBlockBytes;
-    const size_t penultimate = last - kBlockBytes;
-    memcpy(out, scratch_, penultimate);
-    memcpy(out + penultimate, scratch_ + last, kBlockBytes);
-    memcpy(out + last, scratch_ + penultimate, rest);
+    CtsFinish(scratch_, len, out);
     return true;
   }
+
+ public:
+  // A = R || M into `a`, zero-padded to whole blocks; returns the padded length.
+  static size_t CtsPrepare(const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* a) {
+    const size_t total = kIvBytes + len;
+    const size_t padded = (total + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+    memcpy(a, r, kIvBytes);
+    memmove(a + kIvBytes, plain, len);
+    memset(a + total, 0, padded - total);
+    return padded;
+  }
+
+  // The CBC output `a` of CtsPrepare's A to out[0, 16 + len), the last two blocks swapped when cut.
+  static void CtsFinish(const uint8_t* a, size_t len, uint8_t* out) {
+    const size_t total = kIvBytes + len;
+    const size_t rest = total % kBlockBytes;
+    if (rest == 0) {
+      memcpy(out, a, total);
+      return;
+    }
+    const size_t padded = total - rest + kBlockBytes;
+    const size_t last = padded - kBlockBytes;
+    const size_t penultimate = last - kBlockBytes;
+    memcpy(out, a, penultimate);
+    memcpy(out + penultimate, a + last, kBlockBytes);
+    memcpy(out + last, a + penultimate, rest);
+  }
+
+ private:
 
   // Undoes CtsEncrypt (spec §5.5 decryption): the stolen tail must decrypt to the zero padding.
   bool CtsDecrypt(const uint8_t* in, size_t len, uint8_t* plain) {
@@ -756,7 +832,28 @@ napi_value PayloadBatch(napi_env env, napi_callback_info info, bool encrypt) {
   if (key->kind != kSpeck && key->kind != kChaCha20 && key->kind != kTwofish && key->kind != kAes) {
     return ThrowType(env, usage);
   }
-  for (size_t i = 0; i < count; i++) {
+  size_t first = 0;
+  if (encrypt && key->kind == kTwofish) {
+    // CBC chains are sequential: kLanes payloads at a time, side by side.
+    const auto& t = *static_cast<const TwofishKey*>(key);
+    static thread_local uint8_t lanes[kLanes][kMaxPlaintext + 3 * kBlockBytes];
+    for (; first + kLanes <= count; first += kLanes) {
+      uint8_t* msg[kLanes];
+      size_t blocks[kLanes];
+      for (int j = 0; j < kLanes; j++) {
+        const size_t i = first + j;
+        msg[j] = lanes[j];
+        blocks[j] = Framing::CtsPrepare(rnd + i * kIvBytes, src + srcOffs[i], lens[i], lanes[j]) / kBlockBytes;
+      }
+      TwofishCbcEncryptLanes(t, msg, blocks);
+      for (int j = 0; j < kLanes; j++) {
+        const size_t i = first + j;
+        Framing::CtsFinish(lanes[j], lens[i], dst + dstOffs[i]);
+        outLens[i] = static_cast<uint32_t>(kIvBytes + lens[i]);
+      }
+    }
+  }
+  for (size_t i = first; i < count; i++) {
     uint8_t* out = dst + dstOffs[i];
     const uint8_t* in = src + srcOffs[i];
     if (encrypt) {
