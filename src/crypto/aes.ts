@@ -10,7 +10,9 @@
 // * decrypt: the context yields D(C1) xor S for the first block; xoring S and the IV back gives
 //   D(C1) xor IV, the standard first block; later blocks chain normally.
 // The state is simply the last 16 ciphertext bytes of the previous call on that context.
+
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { checkBlocks, checkRange } from './checks.js';
 
 /** Block size in bytes. */
 export const AES_BLOCK_BYTES = 16;
@@ -23,18 +25,6 @@ const ZERO_IV = new Uint8Array(AES_BLOCK_BYTES);
 
 type CipherContext = ReturnType<typeof createCipheriv>;
 type DecipherContext = ReturnType<typeof createDecipheriv>;
-
-function checkRange(buf: Uint8Array, off: number, len: number, what: string): void {
-  if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
-    throw new RangeError(`aes: ${what} range ${off}+${len} outside ${buf.length} bytes`);
-  }
-}
-
-function checkBlocks(len: number): void {
-  if (len % AES_BLOCK_BYTES !== 0) {
-    throw new RangeError(`aes: CBC length ${len} is not a multiple of ${AES_BLOCK_BYTES}`);
-  }
-}
 
 /** Copies one output Buffer of node:crypto into dst, checking the length contract once. */
 function place(out: Uint8Array, expected: number, dst: Uint8Array, dstOff: number): void {
@@ -67,7 +57,7 @@ export class AesCbc {
     if (keyBytes !== 16 && keyBytes !== 24 && keyBytes !== 32) {
       throw new RangeError(`aes: key must be 16, 24 or 32 bytes, got ${keyBytes}`);
     }
-    checkRange(key, keyOff, keyBytes, 'key');
+    checkRange('aes', key, keyOff, keyBytes, 'key');
     this.keyBytes = keyBytes;
     const k = key.subarray(keyOff, keyOff + keyBytes);
     const bits = keyBytes * 8;
@@ -96,9 +86,9 @@ export class AesCbc {
     iv?: Uint8Array,
     ivOff = 0,
   ): void {
-    checkBlocks(len);
-    checkRange(src, srcOff, len, 'input');
-    checkRange(dst, dstOff, len, 'output');
+    checkBlocks('aes', len, AES_BLOCK_BYTES);
+    checkRange('aes', src, srcOff, len, 'input');
+    checkRange('aes', dst, dstOff, len, 'output');
     if (len === 0) return;
     // In place the caller gives up the plaintext anyway, so the first block is corrected right
     // there; otherwise through scratch, leaving src untouched.
@@ -113,7 +103,7 @@ export class AesCbc {
     if (iv === undefined) {
       for (let i = 0; i < AES_BLOCK_BYTES; i++) s[sOff + i] ^= st[i];
     } else {
-      checkRange(iv, ivOff, AES_BLOCK_BYTES, 'IV');
+      checkRange('aes', iv, ivOff, AES_BLOCK_BYTES, 'IV');
       for (let i = 0; i < AES_BLOCK_BYTES; i++) s[sOff + i] ^= st[i] ^ iv[ivOff + i];
     }
     const out = this.cbcEnc.update(s.subarray(sOff, sOff + len));
@@ -134,11 +124,11 @@ export class AesCbc {
     iv?: Uint8Array,
     ivOff = 0,
   ): void {
-    checkBlocks(len);
-    checkRange(src, srcOff, len, 'input');
-    checkRange(dst, dstOff, len, 'output');
+    checkBlocks('aes', len, AES_BLOCK_BYTES);
+    checkRange('aes', src, srcOff, len, 'input');
+    checkRange('aes', dst, dstOff, len, 'output');
     if (len === 0) return;
-    if (iv !== undefined) checkRange(iv, ivOff, AES_BLOCK_BYTES, 'IV');
+    if (iv !== undefined) checkRange('aes', iv, ivOff, AES_BLOCK_BYTES, 'IV');
     // The chaining value for the next call; saved before dst (which may alias src) is written.
     this.nextState.set(src.subarray(srcOff + len - AES_BLOCK_BYTES, srcOff + len));
     const out = this.cbcDec.update(src.subarray(srcOff, srcOff + len));
@@ -154,15 +144,15 @@ export class AesCbc {
 
   /** Encrypts one block src[srcOff, +16) into dst[dstOff, +16) (AES-ECB). */
   encryptBlock(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    checkRange(src, srcOff, AES_BLOCK_BYTES, 'input');
-    checkRange(dst, dstOff, AES_BLOCK_BYTES, 'output');
+    checkRange('aes', src, srcOff, AES_BLOCK_BYTES, 'input');
+    checkRange('aes', dst, dstOff, AES_BLOCK_BYTES, 'output');
     place(this.ecbEnc.update(src.subarray(srcOff, srcOff + AES_BLOCK_BYTES)), AES_BLOCK_BYTES, dst, dstOff);
   }
 
   /** Decrypts one block src[srcOff, +16) into dst[dstOff, +16) (AES-ECB). */
   decryptBlock(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    checkRange(src, srcOff, AES_BLOCK_BYTES, 'input');
-    checkRange(dst, dstOff, AES_BLOCK_BYTES, 'output');
+    checkRange('aes', src, srcOff, AES_BLOCK_BYTES, 'input');
+    checkRange('aes', dst, dstOff, AES_BLOCK_BYTES, 'output');
     place(this.ecbDec.update(src.subarray(srcOff, srcOff + AES_BLOCK_BYTES)), AES_BLOCK_BYTES, dst, dstOff);
   }
 }

@@ -15,8 +15,10 @@
 // * ChaCha20.xor keeps a few recently used contexts; a message whose IV continues exactly where a
 //   cached context stands (consecutive messages of one such sender) reuses it. Any other IV gets a
 //   fresh context. The output is the same either way: the keystream depends only on (key, IV).
+
 import { createCipheriv } from 'node:crypto';
 import type { Random } from '../util/random.js';
+import { checkRange } from './checks.js';
 
 /** Key size in bytes. */
 export const CHACHA20_KEY_BYTES = 32;
@@ -57,12 +59,6 @@ function writeLe32(b: Uint8Array, p: number, v: number): void {
 function checkKey(key: Uint8Array): void {
   if (key.length !== CHACHA20_KEY_BYTES) {
     throw new RangeError(`chacha20: key must be ${CHACHA20_KEY_BYTES} bytes, got ${key.length}`);
-  }
-}
-
-function checkRange(buf: Uint8Array, off: number, len: number, what: string): void {
-  if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
-    throw new RangeError(`chacha20: ${what} range ${off}+${len} outside ${buf.length} bytes`);
   }
 }
 
@@ -114,9 +110,9 @@ export function chacha20XorPure(
   dstOff: number,
 ): void {
   checkKey(key);
-  checkRange(iv, ivOff, CHACHA20_IV_BYTES, 'IV');
-  checkRange(src, srcOff, len, 'input');
-  checkRange(dst, dstOff, len, 'output');
+  checkRange('chacha20', iv, ivOff, CHACHA20_IV_BYTES, 'IV');
+  checkRange('chacha20', src, srcOff, len, 'input');
+  checkRange('chacha20', dst, dstOff, len, 'output');
   const st = refState;
   const x = refWork;
   for (let i = 0; i < 4; i++) st[i] = SIGMA[i];
@@ -200,9 +196,9 @@ export class ChaCha20 {
     dst: Uint8Array,
     dstOff: number,
   ): void {
-    checkRange(iv, ivOff, CHACHA20_IV_BYTES, 'IV');
-    checkRange(src, srcOff, len, 'input');
-    checkRange(dst, dstOff, len, 'output');
+    checkRange('chacha20', iv, ivOff, CHACHA20_IV_BYTES, 'IV');
+    checkRange('chacha20', src, srcOff, len, 'input');
+    checkRange('chacha20', dst, dstOff, len, 'output');
     if (len === 0) return;
     const counter = readLe32(iv, ivOff);
     const n0 = readLe32(iv, ivOff + 4);
@@ -360,9 +356,9 @@ export class ChaCha20Sender {
     ivOut: Uint8Array,
     ivOutOff: number,
   ): void {
-    checkRange(src, srcOff, len, 'input');
-    checkRange(dst, dstOff, len, 'output');
-    checkRange(ivOut, ivOutOff, CHACHA20_IV_BYTES, 'IV output');
+    checkRange('chacha20', src, srcOff, len, 'input');
+    checkRange('chacha20', dst, dstOff, len, 'output');
+    checkRange('chacha20', ivOut, ivOutOff, CHACHA20_IV_BYTES, 'IV output');
     const blocks = blocksFor(len);
     // Re-key before the 32-bit counter could wrap inside a message (receivers disagree on the carry).
     if (this.ctx === null || this.counter + blocks > this.blocksPerNonce) this.rekey();

@@ -1,4 +1,5 @@
 // Pearson-B hashes (H64/H128/H256/H32/H16) of n2n 3.x with 64-bit lanes held as pairs of 32-bit ints.
+import { checkRange } from './checks.js';
 //
 // Spec §5.2, pearson.c: every lane starts at 0; a round with value v sets h_j = mix((h_j ^ v) - j);
 // whole 8-byte words are ingested little-endian, then all lanes are complemented, the 0..7 tail
@@ -130,12 +131,6 @@ function run(n: number, data: Uint8Array, off: number, len: number): void {
   round(n, Math.floor(len / 0x100000000) >>> 0, len >>> 0);
 }
 
-function checkRange(data: Uint8Array, off: number, len: number): void {
-  if (!(off >= 0 && len >= 0 && off + len <= data.length)) {
-    throw new RangeError(`pearson: range ${off}+${len} outside ${data.length} bytes`);
-  }
-}
-
 function storeLanes(n: number, out: Uint8Array, outOff: number): void {
   // Lane n first, lane 1 last, each big-endian.
   let o = outOff;
@@ -159,7 +154,7 @@ function storeLanes(n: number, out: Uint8Array, outOff: number): void {
  * paths: nothing is allocated then).
  */
 export function pearsonHash64(data: Uint8Array, off = 0, len = data.length - off, out?: U64): U64 {
-  checkRange(data, off, len);
+  checkRange('pearson', data, off, len, 'data');
   run(1, data, off, len);
   const r = out ?? { hi: 0, lo: 0 };
   r.hi = lanes[0];
@@ -175,7 +170,7 @@ export function pearsonHash64Bytes(
   out: Uint8Array = new Uint8Array(PEARSON_H64_BYTES),
   outOff = 0,
 ): Uint8Array {
-  checkRange(data, off, len);
+  checkRange('pearson', data, off, len, 'data');
   run(1, data, off, len);
   storeLanes(1, out, outOff);
   return out;
@@ -189,14 +184,14 @@ export function pearsonHash64BigInt(data: Uint8Array): bigint {
 
 /** H32 = the low 32 bits of H64, as an unsigned number. */
 export function pearsonHash32(data: Uint8Array, off = 0, len = data.length - off): number {
-  checkRange(data, off, len);
+  checkRange('pearson', data, off, len, 'data');
   run(1, data, off, len);
   return lanes[1];
 }
 
 /** H16 = the low 16 bits of H64. */
 export function pearsonHash16(data: Uint8Array, off = 0, len = data.length - off): number {
-  checkRange(data, off, len);
+  checkRange('pearson', data, off, len, 'data');
   run(1, data, off, len);
   return lanes[1] & LOW16;
 }
@@ -231,7 +226,7 @@ export function pearsonHash128Range(
   out: Uint8Array = new Uint8Array(PEARSON_H128_BYTES),
   outOff = 0,
 ): Uint8Array {
-  checkRange(data, off, len);
+  checkRange('pearson', data, off, len, 'data');
   run(2, data, off, len);
   storeLanes(2, out, outOff);
   return out;

@@ -1,4 +1,5 @@
 // Twofish block cipher (128/192/256-bit keys) with full-keyed tables, plus zero-allocation CBC helpers.
+import { checkBlocks, checkRange } from './checks.js';
 //
 // Source: B. Schneier et al., "Twofish: A 128-Bit Block Cipher" (1998); the § numbers in this file
 // are the paper's. n2n uses Twofish-256 (tf.c; n2n-v3-wire.md sections 5.4, 5.5 and vectors 15.2).
@@ -263,18 +264,6 @@ function decryptWords(key: TwofishKey, c0: number, c1: number, c2: number, c3: n
   o3 = d ^ k[3];
 }
 
-function checkRange(buf: Uint8Array, off: number, len: number, what: string): void {
-  if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
-    throw new RangeError(`twofish: ${what} range ${off}+${len} outside ${buf.length} bytes`);
-  }
-}
-
-function checkBlocks(len: number): void {
-  if (len % TWOFISH_BLOCK_BYTES !== 0) {
-    throw new RangeError(`twofish: CBC length ${len} is not a multiple of ${TWOFISH_BLOCK_BYTES}`);
-  }
-}
-
 /** Encrypts the block src[srcOff, +16) into dst[dstOff, +16) (may be the same bytes). */
 export function twofishEncryptBlock(
   key: TwofishKey,
@@ -283,8 +272,8 @@ export function twofishEncryptBlock(
   dst: Uint8Array = src,
   dstOff: number = srcOff,
 ): void {
-  checkRange(src, srcOff, TWOFISH_BLOCK_BYTES, 'input');
-  checkRange(dst, dstOff, TWOFISH_BLOCK_BYTES, 'output');
+  checkRange('twofish', src, srcOff, TWOFISH_BLOCK_BYTES, 'input');
+  checkRange('twofish', dst, dstOff, TWOFISH_BLOCK_BYTES, 'output');
   encryptWords(
     key,
     readLe32(src, srcOff),
@@ -306,8 +295,8 @@ export function twofishDecryptBlock(
   dst: Uint8Array = src,
   dstOff: number = srcOff,
 ): void {
-  checkRange(src, srcOff, TWOFISH_BLOCK_BYTES, 'input');
-  checkRange(dst, dstOff, TWOFISH_BLOCK_BYTES, 'output');
+  checkRange('twofish', src, srcOff, TWOFISH_BLOCK_BYTES, 'input');
+  checkRange('twofish', dst, dstOff, TWOFISH_BLOCK_BYTES, 'output');
   decryptWords(
     key,
     readLe32(src, srcOff),
@@ -358,15 +347,15 @@ export function twofishCbcEncrypt(
   iv?: Uint8Array,
   ivOff = 0,
 ): void {
-  checkBlocks(len);
-  checkRange(src, srcOff, len, 'input');
-  checkRange(dst, dstOff, len, 'output');
+  checkBlocks('twofish', len, TWOFISH_BLOCK_BYTES);
+  checkRange('twofish', src, srcOff, len, 'input');
+  checkRange('twofish', dst, dstOff, len, 'output');
   let x0 = 0;
   let x1 = 0;
   let x2 = 0;
   let x3 = 0;
   if (iv !== undefined) {
-    checkRange(iv, ivOff, TWOFISH_BLOCK_BYTES, 'IV');
+    checkRange('twofish', iv, ivOff, TWOFISH_BLOCK_BYTES, 'IV');
     x0 = readLe32(iv, ivOff);
     x1 = readLe32(iv, ivOff + 4);
     x2 = readLe32(iv, ivOff + 8);
@@ -420,15 +409,15 @@ export function twofishCbcDecrypt(
   iv?: Uint8Array,
   ivOff = 0,
 ): void {
-  checkBlocks(len);
-  checkRange(src, srcOff, len, 'input');
-  checkRange(dst, dstOff, len, 'output');
+  checkBlocks('twofish', len, TWOFISH_BLOCK_BYTES);
+  checkRange('twofish', src, srcOff, len, 'input');
+  checkRange('twofish', dst, dstOff, len, 'output');
   let x0 = 0;
   let x1 = 0;
   let x2 = 0;
   let x3 = 0;
   if (iv !== undefined) {
-    checkRange(iv, ivOff, TWOFISH_BLOCK_BYTES, 'IV');
+    checkRange('twofish', iv, ivOff, TWOFISH_BLOCK_BYTES, 'IV');
     x0 = readLe32(iv, ivOff);
     x1 = readLe32(iv, ivOff + 4);
     x2 = readLe32(iv, ivOff + 8);
