@@ -222,18 +222,8 @@ class ChaCha20Transform implements PayloadTransform {
   }
 
   decrypt(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): number {
-    const plain = len - PREAMBLE_BYTES;
-    if (
-      !inRange(src, srcOff, len) ||
-      plain < 0 ||
-      plain > MAX_TRANSFORM_PLAINTEXT_BYTES ||
-      !inRange(dst, dstOff, plain)
-    ) {
-      return -1;
-    }
-    // Copied first: the output may overwrite the IV's place.
-    this.iv.set(src.subarray(srcOff, srcOff + PREAMBLE_BYTES));
-    this.crypt(src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
+    const plain = takeStreamIv(src, srcOff, len, dst, dstOff, this.iv);
+    if (plain >= 0) this.crypt(src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
     return plain;
   }
 
@@ -247,6 +237,31 @@ class ChaCha20Transform implements PayloadTransform {
       this.cipher.xor(this.iv, 0, src, srcOff, len, dst, dstOff);
     }
   }
+}
+
+/**
+ * Checks an IV || stream-ciphertext payload (ChaCha20, Speck) and copies its IV into `iv` first, since the
+ * output may overwrite the IV's place. Returns the plaintext length, or -1 when the payload or output is invalid.
+ */
+function takeStreamIv(
+  src: Uint8Array,
+  srcOff: number,
+  len: number,
+  dst: Uint8Array,
+  dstOff: number,
+  iv: Uint8Array,
+): number {
+  const plain = len - PREAMBLE_BYTES;
+  if (
+    !inRange(src, srcOff, len) ||
+    plain < 0 ||
+    plain > MAX_TRANSFORM_PLAINTEXT_BYTES ||
+    !inRange(dst, dstOff, plain)
+  ) {
+    return -1;
+  }
+  iv.set(src.subarray(srcOff, srcOff + PREAMBLE_BYTES));
+  return plain;
 }
 
 /** transform_speck.c: IV || Speck128/256-CTR(key, IV, M). */
@@ -280,18 +295,8 @@ class SpeckTransform implements PayloadTransform {
   }
 
   decrypt(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): number {
-    const plain = len - PREAMBLE_BYTES;
-    if (
-      !inRange(src, srcOff, len) ||
-      plain < 0 ||
-      plain > MAX_TRANSFORM_PLAINTEXT_BYTES ||
-      !inRange(dst, dstOff, plain)
-    ) {
-      return -1;
-    }
-    // Copied first: the output may overwrite the IV's place.
-    this.iv.set(src.subarray(srcOff, srcOff + PREAMBLE_BYTES));
-    this.crypt(src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
+    const plain = takeStreamIv(src, srcOff, len, dst, dstOff, this.iv);
+    if (plain >= 0) this.crypt(src, srcOff + PREAMBLE_BYTES, plain, dst, dstOff);
     return plain;
   }
 
