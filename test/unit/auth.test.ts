@@ -1,7 +1,6 @@
 // Scheme-2 auth key material and tokens against upstream tests-auth/-elliptic and spec §15.5.
 import { diffieHellman, generateKeyPairSync } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pearsonHash64Bytes, pearsonHash128 } from '../../src/crypto/pearson.js';
 import { X25519Error, x25519 } from '../../src/crypto/x25519.js';
@@ -30,7 +29,8 @@ import { ConfigError } from '../../src/util/errors.js';
 import { SeededRandom } from '../../src/util/random.js';
 import { readExpectedSections } from './helpers/expected.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));
 const field20 = (s: string): Uint8Array => {

@@ -23,7 +23,8 @@ import { TransformId } from '../../src/wire/types.js';
 import { readExpectedSections, readExpectedValues } from './helpers/expected.js';
 import { SPEC_15_3_R, SPEC_15_3_ROWS } from './helpers/spec-transform-vectors.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const ADDON = resolve(dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/tsn2n_io.node');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));

@@ -40,7 +40,9 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
-const VECTORS = resolve(ROOT, '../shared/vectors');
+
+import { VECTORS } from './helpers/vectors.js';
+
 const MAIN = resolve(ROOT, 'dist/cli/main.js');
 const BUILD_TIMEOUT_MS = 180_000;
 

@@ -12,7 +12,7 @@ import { ipv4Frame, makeWorld, realSupernode, type TestNode, type World } from '
 import { N2nCtlClient, upstreamN2nCtl } from './helpers/n2n-ctl-client.js';
 
 const execFileP = promisify(execFile);
-/** Upstream's management client, from the 3.1.1 sources next to the repository (like ../shared/vectors). */
+/** Upstream's management client, from a 3.1.1 source checkout next to the repository, when there is one (never required). */
 const COMMUNITY = 'mgmtnet';
 const MGMT: SockAddr = { family: 4, address: '127.0.0.1', port: 5644 };
 const CLIENT: SockAddr = { family: 4, address: '127.0.0.1', port: 40000 };

@@ -1,7 +1,6 @@
 // Header encryption against spec §15.4, every captured 3.1.1 -H datagram, and fuzzed input.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pearsonHash128 } from '../../src/crypto/pearson.js';
 import { speckDecryptBlock } from '../../src/crypto/speck.js';
@@ -21,7 +20,8 @@ import { type Stamp, stampFromBigInt, stampToHex } from '../../src/transform/sta
 import { SeededRandom } from '../../src/util/random.js';
 import { MsgType } from '../../src/wire/types.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));
 const field20 = (s: string): Uint8Array => {

@@ -1,6 +1,5 @@
 // LZO1X-1: byte-identical to upstream tests-compress.expected, round trips, and a decompressor that survives any input.
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkCompressionSupported,
@@ -15,7 +14,8 @@ import { SeededRandom } from '../../src/util/random.js';
 import { CompressionId } from '../../src/wire/types.js';
 import { readExpectedSections } from './helpers/expected.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const expected = readExpectedSections(resolve(VECTORS, 'upstream-tests/tests-compress.expected'));
 
 function compress(data: Uint8Array): Uint8Array {

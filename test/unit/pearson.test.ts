@@ -1,6 +1,5 @@
 // Pearson-B hashes against spec §15.1, upstream tests-hashing.expected and a BigInt reference.
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   pearsonHash16,
@@ -15,7 +14,8 @@ import {
 import { SeededRandom } from '../../src/util/random.js';
 import { readExpectedSections, readExpectedValues } from './helpers/expected.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 

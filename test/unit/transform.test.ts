@@ -1,6 +1,5 @@
 // Payload transforms: spec §15.3 both ways, upstream tests-transform.expected byte for byte, key derivation, offsets, in place, garbage.
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { cbc } from '@noble/ciphers/aes.js';
 import { describe, expect, it } from 'vitest';
 import { deriveAesKey, deriveKeyMaterial, deriveTransformKey } from '../../src/transform/keys.js';
@@ -18,7 +17,8 @@ import { TransformId } from '../../src/wire/types.js';
 import { readExpectedSections, readExpectedValues } from './helpers/expected.js';
 import { SPEC_15_3_R, SPEC_15_3_ROWS } from './helpers/spec-transform-vectors.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 

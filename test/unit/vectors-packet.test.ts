@@ -1,13 +1,12 @@
-// Captured 3.1.1 PACKET payloads (shared/vectors/A*.json) decrypt with our transforms to the logged frames and TAP captures.
+// Captured 3.1.1 PACKET payloads (test/vectors/A*.json) decrypt with our transforms to the logged frames and TAP captures.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTransform } from '../../src/transform/payload.js';
 import { SeededRandom } from '../../src/util/random.js';
 import type { TransformId } from '../../src/wire/types.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
 
 interface Datagram {
   i: number;

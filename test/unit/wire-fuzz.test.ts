@@ -1,7 +1,6 @@
 // 100,000 random and mutated datagrams (seeded, reproducible) through the decoders: a valid message or WireError.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { equalBytes, fixedString, fromHex } from '../../src/util/bytes.js';
 import { WireError, WireErrorCode } from '../../src/util/errors.js';
@@ -19,7 +18,8 @@ import {
   readPacketHeader,
 } from '../../src/wire/index.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
+
 const ITERATIONS = 100_000;
 const SEED = 0x6e326e32;
 const DECODE_CODES = new Set<string>([

@@ -1,8 +1,7 @@
-// Every datagram captured from n2n 3.1.1 (shared/vectors/A*.json) decodes to the reference reading and re-encodes
+// Every datagram captured from n2n 3.1.1 (test/vectors/A*.json) decodes to the reference reading and re-encodes
 // to the same bytes.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cString, fromHex, toHex } from '../../src/util/bytes.js';
 import { macToString } from '../../src/util/mac.js';
@@ -27,7 +26,7 @@ import {
   writeSnEntry,
 } from '../../src/wire/index.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
 
 interface Datagram {
   i: number;

@@ -1,7 +1,6 @@
 // Wire codec: upstream tests-wire.expected, the spec's captured examples (§4.12), sizes (§15.7), round trips, errors.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cString, equalBytes, fixedString, fromHex, toHex } from '../../src/util/bytes.js';
 import { WireError, WireErrorCode } from '../../src/util/errors.js';
@@ -44,7 +43,7 @@ import {
   writePacketHeader,
 } from '../../src/wire/index.js';
 
-const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/vectors');
+import { VECTORS } from './helpers/vectors.js';
 
 /** Hex with spaces, `00*13` runs and `<community>` placeholders, as the spec writes datagrams. */
 function specHex(s: string, community = '70327074657374'.padEnd(40, '0')): Uint8Array {
