@@ -14,7 +14,7 @@ import {
   ping,
   waitFor,
   waitForPing,
-} from './lab.js';
+} from '../lab/index.js';
 
 const SN_PUBLIC = '203.0.113.1';
 const SN_PORT = 7654;
