@@ -1,5 +1,7 @@
 // The network-namespace lab (demo, e2e suite, bench:tunnel): its public API. Only cli/ (and tests, bench) import it.
 export { cleanupLeftovers, LAB_NS_PREFIX } from './cleanup.js';
+export type { DemoOptions } from './demo.js';
+export { runDemo } from './demo.js';
 export type { LabHost, LabOptions, NatRouter } from './lab.js';
 export { Lab, splitCidr } from './lab.js';
 export { NatKind } from './nat.js';
