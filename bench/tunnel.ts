@@ -18,7 +18,7 @@ import {
   type ProcStats,
   procStats,
   waitForPing,
-} from '../src/cli/lab.js';
+} from '../src/lab/index.js';
 
 const UNDERLAY_MTU = 1400;
 const DEFAULT_SECONDS = 10;

@@ -2,7 +2,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LAB_NS_PREFIX } from '../../src/cli/lab.js';
+import { LAB_NS_PREFIX } from '../../src/lab/index.js';
 import { labGate, MAIN_JS, requireBuild } from './helpers.js';
 
 const gate = labGate();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Lab, mgmtRead, ping, waitFor, waitForPing } from '../../src/cli/lab.js';
+import { type Lab, mgmtRead, ping, waitFor, waitForPing } from '../../src/lab/index.js';
 import { binToAscii, generatePublicKey, userPrivateKey } from '../../src/transform/auth.js';
 import {
   assertAlive,

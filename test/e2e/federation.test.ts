@@ -1,6 +1,6 @@
 // Case 5: two federated supernodes with one edge registered at each; the edges reach each other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, mgmtRead, ping, tcpTransfer, waitForPing } from '../../src/cli/lab.js';
+import { type Lab, mgmtRead, ping, tcpTransfer, waitForPing } from '../../src/lab/index.js';
 import {
   assertAlive,
   edgeArgs,

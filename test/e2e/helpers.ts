@@ -13,7 +13,7 @@ import {
   type NatRouter,
   sleep,
   waitFor,
-} from '../../src/cli/lab.js';
+} from '../../src/lab/index.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The built CLI; `npm run test:e2e` builds it first. */

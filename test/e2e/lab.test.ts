@@ -1,8 +1,15 @@
-// Self-test of the namespace lab (src/cli/lab.ts): topology, both NAT models, traffic probes and teardown, without n2n.
+// Self-test of the namespace lab (src/lab/): topology, both NAT models, traffic probes and teardown, without n2n.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupLeftovers, LAB_NS_PREFIX, type Lab, NatKind, ping, tcpTransfer } from '../../src/cli/lab.js';
+import {
+  cleanupLeftovers,
+  LAB_NS_PREFIX,
+  type Lab,
+  NatKind,
+  ping,
+  tcpTransfer,
+} from '../../src/lab/index.js';
 import { labGate, newLab, punchProbe } from './helpers.js';
 
 const gate = labGate();

@@ -1,6 +1,6 @@
 // Cases 2 and 3: edges behind their own NATs move from the supernode relay to P2P; behind strict NATs they stay relayed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Lab, NatKind, ping, sleep, tcpTransfer, waitFor, waitForPing } from '../../src/cli/lab.js';
+import { type Lab, NatKind, ping, sleep, tcpTransfer, waitFor, waitForPing } from '../../src/lab/index.js';
 import {
   assertAlive,
   EDGE_MGMT_PORT,

@@ -1,6 +1,6 @@
 // Case 4: supernode killed and restarted; an edge's underlay address changes. Both must recover within 30 s.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Lab, NatKind, ping, sleep, waitFor, waitForPing } from '../../src/cli/lab.js';
+import { type Lab, NatKind, ping, sleep, waitFor, waitForPing } from '../../src/lab/index.js';
 import {
   assertAlive,
   edgeArgs,

@@ -10,7 +10,7 @@ import {
   ping,
   tcpTransfer,
   waitForPing,
-} from '../../src/cli/lab.js';
+} from '../../src/lab/index.js';
 import {
   assertAlive,
   edgeArgs,

@@ -14,7 +14,7 @@ import {
   type LabProcess,
   mgmtRead,
   ping,
-} from '../../src/cli/lab.js';
+} from '../../src/lab/index.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN_JS = resolve(REPO, 'dist/cli/main.js');
