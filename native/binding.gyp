@@ -11,6 +11,7 @@
         'src/poller.cc',
         'src/udp.cc',
         'src/crypto.cc',
+        'src/header.cc',
         'src/tapoffload.cc',
       ],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -1,8 +1,9 @@
-// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP and cipher-core functions. No protocol.
+// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP, cipher-core and header-encryption functions. No protocol.
 #include <napi.h>
 
 #include "crypto.h"
 #include "frames.h"
+#include "header.h"
 #include "netif.h"
 #include "poller.h"
 #include "udp.h"
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::InitUdp(env, exports);
   tsn2n::FdPoller::Init(env, exports);
   tsn2n::InitCrypto(env, exports);
+  tsn2n::InitHeader(env, exports);
   return exports;
 }
 

@@ -41,6 +41,9 @@ export type CipherKind = (typeof CipherKind)[keyof typeof CipherKind];
 /** An opaque key handle made by `cipherKey` (an External); freed by the garbage collector. */
 export type NativeCipherKey = { readonly __nativeCipherKey: unique symbol };
 
+/** An opaque header-encryption key pair made by `headerKey`; freed by the garbage collector. */
+export type NativeHeaderKey = { readonly __nativeHeaderKey: unique symbol };
+
 export interface NativeAddon {
   /**
    * Opens /dev/net/tun as TAP (IFF_TAP|IFF_NO_PI, O_NONBLOCK); name "" or with %d lets the kernel pick. With
@@ -186,6 +189,34 @@ export interface NativeAddon {
   ): void;
   /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
   cryptoInfo(): { speck: string; openssl: string };
+
+  /** Expands the header-encryption key pair Kh, Kiv (16 bytes each, Speck128/128; native/src/header.cc). */
+  headerKey?(kh: Uint8Array, kiv: Uint8Array): NativeHeaderKey;
+  /** Encrypts the header of buf[off, +len) in place (spec §7.3); hl in [24, len]. Throws RangeError / TypeError. */
+  headerSeal?(
+    key: NativeHeaderKey,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    hl: number,
+    stampHi: number,
+    stampLo: number,
+    rand: number,
+  ): void;
+  /**
+   * Tries to decrypt the header of buf[off, +len) in place (spec §7.4): true with out = {stamp hi, stamp lo, hl};
+   * false leaves the buffer byte-identical.
+   */
+  headerOpen?(
+    key: NativeHeaderKey,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    community20: Uint8Array,
+    out: Uint32Array,
+  ): boolean;
+  /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
+  pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 
   /** FdPoller objects constructed and not yet garbage-collected (leak checks). */
   livePollers(): number;

@@ -3,7 +3,13 @@
 // Each object holds one native key handle; calls go straight to the addon with the caller's
 // buffers (no copies, nothing allocated per call). The addon checks every range in C++ and throws
 // RangeError / TypeError, so a wrong call can never touch memory outside the buffers.
-import { CipherKind, loadAddon, type NativeAddon, type NativeCipherKey } from './addon.js';
+import {
+  CipherKind,
+  loadAddon,
+  type NativeAddon,
+  type NativeCipherKey,
+  type NativeHeaderKey,
+} from './addon.js';
 
 const BLOCK_BYTES = 16;
 const ZERO_IV = new Uint8Array(BLOCK_BYTES);
@@ -120,6 +126,33 @@ export class NativePayloadBatch {
   }
 }
 
+/** Header encryption (-H) for one key pair in one native call per datagram; shape of transform/header.ts's HeaderCore. */
+export class NativeHeaderCore {
+  private readonly addon: NativeAddon;
+  private readonly key: NativeHeaderKey;
+
+  constructor(addon: NativeAddon, key: NativeHeaderKey) {
+    this.addon = addon;
+    this.key = key;
+  }
+
+  seal(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    hl: number,
+    stampHi: number,
+    stampLo: number,
+    rand: number,
+  ): void {
+    this.addon.headerSeal!(this.key, buf, off, len, hl, stampHi, stampLo, rand);
+  }
+
+  open(buf: Uint8Array, off: number, len: number, community20: Uint8Array, out: Uint32Array): boolean {
+    return this.addon.headerOpen!(this.key, buf, off, len, community20, out);
+  }
+}
+
 /** outLens entry of NativePayloadBatch.decrypt for a payload that does not decrypt. */
 export const INVALID_PAYLOAD = 0xffffffff;
 
@@ -161,6 +194,12 @@ export class NativeCipherBackend {
   /** Speck128-CTR in n2n's counter convention; 16- or 32-byte key. */
   speckCtr(key: Uint8Array): NativeStream {
     return new NativeStream(this.addon, this.addon.cipherKey(CipherKind.SPECK, key, 0, key.length));
+  }
+
+  /** The header-encryption core for Kh, Kiv (16 bytes each), or undefined for an addon without one. */
+  headerCore(kh: Uint8Array, kiv: Uint8Array): NativeHeaderCore | undefined {
+    if (typeof this.addon.headerKey !== 'function') return undefined;
+    return new NativeHeaderCore(this.addon, this.addon.headerKey(kh, kiv));
   }
 
   /**

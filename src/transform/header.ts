@@ -37,6 +37,36 @@ const STAMP_HI_OFF = 4;
 const STAMP_LO_OFF = 8;
 const RANDOM_OFF = 12;
 
+/**
+ * A header-encryption core for one key pair (the addon's, io/crypto-native.ts): the same bytes as the pure-TS
+ * steps below, which stay the reference it is tested against. `open` writes {stamp hi, stamp lo, hl} to `out` and
+ * leaves the buffer byte-identical when it returns false.
+ */
+export interface HeaderCore {
+  seal(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    hl: number,
+    stampHi: number,
+    stampLo: number,
+    rand: number,
+  ): void;
+  open(buf: Uint8Array, off: number, len: number, community20: Uint8Array, out: Uint32Array): boolean;
+}
+
+/** Makes header cores (io/crypto-native.ts's NativeCipherBackend); undefined where it has none. */
+export interface HeaderBackend {
+  headerCore(kh: Uint8Array, kiv: Uint8Array): HeaderCore | undefined;
+}
+
+/** Whether a cipher backend also offers header cores (matched structurally: transform/ may not import io/). */
+export function asHeaderBackend(b: unknown): HeaderBackend | undefined {
+  return typeof (b as Partial<HeaderBackend> | undefined)?.headerCore === 'function'
+    ? (b as HeaderBackend)
+    : undefined;
+}
+
 /** An expanded header key pair: Kh (CTR key) and Kiv (IV block key), both Speck128/128. */
 export class HeaderKeys {
   /** Kh = H128(seed). */
@@ -45,37 +75,40 @@ export class HeaderKeys {
   readonly kiv: Uint8Array;
   readonly ctr: SpeckKey;
   readonly iv: SpeckKey;
+  /** The backend's core for this pair, used instead of the TS steps when present. */
+  readonly core: HeaderCore | undefined;
 
-  constructor(kh: Uint8Array, kiv: Uint8Array) {
+  constructor(kh: Uint8Array, kiv: Uint8Array, backend?: HeaderBackend) {
     this.kh = kh;
     this.kiv = kiv;
     this.ctr = speckExpandKey(kh);
     this.iv = speckExpandKey(kiv);
+    this.core = backend?.headerCore(kh, kiv);
   }
 }
 
 /** Kh = H128(seed), Kiv = H128(Kh), expanded. */
-export function headerKeysFromSeed(seed: Uint8Array): HeaderKeys {
+export function headerKeysFromSeed(seed: Uint8Array, backend?: HeaderBackend): HeaderKeys {
   const kh = pearsonHash128(seed);
-  return new HeaderKeys(kh, pearsonHash128(kh));
+  return new HeaderKeys(kh, pearsonHash128(kh), backend);
 }
 
 /** Static keys from the 20-byte zero-padded community field (spec §7.1). */
-export function staticHeaderKeys(community20: Uint8Array): HeaderKeys {
+export function staticHeaderKeys(community20: Uint8Array, backend?: HeaderBackend): HeaderKeys {
   if (community20.length !== COMMUNITY_BYTES) {
     throw new RangeError(
       `header keys: community field must be ${COMMUNITY_BYTES} bytes, got ${community20.length}`,
     );
   }
-  return headerKeysFromSeed(community20);
+  return headerKeysFromSeed(community20, backend);
 }
 
 /** Dynamic keys from a 16-byte dynamic key DK (user/password communities, spec §7.1, §8.4). */
-export function dynamicHeaderKeys(dk: Uint8Array): HeaderKeys {
+export function dynamicHeaderKeys(dk: Uint8Array, backend?: HeaderBackend): HeaderKeys {
   if (dk.length !== DYNAMIC_KEY_BYTES) {
     throw new RangeError(`header keys: dynamic key must be ${DYNAMIC_KEY_BYTES} bytes, got ${dk.length}`);
   }
-  return headerKeysFromSeed(dk);
+  return headerKeysFromSeed(dk, backend);
 }
 
 /**
@@ -124,6 +157,8 @@ const checksum: U64 = { hi: 0, lo: 0 };
 const magicBlock = new Uint8Array(MAGIC_BYTES);
 const savedIv = new Uint8Array(HE_IV_BYTES);
 const savedPlain = new Uint8Array(COMMON_HEADER_BYTES - MAGIC_OFF);
+/** HeaderCore.open's result: stamp hi, stamp lo, hl. */
+const openOut = new Uint32Array(3);
 
 /**
  * Encrypts buf[off, off+len) in place (spec §7.3). `hl` = headerLength(...); `stamp` comes from
@@ -142,6 +177,10 @@ export function encryptHeader(
 ): void {
   if (!(len >= HE_MIN_BYTES && hl >= HE_MIN_BYTES && hl <= len && off >= 0 && off + len <= buf.length)) {
     throw new RangeError(`encryptHeader: bad range off=${off} len=${len} hl=${hl} in ${buf.length} bytes`);
+  }
+  if (keys.core !== undefined) {
+    keys.core.seal(buf, off, len, hl, stamp.hi, stamp.lo, rand32 >>> 0);
+    return;
   }
   // 1. Checksum over the whole plaintext datagram, community in place.
   pearsonHash64(buf, off, len, checksum);
@@ -181,6 +220,13 @@ export function decryptHeader(
     throw new RangeError(`decryptHeader: community field must be ${COMMUNITY_BYTES} bytes`);
   }
   if (len < HE_MIN_BYTES) return false;
+  if (keys.core !== undefined) {
+    if (!keys.core.open(buf, off, len, community20, openOut)) return false;
+    outStamp.hi = openOut[0];
+    outStamp.lo = openOut[1];
+    if (outStamp instanceof HeaderInfo) outStamp.hl = openOut[2];
+    return true;
+  }
   // 1.-2. Decrypt only the magic word into scratch; C accepts any hl <= len. We also need hl >= 24
   // (C would run CTR over a negative length there; no sender produces it).
   magicBlock[0] = buf[off + MAGIC_OFF];

@@ -1,0 +1,384 @@
+// Header encryption cores (-H): Pearson-B 64 checksum, Speck128/128 block and CTR, sealed and opened in place.
+//
+// The same steps as src/transform/header.ts (spec §7.3 / §7.4, header_encryption.c:
+// packet_header_encrypt / packet_header_decrypt), which stays the tested reference: JS decides which key
+// to try and when; these functions only run the data loops so that a header costs one call instead of a
+// Pearson hash over the whole datagram in JS.
+//
+// * Pearson-B 64 (spec §3.2, pearson.c: pearson_hash_64): h = mix13((h ^ w) - 1) over the LE64 words, then
+//   the complement, the tail bytes one at a time, the complement again and a last round with the length;
+//   mix13 is Stafford's variant 13 of the SplitMix64 finaliser.
+// * Speck128/128 (Beaulieu et al. 2013): y = LE64(B[0..8)), x = LE64(B[8..16)); CTR as n2n's speck_ctr,
+//   keystream block i = E(n0 + i, n1) with no carry into n1.
+#include "header.h"
+
+#include <string.h>
+
+#include <cstdint>
+
+namespace tsn2n {
+namespace {
+
+constexpr int kRounds = 32;
+constexpr size_t kKeyBytes = 16;
+constexpr size_t kBlockBytes = 16;
+constexpr size_t kCommunityBytes = 20;
+// Datagram layout (spec §7.3): IV block [0, 16), magic word at 16, version/TTL/flags parked at 20..23.
+constexpr size_t kMagicOff = 16;
+constexpr size_t kMovedOff = 20;
+constexpr size_t kMovedBytes = 4;
+constexpr size_t kCommunityOff = 4;
+constexpr size_t kStampHiOff = 4;
+constexpr size_t kStampLoOff = 8;
+constexpr size_t kRandomOff = 12;
+// The common header: shorter datagrams are never encrypted (spec §7.2).
+constexpr size_t kMinBytes = 24;
+constexpr uint32_t kMagic = 0x6e320000u;  // "n2" in the high half; the low half carries hl
+constexpr uint64_t kMix1 = 0xbf58476d1ce4e5b9ull;
+constexpr uint64_t kMix2 = 0x94d049bb133111ebull;
+constexpr double kMaxIndex = 4294967295.0;
+constexpr size_t kSealArgs = 8;
+constexpr size_t kOpenArgs = 6;
+constexpr size_t kOutWords = 3;
+
+// Marks our key externals, so a foreign External is refused instead of dereferenced.
+const napi_type_tag kHeaderKeyTag = {0x7473'6e32'6e2d'6865ull, 0x6164'6572'2d6b'6579ull};
+
+struct HeaderKey {
+  uint64_t ctr[kRounds];  // Kh: the CTR key
+  uint64_t iv[kRounds];   // Kiv: the IV block key
+};
+
+inline uint64_t LoadLe64(const uint8_t* p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+inline void StoreLe64(uint8_t* p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  memcpy(p, &v, sizeof(v));
+}
+
+inline uint32_t LoadBe32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
+}
+
+inline void StoreBe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+inline uint64_t Ror64(uint64_t x, unsigned r) { return (x >> r) | (x << (64 - r)); }
+inline uint64_t Rol64(uint64_t x, unsigned r) { return (x << r) | (x >> (64 - r)); }
+
+// ---------------------------------------------------------------------------- Pearson-B 64
+
+inline uint64_t Mix13(uint64_t z) {
+  z = (z ^ (z >> 30)) * kMix1;
+  z = (z ^ (z >> 27)) * kMix2;
+  return z ^ (z >> 31);
+}
+
+uint64_t Pearson64(const uint8_t* data, size_t len) {
+  uint64_t h = 0;
+  size_t p = 0;
+  for (; p + 8 <= len; p += 8) h = Mix13((h ^ LoadLe64(data + p)) - 1);
+  h = ~h;
+  for (; p < len; p++) h = Mix13((h ^ data[p]) - 1);
+  h = ~h;
+  return Mix13((h ^ static_cast<uint64_t>(len)) - 1);
+}
+
+// ---------------------------------------------------------------------------- Speck128/128
+
+void SpeckExpand(const uint8_t* key, uint64_t* rk) {
+  uint64_t k = LoadLe64(key);
+  uint64_t l = LoadLe64(key + 8);
+  for (int i = 0; i < kRounds; i++) {
+    rk[i] = k;
+    l = (Ror64(l, 8) + k) ^ static_cast<uint64_t>(i);
+    k = Rol64(k, 3) ^ l;
+  }
+}
+
+inline void SpeckEncrypt(const uint64_t* rk, uint64_t* y, uint64_t* x) {
+  uint64_t a = *y, b = *x;
+  for (int i = 0; i < kRounds; i++) {
+    b = (Ror64(b, 8) + a) ^ rk[i];
+    a = Rol64(a, 3) ^ b;
+  }
+  *y = a;
+  *x = b;
+}
+
+void SpeckEncryptBlock(const uint64_t* rk, uint8_t* block) {
+  uint64_t y = LoadLe64(block), x = LoadLe64(block + 8);
+  SpeckEncrypt(rk, &y, &x);
+  StoreLe64(block, y);
+  StoreLe64(block + 8, x);
+}
+
+void SpeckDecryptBlock(const uint64_t* rk, uint8_t* block) {
+  uint64_t y = LoadLe64(block), x = LoadLe64(block + 8);
+  for (int i = kRounds - 1; i >= 0; i--) {
+    y = Ror64(y ^ x, 3);
+    x = Rol64((x ^ rk[i]) - y, 8);
+  }
+  StoreLe64(block, y);
+  StoreLe64(block + 8, x);
+}
+
+// XORs data[0, len) with the keystream of `iv` (in place).
+void SpeckCtr(const uint64_t* rk, const uint8_t* iv, uint8_t* data, size_t len) {
+  const uint64_t n0 = LoadLe64(iv), n1 = LoadLe64(iv + 8);
+  uint8_t ks[kBlockBytes];
+  for (size_t done = 0, i = 0; done < len; done += kBlockBytes, i++) {
+    uint64_t y = n0 + i, x = n1;
+    SpeckEncrypt(rk, &y, &x);
+    StoreLe64(ks, y);
+    StoreLe64(ks + 8, x);
+    const size_t n = len - done < kBlockBytes ? len - done : kBlockBytes;
+    for (size_t j = 0; j < n; j++) data[done + j] ^= ks[j];
+  }
+}
+
+// ---------------------------------------------------------------------------- seal / open
+
+void Seal(const HeaderKey& k, uint8_t* d, size_t len, size_t hl, uint32_t stampHi, uint32_t stampLo,
+          uint32_t rand) {
+  const uint64_t cs = Pearson64(d, len);
+  memmove(d + kMovedOff, d, kMovedBytes);
+  StoreBe32(d, static_cast<uint32_t>(cs >> 32));
+  StoreBe32(d + kStampHiOff, static_cast<uint32_t>(cs) ^ stampHi);
+  StoreBe32(d + kStampLoOff, stampLo);
+  StoreBe32(d + kRandomOff, rand);
+  SpeckEncryptBlock(k.iv, d);
+  StoreBe32(d + kMagicOff, kMagic + static_cast<uint32_t>(hl));
+  SpeckCtr(k.ctr, d, d + kMagicOff, hl - kMagicOff);
+}
+
+// On success the plaintext datagram is back in place and out = {stamp hi, stamp lo, hl}; on failure the
+// buffer is byte-identical to what it was.
+bool Open(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out) {
+  if (len < kMinBytes) return false;
+  uint8_t magic[4];
+  memcpy(magic, d + kMagicOff, sizeof(magic));
+  SpeckCtr(k.ctr, d, magic, sizeof(magic));
+  const uint32_t hl = LoadBe32(magic) - kMagic;
+  if (hl > len || hl < kMinBytes) return false;
+  uint8_t savedIv[kBlockBytes];
+  uint8_t savedPlain[kMinBytes - kMagicOff];
+  memcpy(savedIv, d, kBlockBytes);
+  SpeckCtr(k.ctr, savedIv, d + kMagicOff, hl - kMagicOff);
+  SpeckDecryptBlock(k.iv, d);
+  const uint32_t csHigh = LoadBe32(d);
+  const uint32_t stampHi = LoadBe32(d + kStampHiOff);
+  const uint32_t stampLo = LoadBe32(d + kStampLoOff);
+  memcpy(savedPlain, d + kMagicOff, sizeof(savedPlain));
+  memmove(d, d + kMovedOff, kMovedBytes);
+  memcpy(d + kCommunityOff, community, kCommunityBytes);
+  const uint64_t cs = Pearson64(d, len);
+  if (static_cast<uint32_t>(cs >> 32) != csHigh) {
+    memcpy(d + kMagicOff, savedPlain, sizeof(savedPlain));
+    SpeckCtr(k.ctr, savedIv, d + kMagicOff, hl - kMagicOff);
+    memcpy(d, savedIv, kBlockBytes);
+    return false;
+  }
+  out[0] = stampHi ^ static_cast<uint32_t>(cs);
+  out[1] = stampLo;
+  out[2] = hl;
+  return true;
+}
+
+// ---------------------------------------------------------------------------- N-API
+
+napi_value ThrowType(napi_env env, const char* usage) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+  return nullptr;
+}
+
+napi_value ThrowRange(napi_env env, const char* what) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
+  return nullptr;
+}
+
+bool GetBytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t byteOffset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
+      type != napi_uint8_array) {
+    return false;
+  }
+  *data = static_cast<uint8_t*>(ptr);
+  *len = length;
+  return true;
+}
+
+bool GetWords(napi_env env, napi_value v, uint32_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t byteOffset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
+      type != napi_uint32_array) {
+    return false;
+  }
+  *data = static_cast<uint32_t*>(ptr);
+  *len = length;
+  return true;
+}
+
+bool GetIndex(napi_env env, napi_value v, size_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= kMaxIndex) ||
+      d != static_cast<double>(static_cast<uint64_t>(d))) {
+    return false;
+  }
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
+bool GetU32(napi_env env, napi_value v, uint32_t* out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
+
+const HeaderKey* GetKey(napi_env env, napi_value v) {
+  bool tagged = false;
+  void* data = nullptr;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, v, &kHeaderKeyTag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok) {
+    return nullptr;
+  }
+  return static_cast<const HeaderKey*>(data);
+}
+
+void FinalizeKey(napi_env env, void* data, void* hint) { delete static_cast<HeaderKey*>(data); }
+
+// headerKey(kh, kiv) → handle with both Speck128/128 keys expanded.
+napi_value HeaderKeyJs(napi_env env, napi_callback_info info) {
+  const char* usage = "headerKey(kh: Uint8Array(16), kiv: Uint8Array(16))";
+  size_t argc = 2;
+  napi_value argv[2];
+  uint8_t *kh, *kiv;
+  size_t khLen, kivLen;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2 ||
+      !GetBytes(env, argv[0], &kh, &khLen) || !GetBytes(env, argv[1], &kiv, &kivLen)) {
+    return ThrowType(env, usage);
+  }
+  if (khLen != kKeyBytes || kivLen != kKeyBytes) return ThrowRange(env, "headerKey: keys must be 16 bytes");
+  auto* key = new HeaderKey();
+  SpeckExpand(kh, key->ctr);
+  SpeckExpand(kiv, key->iv);
+  napi_value ext;
+  if (napi_create_external(env, key, FinalizeKey, nullptr, &ext) != napi_ok) {
+    delete key;
+    napi_throw_error(env, nullptr, "headerKey: cannot create the handle");
+    return nullptr;
+  }
+  if (napi_type_tag_object(env, ext, &kHeaderKeyTag) != napi_ok) {
+    napi_throw_error(env, nullptr, "headerKey: cannot tag the handle");
+    return nullptr;
+  }
+  return ext;
+}
+
+// headerSeal(key, buf, off, len, hl, stampHi, stampLo, rand): encrypts buf[off, off+len) in place.
+napi_value HeaderSealJs(napi_env env, napi_callback_info info) {
+  const char* usage = "headerSeal(key, buf: Uint8Array, off, len, hl, stampHi, stampLo, rand)";
+  size_t argc = kSealArgs;
+  napi_value argv[kSealArgs];
+  uint8_t* buf;
+  size_t bufLen, off, len, hl;
+  uint32_t stampHi, stampLo, rand;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kSealArgs) {
+    return ThrowType(env, usage);
+  }
+  const HeaderKey* key = GetKey(env, argv[0]);
+  if (key == nullptr || !GetBytes(env, argv[1], &buf, &bufLen) || !GetIndex(env, argv[2], &off) ||
+      !GetIndex(env, argv[3], &len) || !GetIndex(env, argv[4], &hl) || !GetU32(env, argv[5], &stampHi) ||
+      !GetU32(env, argv[6], &stampLo) || !GetU32(env, argv[7], &rand)) {
+    return ThrowType(env, usage);
+  }
+  if (off + len > bufLen || len < kMinBytes || hl < kMinBytes || hl > len) {
+    return ThrowRange(env, "headerSeal: range outside its buffer or hl outside [24, len]");
+  }
+  Seal(*key, buf + off, len, hl, stampHi, stampLo, rand);
+  return nullptr;
+}
+
+// headerOpen(key, buf, off, len, community20, out: Uint32Array(3)) → true with out = {stamp hi, lo, hl}.
+napi_value HeaderOpenJs(napi_env env, napi_callback_info info) {
+  const char* usage = "headerOpen(key, buf: Uint8Array, off, len, community: Uint8Array(20), out: Uint32Array(3))";
+  size_t argc = kOpenArgs;
+  napi_value argv[kOpenArgs];
+  uint8_t *buf, *community;
+  uint32_t* out;
+  size_t bufLen, off, len, communityLen, outLen;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kOpenArgs) {
+    return ThrowType(env, usage);
+  }
+  const HeaderKey* key = GetKey(env, argv[0]);
+  if (key == nullptr || !GetBytes(env, argv[1], &buf, &bufLen) || !GetIndex(env, argv[2], &off) ||
+      !GetIndex(env, argv[3], &len) || !GetBytes(env, argv[4], &community, &communityLen) ||
+      !GetWords(env, argv[5], &out, &outLen)) {
+    return ThrowType(env, usage);
+  }
+  if (off + len > bufLen || communityLen != kCommunityBytes || outLen < kOutWords) {
+    return ThrowRange(env, "headerOpen: range outside its buffer, or wrong community/out size");
+  }
+  napi_value result;
+  napi_get_boolean(env, Open(*key, buf + off, len, community, out), &result);
+  return result;
+}
+
+// pearson64(buf, off, len, out: Uint32Array(2)): out = {hi, lo} (for tests and benchmarks).
+napi_value Pearson64Js(napi_env env, napi_callback_info info) {
+  const char* usage = "pearson64(buf: Uint8Array, off, len, out: Uint32Array(2))";
+  size_t argc = 4;
+  napi_value argv[4];
+  uint8_t* buf;
+  uint32_t* out;
+  size_t bufLen, off, len, outLen;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4 ||
+      !GetBytes(env, argv[0], &buf, &bufLen) || !GetIndex(env, argv[1], &off) || !GetIndex(env, argv[2], &len) ||
+      !GetWords(env, argv[3], &out, &outLen)) {
+    return ThrowType(env, usage);
+  }
+  if (off + len > bufLen || outLen < 2) return ThrowRange(env, "pearson64: range outside its buffer");
+  const uint64_t h = Pearson64(buf + off, len);
+  out[0] = static_cast<uint32_t>(h >> 32);
+  out[1] = static_cast<uint32_t>(h);
+  return nullptr;
+}
+
+void SetRaw(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {
+    throw Napi::Error::New(env, std::string("cannot create ") + name);
+  }
+  exports.Set(name, Napi::Value(env, fn));
+}
+
+}  // namespace
+
+void InitHeader(Napi::Env env, Napi::Object exports) {
+  SetRaw(env, exports, "headerKey", HeaderKeyJs);
+  SetRaw(env, exports, "headerSeal", HeaderSealJs);
+  SetRaw(env, exports, "headerOpen", HeaderOpenJs);
+  SetRaw(env, exports, "pearson64", Pearson64Js);
+}
+
+}  // namespace tsn2n

@@ -1,0 +1,156 @@
+// The addon's header-encryption core (-H) against the pure-TS reference: captured 3.1.1 datagrams, random lengths, odd offsets, forgeries.
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pearsonHash64 } from '../../src/crypto/pearson.js';
+import { loadAddon } from '../../src/io/addon.js';
+import { nativeCipherBackend } from '../../src/io/crypto-native.js';
+import {
+  asHeaderBackend,
+  decryptHeader,
+  dynamicHeaderKeys,
+  encryptHeader,
+  HeaderInfo,
+  headerLength,
+  staticHeaderKeys,
+} from '../../src/transform/header.js';
+import { stampToHex } from '../../src/transform/stamp.js';
+import { SeededRandom } from '../../src/util/random.js';
+import { MsgType } from '../../src/wire/types.js';
+import { VECTORS } from './helpers/vectors.js';
+
+/** A whole number in [0, n) from the seeded generator. */
+const below = (rnd: SeededRandom, n: number): number => rnd.u32() % n;
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const field20 = (s: string): Uint8Array => {
+  const f = new Uint8Array(20);
+  f.set(new TextEncoder().encode(s));
+  return f;
+};
+
+function backend() {
+  const b = asHeaderBackend(nativeCipherBackend());
+  if (b === undefined) throw new Error('the addon (with its header cores) is not built: npm install');
+  return b;
+}
+
+const COMMUNITY = field20('goldencomm');
+const tsKeys = staticHeaderKeys(COMMUNITY);
+const nativeKeys = staticHeaderKeys(COMMUNITY, backend());
+
+interface Datagram {
+  i: number;
+  hex: string;
+  pc: number;
+  decoded: { he_ok?: boolean; he_stamp?: string; plain_hex?: string; consumed?: number };
+}
+
+describe('native header core', () => {
+  it('is used by keys made with the backend, and not without it', () => {
+    expect(nativeKeys.core).toBeDefined();
+    expect(tsKeys.core).toBeUndefined();
+  });
+
+  it('Pearson-B 64 equals the TS hash for every length 0..300 at odd offsets', () => {
+    const addon = loadAddon();
+    const rnd = new SeededRandom(3);
+    const out = new Uint32Array(2);
+    for (let n = 0; n <= 300; n++) {
+      const buf = new Uint8Array(n + 8);
+      rnd.fill(buf);
+      addon.pearson64!(buf, 3, n, out);
+      const ref = pearsonHash64(buf, 3, n);
+      expect([out[0], out[1]], `len ${n}`).toEqual([ref.hi, ref.lo]);
+    }
+  });
+
+  const files = readdirSync(VECTORS).filter((f) => /^A.*-he(-relay)?\.json$/.test(f));
+  it.each(files)('%s: every captured -H datagram opens and re-seals byte-exactly', (file) => {
+    const udp = (JSON.parse(readFileSync(resolve(VECTORS, file), 'utf8')) as { udp: Datagram[] }).udp;
+    const ok = udp.filter((d) => d.decoded.he_ok);
+    expect(ok.length).toBeGreaterThan(10);
+    const info = new HeaderInfo();
+    for (const d of ok) {
+      const wire = unhex(d.hex);
+      const n = wire.length;
+      const buf = new Uint8Array(n + 20).fill(0x5a);
+      buf.set(wire, 7);
+      expect(decryptHeader(buf, 7, n, nativeKeys, COMMUNITY, info), `${file}#${d.i}`).toBe(true);
+      expect(hex(buf.subarray(7, 7 + n))).toBe(d.decoded.plain_hex);
+      expect(stampToHex(info)).toBe(d.decoded.he_stamp);
+      const expectedHl =
+        d.pc === MsgType.PACKET ? headerLength(d.pc, d.decoded.consumed!, n - d.decoded.consumed!, false) : n;
+      expect(info.hl).toBe(expectedHl);
+      // Bytes around the datagram are untouched.
+      expect(buf[6]).toBe(0x5a);
+      expect(buf[7 + n]).toBe(0x5a);
+    }
+  });
+
+  it('seals exactly as the TS reference, and each opens the other, at random lengths and odd offsets', () => {
+    const rnd = new SeededRandom(7);
+    const a = new HeaderInfo();
+    const b = new HeaderInfo();
+    for (let iter = 0; iter < 600; iter++) {
+      const n = 24 + below(rnd, 1500);
+      const hl = 24 + below(rnd, n - 23);
+      const off = below(rnd, 9);
+      const plain = new Uint8Array(n);
+      rnd.fill(plain);
+      plain.set(COMMUNITY, 4);
+      const stamp = { hi: rnd.u32(), lo: rnd.u32() };
+      const r32 = rnd.u32();
+      const x = new Uint8Array(off + n + 3);
+      const y = new Uint8Array(off + n + 3);
+      x.set(plain, off);
+      y.set(plain, off);
+      encryptHeader(x, off, n, hl, stamp, r32, tsKeys);
+      encryptHeader(y, off, n, hl, stamp, r32, nativeKeys);
+      expect(hex(y), `n=${n} hl=${hl}`).toBe(hex(x));
+      expect(decryptHeader(x, off, n, nativeKeys, COMMUNITY, a)).toBe(true);
+      expect(decryptHeader(y, off, n, tsKeys, COMMUNITY, b)).toBe(true);
+      expect(hex(x.subarray(off, off + n))).toBe(hex(plain));
+      expect(hex(y.subarray(off, off + n))).toBe(hex(plain));
+      expect([a.hi, a.lo, a.hl]).toEqual([stamp.hi >>> 0, stamp.lo >>> 0, hl]);
+      expect([b.hi, b.lo, b.hl]).toEqual([a.hi, a.lo, a.hl]);
+    }
+  });
+
+  it('refuses wrong keys, flipped bits and random bytes, leaving the buffer byte-identical', () => {
+    const rnd = new SeededRandom(9);
+    const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
+    const info = new HeaderInfo();
+    for (let iter = 0; iter < 2000; iter++) {
+      const n = below(rnd, 200);
+      const buf = new Uint8Array(n + 2);
+      rnd.fill(buf);
+      if (iter % 2 === 0 && n >= 24) {
+        buf.set(COMMUNITY, 5);
+        encryptHeader(buf, 1, n, 24 + below(rnd, n - 23), { hi: 1, lo: 2 }, 3, nativeKeys);
+        buf[1 + below(rnd, n)] ^= 1 << below(rnd, 8);
+      }
+      const before = hex(buf);
+      expect(decryptHeader(buf, 1, n, nativeKeys, COMMUNITY, info)).toBe(
+        decryptHeader(buf.slice(), 1, n, tsKeys, COMMUNITY, info),
+      );
+      expect(hex(buf)).toBe(before);
+      expect(decryptHeader(buf, 1, n, other, COMMUNITY, info)).toBe(false);
+      expect(hex(buf)).toBe(before);
+    }
+  });
+
+  it('checks its arguments in C++ (RangeError / TypeError), never touching memory outside the buffer', () => {
+    const addon = loadAddon();
+    const buf = new Uint8Array(64);
+    const out = new Uint32Array(3);
+    const key = addon.headerKey!(new Uint8Array(16), new Uint8Array(16));
+    expect(() => addon.headerSeal!(key, buf, 50, 24, 24, 0, 0, 0)).toThrow(RangeError);
+    expect(() => addon.headerSeal!(key, buf, 0, 40, 41, 0, 0, 0)).toThrow(RangeError);
+    expect(() => addon.headerSeal!(key, buf, 0, 23, 23, 0, 0, 0)).toThrow(RangeError);
+    expect(() => addon.headerOpen!(key, buf, 10, 60, new Uint8Array(20), out)).toThrow(RangeError);
+    expect(() => addon.headerOpen!(key, buf, 0, 60, new Uint8Array(19), out)).toThrow(RangeError);
+    expect(() => addon.headerOpen!({} as never, buf, 0, 60, new Uint8Array(20), out)).toThrow(TypeError);
+    expect(() => addon.headerKey!(new Uint8Array(15), new Uint8Array(16))).toThrow(RangeError);
+  });
+});
