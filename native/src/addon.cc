@@ -1,9 +1,10 @@
-// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP and cipher-core functions. No protocol.
+// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP, cipher-core and notify functions. No protocol.
 #include <napi.h>
 
 #include "crypto.h"
 #include "frames.h"
 #include "netif.h"
+#include "notify.h"
 #include "poller.h"
 #include "udp.h"
 
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::InitUdp(env, exports);
   tsn2n::FdPoller::Init(env, exports);
   tsn2n::InitCrypto(env, exports);
+  tsn2n::InitNotify(env, exports);
   return exports;
 }
 

@@ -187,6 +187,13 @@ export interface NativeAddon {
   /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
   cryptoInfo(): { speck: string; openssl: string };
 
+  /**
+   * One datagram `state` to the AF_UNIX SOCK_DGRAM socket `path` (a file system path, or `@name` in the abstract
+   * namespace), from a fresh non-blocking socket: systemd's notify protocol (sd_notify(3)). Returns the bytes sent
+   * or a negative errno; TypeError for a path that is not absolute or `@…`, or too long for sun_path.
+   */
+  notifySocket(path: string, state: string): number;
+
   /** FdPoller objects constructed and not yet garbage-collected (leak checks). */
   livePollers(): number;
   FdPoller: new (
