@@ -231,17 +231,14 @@ export function registerSupernode(program: Command): void {
     .command('supernode')
     .description(
       'n2n supernode: registers edges, relays their traffic, federates with other supernodes (n2n 3.1.1 options). ' +
-        'A config file (one option per line, n2n format) may be given first. Like 3.1.1, it needs at least one ' +
-        'argument (e.g. -f) to start.',
+        'A config file (one option per line, n2n format) may be given first. Without arguments it starts with ' +
+        'the defaults (3.1.1 prints its help instead).',
     )
     .argument('[config-file]', 'n2n supernode configuration file, read before the other options');
   defineSupernodeOptions(cmd);
+  // supernode.c prints its help when given no argument at all; we start with the defaults, in the foreground
+  // like always (docs/supernode.md), so `tsn2n supernode` is the whole command of a lab or a systemd unit.
   cmd.action(async (configFile: string | undefined, opts: RawOpts) => {
-    if (configFile === undefined && Object.keys(opts).length === 0) {
-      // supernode.c: without any argument only the short help is printed.
-      cmd.outputHelp();
-      return;
-    }
     await runSupernode(configFile, opts, cmd);
   });
 }
