@@ -8,6 +8,7 @@ import { Edge } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
 import { MAX_EDGE_MTU, MAX_MSS_CLAMP, MIN_EDGE_MTU, MIN_MSS_CLAMP, truncateBytes } from '../edge/options.js';
 import { systemEdgeDeps } from '../edge/system.js';
+import { SdState, sdNotify } from '../io/notify.js';
 import type { TapDevice } from '../io/types.js';
 import { openUdp } from '../io/udp.js';
 import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
@@ -300,6 +301,8 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   if (defaultSupernode) {
     logger.log(LogLevel.NORMAL, `no supernode given (-l): using ${DEFAULT_LOCAL_SUPERNODE}`);
   }
+  // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
+  const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   const mgmtPort = (raw.t as number | undefined) ?? EDGE_MGMT_PORT;
   const edge = new Edge(options, { ...systemEdgeDeps({ logger }), addRoutes: routeInstaller(logger) });
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
@@ -312,6 +315,7 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   }
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
+    if (stopping === undefined) notify(SdState.STOPPING);
     stopping ??= edge.stop();
     return stopping;
   };
@@ -332,8 +336,13 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let statusSupernode = '';
   edge.on('registered', (e: { supernode: string; first: boolean }) => {
     if (e.first) logger.log(LogLevel.NORMAL, `registered with supernode ${e.supernode}`);
+    if (e.supernode !== statusSupernode) {
+      statusSupernode = e.supernode;
+      notify(`STATUS=registered with supernode ${e.supernode}`);
+    }
   });
   logger.log(LogLevel.NORMAL, `starting n2n edge (tsn2n), community '${edge.config.community}'`);
   try {
@@ -344,6 +353,9 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   }
   if (edge.runState === 'running') {
     logger.log(LogLevel.NORMAL, 'edge started');
+    // Ready once the TAP device is up with its address (what kubelet's node IP needs), not only once a
+    // supernode answers: a host must boot while its supernode is down, and registration follows by itself.
+    notify(`${SdState.READY}\nSTATUS=device ${edge.config.device} up, registering with the supernode`);
     dropPrivileges(raw, logger);
   }
   await stopped;

@@ -1,5 +1,6 @@
 // `tsn2n supernode`: n2n 3.1.1's supernode command line (and config file) over the Supernode library.
 import { Command, InvalidArgumentError } from 'commander';
+import { SdState, sdNotify } from '../io/notify.js';
 import { openUdp } from '../io/udp.js';
 import { SupernodeManagement } from '../management/supernode.js';
 import {
@@ -134,6 +135,8 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
   const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
   const sn = new Supernode(options, { logger });
+  // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
+  const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
   try {
     mgmtSocket = await openUdp({ family: 4, address: MGMT_ADDRESS, port: mgmtPort });
@@ -144,12 +147,16 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   }
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
+    if (stopping === undefined) notify(SdState.STOPPING);
     stopping ??= sn.stop();
     return stopping;
   };
   const mgmt = new SupernodeManagement(sn, mgmtSocket, {
     password: raw.managementPassword as string | undefined,
-    onStop: () => logger.log(LogLevel.NORMAL, 'stop command received'),
+    onStop: () => {
+      logger.log(LogLevel.NORMAL, 'stop command received');
+      notify(SdState.STOPPING);
+    },
   });
   const stopped = new Promise<void>((resolve) => sn.once('stopped', resolve));
   let signals = 0;
@@ -217,6 +224,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     `supernode listening on UDP ${main.address}:${main.port} (main), ${mgmt.address.address}:${mgmt.address.port} (management); ` +
       `federation '${fed.federationName}' with ${fed.peers.length} peer(s); ${communities}`,
   );
+  notify(`${SdState.READY}\nSTATUS=listening on UDP ${main.address}:${main.port}`);
   dropPrivileges(raw, logger);
   await stopped;
   mgmt.close();
