@@ -1,4 +1,4 @@
-# Builds tsn2n_io.node: TAP device (with offloads) and batched UDP I/O for Linux, payload cipher cores (no protocol logic). Run by `npm install`.
+# Builds tsn2n_io.node: TAP device (with offloads) and batched UDP I/O for Linux, payload cipher cores, the systemd notify datagram (no protocol logic). Run by `npm install`.
 {
   'targets': [
     {
@@ -13,6 +13,7 @@
         'src/crypto.cc',
         'src/header.cc',
         'src/tapoffload.cc',
+        'src/notify.cc',
       ],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],

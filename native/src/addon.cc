@@ -1,10 +1,11 @@
-// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP, cipher-core and header-encryption functions. No protocol.
+// Entry point of tsn2n_io.node: registers the TAP, frame, poller, UDP, cipher-core, header-encryption and notify functions. No protocol.
 #include <napi.h>
 
 #include "crypto.h"
 #include "frames.h"
 #include "header.h"
 #include "netif.h"
+#include "notify.h"
 #include "poller.h"
 #include "udp.h"
 
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::FdPoller::Init(env, exports);
   tsn2n::InitCrypto(env, exports);
   tsn2n::InitHeader(env, exports);
+  tsn2n::InitNotify(env, exports);
   return exports;
 }
 

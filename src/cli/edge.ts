@@ -6,11 +6,13 @@ import { Command, Option } from 'commander';
 import type { RouteCleanup } from '../edge/deps.js';
 import { Edge } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
-import { MAX_EDGE_MTU, MIN_EDGE_MTU, truncateBytes } from '../edge/options.js';
+import { MAX_EDGE_MTU, MAX_MSS_CLAMP, MIN_EDGE_MTU, MIN_MSS_CLAMP, truncateBytes } from '../edge/options.js';
 import { systemEdgeDeps } from '../edge/system.js';
+import { SdState, sdNotify } from '../io/notify.js';
 import type { TapDevice } from '../io/types.js';
 import { openUdp } from '../io/udp.js';
 import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/options.js';
 import { ConfigError } from '../util/errors.js';
 import { numberToIpv4, type SockAddr } from '../util/ip.js';
 import { type Logger, LogLevel } from '../util/log.js';
@@ -33,12 +35,21 @@ const execFileP = promisify(execFile);
 
 /** The description defaults to the host name, cut to the 15 characters of the desc field. */
 const DESC_MAX_CHARS = 15;
+/**
+ * Without -l the edge uses a supernode on this host (3.1.1 refuses to start instead): the one-line command of a
+ * single-host lab, or a node that runs the supernode itself (docs/kubernetes.md).
+ */
+export const DEFAULT_LOCAL_SUPERNODE = `127.0.0.1:${DEFAULT_SUPERNODE_PORT}`;
 
 /** Adds every option of n2n 3.1.1's edge (edge.c: getopt string and long_options) to `cmd`. */
 function defineEdgeOptions(cmd: Command): Command {
   return cmd
     .option('-c, --community <name>', 'community name (at most 19 characters); env N2N_COMMUNITY')
-    .option('-l, --supernode-list <host:port>', 'supernode address and port; repeatable', collect)
+    .option(
+      '-l, --supernode-list <host:port>',
+      `supernode address and port; repeatable (default ${DEFAULT_LOCAL_SUPERNODE})`,
+      collect,
+    )
     .option(
       '-p <[ip:]port>',
       'local UDP port and/or bind address (default: any address, port chosen by the OS)',
@@ -66,6 +77,11 @@ function defineEdgeOptions(cmd: Command): Command {
     .option('-m <mac>', 'TAP MAC address (default random)')
     .option('-d, --tap-device <name>', 'TAP device name (default edge0)')
     .option('-M <mtu>', 'TAP MTU (default 1290)', intArg('-M', MIN_EDGE_MTU, MAX_EDGE_MTU))
+    .option(
+      '--mss-clamp [auto|N]',
+      "lower the MSS of TCP SYNs crossing the TAP (also inside IPIP/VXLAN): 'auto' (the default value) fits " +
+        'the TAP MTU and the underlay path, N sets the IPv4 MSS in bytes (IPv6: N − 20); off by default',
+    )
     .option('-r', 'enable packet forwarding/routing through the community')
     .option('-E', 'accept multicast MAC addresses (dropped by default)')
     .option('-I <description>', 'edge description; the user name with -J (at most 15 characters)')
@@ -96,6 +112,16 @@ const MERGE_RULES: MergeRules = {
   counts: new Set(['verbose', 'V']),
 };
 
+/** `--mss-clamp[=auto|N]`: bare or 'auto' → 'auto', digits → the MSS; anything else is a one-line error. */
+function mssClampArg(v: unknown): 'auto' | number {
+  if (v === true || v === 'auto') return 'auto';
+  const s = String(v).trim();
+  if (/^\d{1,5}$/.test(s)) return Number(s);
+  throw new ConfigError(
+    `--mss-clamp=${s}: expected 'auto' or an MSS in bytes (${MIN_MSS_CLAMP}..${MAX_MSS_CLAMP})`,
+  );
+}
+
 function optionalLevel(v: unknown, flag: string, allowed: readonly string[]): string | undefined {
   if (v === undefined) return undefined;
   if (v === true) return allowed[0];
@@ -108,7 +134,7 @@ function optionalLevel(v: unknown, flag: string, allowed: readonly string[]): st
 export function edgeOptionsFromFlags(o: RawOpts, env: NodeJS.ProcessEnv): EdgeOptions {
   const opts: EdgeOptions = {
     community: (o.community as string | undefined) ?? env.N2N_COMMUNITY ?? '',
-    supernodes: (o.supernodeList as string[] | undefined) ?? [],
+    supernodes: (o.supernodeList as string[] | undefined) ?? [DEFAULT_LOCAL_SUPERNODE],
   };
   const key = (o.k as string | undefined) ?? env.N2N_KEY;
   if (key !== undefined) opts.key = key;
@@ -150,6 +176,7 @@ export function edgeOptionsFromFlags(o: RawOpts, env: NodeJS.ProcessEnv): EdgeOp
   if (o.m !== undefined) opts.mac = o.m as string;
   if (o.tapDevice !== undefined) opts.device = o.tapDevice as string;
   if (o.M !== undefined) opts.mtu = o.M as number;
+  if (o.mssClamp !== undefined) opts.mssClamp = mssClampArg(o.mssClamp);
   if (o.r) opts.allowRouting = true;
   if (o.E) opts.acceptMulticast = true;
   opts.description = (o.I as string | undefined) ?? truncateBytes(hostname(), DESC_MAX_CHARS);
@@ -224,6 +251,8 @@ function routeInstaller(logger: Logger) {
 export interface ParsedEdgeArgs {
   raw: RawOpts;
   options: EdgeOptions;
+  /** No -l anywhere: `options.supernodes` is the local default (the CLI says so on stderr). */
+  defaultSupernode: boolean;
 }
 
 function resolveArgs(
@@ -245,7 +274,11 @@ function resolveArgs(
       MERGE_RULES,
     );
   }
-  return { raw, options: edgeOptionsFromFlags(raw, env) };
+  return {
+    raw,
+    options: edgeOptionsFromFlags(raw, env),
+    defaultSupernode: raw.supernodeList === undefined,
+  };
 }
 
 /**
@@ -262,9 +295,14 @@ export function parseEdgeArgs(args: string[], env: NodeJS.ProcessEnv = {}): Pars
 }
 
 async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
-  const { raw, options } = resolveArgs(configFile, cliOpts, cmd, process.env);
+  const { raw, options, defaultSupernode } = resolveArgs(configFile, cliOpts, cmd, process.env);
   const level = DEFAULT_LOG_LEVEL + ((raw.verbose as number) ?? 0) - ((raw.V as number) ?? 0);
   const logger = new StderrLogger(Math.max(0, level));
+  if (defaultSupernode) {
+    logger.log(LogLevel.NORMAL, `no supernode given (-l): using ${DEFAULT_LOCAL_SUPERNODE}`);
+  }
+  // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
+  const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   const mgmtPort = (raw.t as number | undefined) ?? EDGE_MGMT_PORT;
   const edge = new Edge(options, { ...systemEdgeDeps({ logger }), addRoutes: routeInstaller(logger) });
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
@@ -277,6 +315,7 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   }
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
+    if (stopping === undefined) notify(SdState.STOPPING);
     stopping ??= edge.stop();
     return stopping;
   };
@@ -297,8 +336,13 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let statusSupernode = '';
   edge.on('registered', (e: { supernode: string; first: boolean }) => {
     if (e.first) logger.log(LogLevel.NORMAL, `registered with supernode ${e.supernode}`);
+    if (e.supernode !== statusSupernode) {
+      statusSupernode = e.supernode;
+      notify(`STATUS=registered with supernode ${e.supernode}`);
+    }
   });
   logger.log(LogLevel.NORMAL, `starting n2n edge (tsn2n), community '${edge.config.community}'`);
   try {
@@ -309,6 +353,9 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   }
   if (edge.runState === 'running') {
     logger.log(LogLevel.NORMAL, 'edge started');
+    // Ready once the TAP device is up with its address (what kubelet's node IP needs), not only once a
+    // supernode answers: a host must boot while its supernode is down, and registration follows by itself.
+    notify(`${SdState.READY}\nSTATUS=device ${edge.config.device} up, registering with the supernode`);
     dropPrivileges(raw, logger);
   }
   await stopped;

@@ -1,5 +1,6 @@
 // `tsn2n supernode`: n2n 3.1.1's supernode command line (and config file) over the Supernode library.
 import { Command, InvalidArgumentError } from 'commander';
+import { SdState, sdNotify } from '../io/notify.js';
 import { openUdp } from '../io/udp.js';
 import { SupernodeManagement } from '../management/supernode.js';
 import {
@@ -134,6 +135,8 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
   const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
   const sn = new Supernode(options, { logger });
+  // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
+  const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
   try {
     mgmtSocket = await openUdp({ family: 4, address: MGMT_ADDRESS, port: mgmtPort });
@@ -144,12 +147,16 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   }
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
+    if (stopping === undefined) notify(SdState.STOPPING);
     stopping ??= sn.stop();
     return stopping;
   };
   const mgmt = new SupernodeManagement(sn, mgmtSocket, {
     password: raw.managementPassword as string | undefined,
-    onStop: () => logger.log(LogLevel.NORMAL, 'stop command received'),
+    onStop: () => {
+      logger.log(LogLevel.NORMAL, 'stop command received');
+      notify(SdState.STOPPING);
+    },
   });
   const stopped = new Promise<void>((resolve) => sn.once('stopped', resolve));
   let signals = 0;
@@ -217,6 +224,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     `supernode listening on UDP ${main.address}:${main.port} (main), ${mgmt.address.address}:${mgmt.address.port} (management); ` +
       `federation '${fed.federationName}' with ${fed.peers.length} peer(s); ${communities}`,
   );
+  notify(`${SdState.READY}\nSTATUS=listening on UDP ${main.address}:${main.port}`);
   dropPrivileges(raw, logger);
   await stopped;
   mgmt.close();
@@ -231,17 +239,14 @@ export function registerSupernode(program: Command): void {
     .command('supernode')
     .description(
       'n2n supernode: registers edges, relays their traffic, federates with other supernodes (n2n 3.1.1 options). ' +
-        'A config file (one option per line, n2n format) may be given first. Like 3.1.1, it needs at least one ' +
-        'argument (e.g. -f) to start.',
+        'A config file (one option per line, n2n format) may be given first. Without arguments it starts with ' +
+        'the defaults (3.1.1 prints its help instead).',
     )
     .argument('[config-file]', 'n2n supernode configuration file, read before the other options');
   defineSupernodeOptions(cmd);
+  // supernode.c prints its help when given no argument at all; we start with the defaults, in the foreground
+  // like always (docs/supernode.md), so `tsn2n supernode` is the whole command of a lab or a systemd unit.
   cmd.action(async (configFile: string | undefined, opts: RawOpts) => {
-    if (configFile === undefined && Object.keys(opts).length === 0) {
-      // supernode.c: without any argument only the short help is printed.
-      cmd.outputHelp();
-      return;
-    }
     await runSupernode(configFile, opts, cmd);
   });
 }

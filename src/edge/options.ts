@@ -31,6 +31,12 @@ export const MIN_EDGE_MTU = 68;
  * must fit n2n's 2048-byte receive buffer (N2N_PKT_BUF_SIZE), or C peers truncate it.
  */
 export const MAX_EDGE_MTU = 2048 - 46 - 16 - 14;
+/**
+ * `--mss-clamp=N` bounds, bytes: Linux never sends segments below tcp_min_snd_mss (48 by default, ip-sysctl.rst),
+ * and an IPv4 MSS cannot exceed the largest IPv4 packet (65535) minus 40 header bytes.
+ */
+export const MIN_MSS_CLAMP = 48;
+export const MAX_MSS_CLAMP = 65535 - 40;
 /** n2n_define.h: REGISTER_SUPER_INTERVAL_DFL, seconds. */
 export const DEFAULT_REGISTER_INTERVAL_S = 20;
 /** n2n_define.h: N2N_EDGE_DEFAULT_CIDR_NM. */
@@ -69,6 +75,13 @@ export interface EdgeOptions {
   device?: string;
   /** `-M`: TAP MTU, default 1290 (as n2n 3.1.1). */
   mtu?: number;
+  /**
+   * `--mss-clamp[=auto|N]` (tsn2n only): lower the MSS option of TCP SYN / SYN-ACK segments crossing the TAP,
+   * also inside IPIP and VXLAN (edge/mss.ts). 'auto': the smaller of what the TAP MTU and the underlay path
+   * carry without fragmentation; N: the IPv4 MSS in bytes (IPv6 gets N − 20, the same packet size). Default off,
+   * as 3.1.1.
+   */
+  mssClamp?: 'auto' | number;
   /** `-p`: local UDP port, default 0 (the OS picks). */
   localPort?: number;
   /** `-p ip:port`: local bind address, default any. */
@@ -128,6 +141,8 @@ export interface EdgeConfig {
   mac: Mac | undefined;
   device: string;
   mtu: number;
+  /** 'auto', the IPv4 MSS limit in bytes, or undefined (no clamping). */
+  mssClamp: 'auto' | number | undefined;
   localPort: number;
   bindAddress: string | undefined;
   tos: number | undefined;
@@ -185,6 +200,16 @@ function resolveTransform(opts: EdgeOptions): TransformId {
   // edge.c: main: a key with the null transform means AES.
   if (id === TransformId.NULL && opts.key !== undefined) id = TransformId.AES;
   return id as TransformId;
+}
+
+function resolveMssClamp(v: 'auto' | number | undefined): 'auto' | number | undefined {
+  if (v === undefined || v === 'auto') return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_MSS_CLAMP || v > MAX_MSS_CLAMP) {
+    throw new ConfigError(
+      `--mss-clamp=${String(v)}: expected 'auto' or an MSS in bytes (${MIN_MSS_CLAMP}..${MAX_MSS_CLAMP})`,
+    );
+  }
+  return v;
 }
 
 function resolveAddress(text: string | undefined): { mode: AddressMode; addr: number; bits: number } {
@@ -286,6 +311,7 @@ export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
     );
   }
   const mtu = positiveInt(opts.mtu ?? DEFAULT_EDGE_MTU, '-M', 'MTU', MIN_EDGE_MTU, MAX_EDGE_MTU);
+  const mssClamp = resolveMssClamp(opts.mssClamp);
   const localPort = positiveInt(opts.localPort ?? 0, '-p', 'port', 0, MAX_U16);
   let bindAddress = opts.bindAddress;
   if (bindAddress !== undefined) {
@@ -335,6 +361,7 @@ export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
     mac,
     device,
     mtu,
+    mssClamp,
     localPort,
     bindAddress,
     tos,

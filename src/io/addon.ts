@@ -218,6 +218,13 @@ export interface NativeAddon {
   /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
   pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 
+  /**
+   * One datagram `state` to the AF_UNIX SOCK_DGRAM socket `path` (a file system path, or `@name` in the abstract
+   * namespace), from a fresh non-blocking socket: systemd's notify protocol (sd_notify(3)). Returns the bytes sent
+   * or a negative errno; TypeError for a path that is not absolute or `@…`, or too long for sun_path.
+   */
+  notifySocket(path: string, state: string): number;
+
   /** FdPoller objects constructed and not yet garbage-collected (leak checks). */
   livePollers(): number;
   FdPoller: new (

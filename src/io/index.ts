@@ -8,6 +8,7 @@ export {
   nativeCipherBackend,
 } from './crypto-native.js';
 export * from './memory.js';
+export * from './notify.js';
 export * from './pool.js';
 export * from './sockaddr.js';
 export * from './tap.js';

@@ -166,7 +166,6 @@ describe('edge command line', () => {
 
   it('names the flag in every error', () => {
     expect(configError([])).toMatch(/^-c: a community name is required/);
-    expect(configError(['-c', 'n'])).toMatch(/^-l: at least one supernode/);
     expect(configError(['-c', 'n', '-l', 'nohostport'])).toMatch(/^-l: missing port/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-A7'])).toMatch(/^-A7: unknown cipher/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-A3'])).toMatch(/^-A3: a cipher needs a key/);
@@ -185,6 +184,57 @@ describe('edge command line', () => {
     expect(configError(['-c', 'n', '-l', 'h:1', '--bogus'])).toMatch(/unknown option '--bogus'/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-e', 'nonsense'])).toMatch(/^-e: /);
     expect(configError(['-c', '*fed', '-l', 'h:1'])).toMatch(/^-c: .*may not start with '\*'/);
+    expect(configError(['-c', 'n', '--mss-clamp=big'])).toBe(
+      "--mss-clamp=big: expected 'auto' or an MSS in bytes (48..65495)",
+    );
+    expect(configError(['-c', 'n', '--mss-clamp=20'])).toMatch(/^--mss-clamp=20: expected 'auto' or an MSS/);
+    expect(configError(['-c', 'n', '--mss-clamp=99999'])).toMatch(/^--mss-clamp=99999: /);
+    expect(configError(['-c', 'n', '--mss-clamp=-5'])).toMatch(/^--mss-clamp=-5: /);
+    expect(configError(['-c', 'n', '--mss-clamp=1e3'])).toMatch(/^--mss-clamp=1e3: /);
+  });
+
+  it("runs the design card's command: no -l means the supernode on 127.0.0.1:7654 (3.1.1 refuses)", () => {
+    const p = parseEdgeArgs(['-c', 'community', '-k', 'key', '-a', '172.29.0.5']);
+    expect(p.defaultSupernode).toBe(true);
+    const c = resolveEdgeOptions(p.options);
+    expect(c.supernodes).toEqual([{ host: '127.0.0.1', port: 7654, text: '127.0.0.1:7654' }]);
+    expect(c.transform).toBe(TransformId.AES);
+    expect(c.addressMode).toBe(AddressMode.STATIC);
+    expect(c.address).toBe(ipv4ToNumber('172.29.0.5'));
+    // Any -l, on the command line or in the config file, replaces the default.
+    expect(parseEdgeArgs(['-c', 'n', '-l', 'sn:7777']).defaultSupernode).toBe(false);
+    expect(config(['-c', 'n', '-l', 'sn:7777']).supernodes.map((s) => s.text)).toEqual(['sn:7777']);
+    const file = join(mkdtempSync(join(tmpdir(), 'tsn2n-edge-')), 'edge.conf');
+    writeFileSync(file, '-c=n\n-l=sn.example:7654\n');
+    const fromFile = parseEdgeArgs([file]);
+    expect(fromFile.defaultSupernode).toBe(false);
+    expect(fromFile.options.supernodes).toEqual(['sn.example:7654']);
+    // The library keeps asking for an explicit list: only the command line has a default.
+    expect(() => resolveEdgeOptions({ community: 'n', supernodes: [] })).toThrow(
+      /^-l: at least one supernode \(host:port\) is required$/,
+    );
+  });
+
+  it('parses --mss-clamp[=auto|N]; off by default like 3.1.1', () => {
+    expect(config(['-c', 'n']).mssClamp).toBeUndefined();
+    expect(config(['-c', 'n', '--mss-clamp']).mssClamp).toBe('auto');
+    expect(config(['-c', 'n', '--mss-clamp=auto']).mssClamp).toBe('auto');
+    expect(config(['-c', 'n', '--mss-clamp=1300']).mssClamp).toBe(1300);
+    expect(config(['-c', 'n', '--mss-clamp', '1300', '-M', '1400']).mssClamp).toBe(1300);
+    expect(config(['-c', 'n', '--mss-clamp', '-M', '1400'])).toMatchObject({ mssClamp: 'auto', mtu: 1400 });
+    expect(config(['-c', 'n', '--mss-clamp=48']).mssClamp).toBe(48);
+    expect(config(['-c', 'n', '--mss-clamp=65495']).mssClamp).toBe(65495);
+    expect(resolveEdgeOptions({ community: 'n', supernodes: ['h:1'], mssClamp: 1200 }).mssClamp).toBe(1200);
+    expect(() => resolveEdgeOptions({ community: 'n', supernodes: ['h:1'], mssClamp: 1200.5 })).toThrow(
+      /^--mss-clamp=1200.5: /,
+    );
+    // In a config file: a bare line and the attached form.
+    const dir = mkdtempSync(join(tmpdir(), 'tsn2n-edge-'));
+    writeFileSync(join(dir, 'a.conf'), '-c=n\n--mss-clamp\n');
+    writeFileSync(join(dir, 'b.conf'), '-c=n\n--mss-clamp=1360\n');
+    expect(config([join(dir, 'a.conf')]).mssClamp).toBe('auto');
+    expect(config([join(dir, 'b.conf')]).mssClamp).toBe(1360);
+    expect(config([join(dir, 'b.conf'), '--mss-clamp=auto']).mssClamp).toBe('auto');
   });
 });
 
