@@ -134,10 +134,12 @@ export async function waitFor<T>(
 }
 
 // Receiver: accepts one connection, hashes everything, prints one JSON line. Timing runs from the first byte.
+// On SIGUSR1 (the sender timed out) it prints how many bytes have arrived so far, marked partial, and keeps running.
 const TCP_SINK_SCRIPT = `
 const net=require('net'),crypto=require('crypto');
-const [host,port]=[process.argv[1],Number(process.argv[2])];
-const srv=net.createServer((s)=>{const h=crypto.createHash('sha256');let n=0,t0=0;
+const [host,port]=[process.argv[1],Number(process.argv[2])];let n=0,t0=0;
+process.on('SIGUSR1',()=>process.stdout.write(JSON.stringify({bytes:n,partial:true,ms:t0?performance.now()-t0:0})+'\\n'));
+const srv=net.createServer((s)=>{const h=crypto.createHash('sha256');
 s.on('data',(d)=>{if(!t0)t0=performance.now();n+=d.length;h.update(d)});
 s.on('end',()=>{const ms=performance.now()-t0;process.stdout.write(JSON.stringify({bytes:n,sha256:h.digest('hex'),ms})+'\\n');s.end();srv.close()});
 s.on('error',(e)=>{process.stdout.write(JSON.stringify({error:e.message})+'\\n');process.exit(1)})});
@@ -160,6 +162,8 @@ export interface TransferResult {
   receivedSha256: string;
   seconds: number;
   mbitPerS: number;
+  /** The sender did not finish within `timeoutMs` (receivedBytes is then what had arrived by then). */
+  timedOut: boolean;
   error?: string;
 }
 
@@ -181,6 +185,9 @@ export async function tcpTransfer(
       check: false,
       timeoutMs,
     });
+    const timedOut = src.signal === 'SIGKILL';
+    // A sender killed at the timeout leaves the connection open: ask the sink at once what has arrived.
+    if (timedOut) sink.signal('SIGUSR1');
     const sinkLine = await sink
       .waitForOutput(/\{.*\}\n/, SERVER_READY_TIMEOUT_MS)
       .then((m) => m[0])
@@ -202,6 +209,7 @@ export async function tcpTransfer(
       receivedSha256: recv.sha256 ?? '',
       seconds,
       mbitPerS: (receivedBytes * BITS_PER_BYTE) / BITS_PER_MBIT / seconds,
+      timedOut,
       error,
     };
   } finally {

@@ -198,6 +198,11 @@ export class LabProcess {
     clearTimeout(timer);
   }
 
+  /** Sends a signal without waiting or marking the process as stopped (e.g. SIGUSR1 to ask for a report). */
+  signal(sig: NodeJS.Signals): void {
+    if (this.alive()) this.child.kill(sig);
+  }
+
   /** Immediate SIGKILL (for "the supernode crashed" scenarios). */
   async kill(): Promise<void> {
     this.stopRequested = true;
