@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
 import type { BatchUdpSocket, DatagramBatch, FrameBatch, TapDevice, UdpSocket } from '../io/types.js';
-import { FRAME_HEADROOM_BYTES, isBatchUdpSocket, MAX_FRAME_BYTES } from '../io/types.js';
+import { FRAME_HEADROOM_BYTES, isBatchUdpSocket } from '../io/types.js';
 import { HeaderSealer } from '../peer/seal.js';
 import {
   AUTH_TRAILER_BYTES,
@@ -67,6 +67,45 @@ import {
   type Sock,
 } from '../wire/types.js';
 import { createEdgeAuth, type EdgeAuth } from './auth.js';
+import {
+  ACK_SOCK_GRACE_S,
+  ADDR_CACHE_MAX,
+  BOOTSTRAP_TIMEOUT_S,
+  CLOSE_SOCKET_COUNTER_MAX,
+  DEFAULT_IP_TTL,
+  ETH_HEADER_BYTES,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_OFFSET,
+  GARP_BYTES,
+  IFACE_UPDATE_S,
+  IPV4_DST,
+  IPV4_MIN_HEADER_BYTES,
+  IPV4_SRC,
+  isEthMulticast,
+  LOCALHOST_V4,
+  MAX_PEERS,
+  MAX_SUPERNODE_ENTRIES,
+  MS_PER_S,
+  PEER_REFRESH_S,
+  PINGS_INITIAL,
+  PINGS_REGULAR,
+  PORT_PREDICTION_BURST,
+  PRIVILEGED_PORT_MAX,
+  PURGE_INTERVAL_S,
+  REGISTRATION_TIMEOUT_S,
+  RESOLVE_INTERVAL_S,
+  RESOLVE_RETRY_S,
+  RX_BUF_BYTES,
+  readU32,
+  SUP_ATTEMPTS,
+  SWEEP_TIME_S,
+  TAP_BATCH_MAX,
+  TAP_SLOT_BYTES,
+  TICK_MS,
+  TX_BATCH_MAX,
+  TX_BUF_BYTES,
+} from './constants.js';
 import { canSetTtl, type EdgeDeps, MULTICAST_GROUP, MULTICAST_PORT, type RouteCleanup } from './deps.js';
 import { TrafficFilter } from './filter.js';
 import { AddressMode, type EdgeConfig, type EdgeOptions, resolveEdgeOptions } from './options.js';
@@ -95,74 +134,7 @@ import {
 } from './supernodes.js';
 import { systemEdgeDeps } from './system.js';
 
-// ---- timers and limits (n2n_define.h unless noted), in seconds
-/** BOOTSTRAP_TIMEOUT: wait for a PONG / the address ACK during bootstrap. */
-const BOOTSTRAP_TIMEOUT_S = 3;
-/** PURGE_REGISTRATION_FREQUENCY. */
-const PURGE_INTERVAL_S = 30;
-/** REGISTRATION_TIMEOUT: peers not heard from for this long are purged. */
-const REGISTRATION_TIMEOUT_S = 60;
-/** SWEEP_TIME: supernode re-sort and PINGs. */
-const SWEEP_TIME_S = 30;
-/** REGISTER_SUPER_INTERVAL_DFL: known peers not seen for this long are re-registered while no supernode answers. */
-const PEER_REFRESH_S = 20;
-/** IFACE_UPDATE_INTERVAL: DHCP address re-check. */
-const IFACE_UPDATE_S = 30;
-/** DNS re-resolution of the -l names, and the retry after a failure. */
-const RESOLVE_INTERVAL_S = 300;
-const RESOLVE_RETRY_S = 30;
-/** NUMBER_SN_PINGS_INITIAL / _REGULAR. */
-const PINGS_INITIAL = 15;
-const PINGS_REGULAR = 5;
-/** N2N_EDGE_SUP_ATTEMPTS (UDP). */
-const SUP_ATTEMPTS = 3;
-/** N2N_CLOSE_SOCKET_COUNTER_MAX: supernode switches without outside peers before the socket is re-opened. */
-const CLOSE_SOCKET_COUNTER_MAX = 15;
-/** Only unprivileged (or OS-chosen) ports are re-opened (edge_utils.c: update_supernode_reg). */
-const PRIVILEGED_PORT_MAX = 1024;
-/** REGISTRATION_TIMEOUT / 4: a lower-ranked ACK may not move a fresh pending peer's socket. */
-const ACK_SOCK_GRACE_S = REGISTRATION_TIMEOUT_S / 4;
-/** Ports tried by the -L port-prediction burst (edge_utils.c: register_with_new_peer). */
-const PORT_PREDICTION_BURST = 16;
-/** IP TTL restored after the burst (Linux default). */
-const DEFAULT_IP_TTL = 64;
-/** Our one coarse timer; n2n's loop wakes every 10 s, or at once after any packet. */
-const TICK_MS = 1000;
-const MS_PER_S = 1000;
-
-// ---- Ethernet / IPv4 layout
-const ETH_HEADER_BYTES = 14;
-const ETHERTYPE_OFFSET = 12;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const IPV4_MIN_HEADER_BYTES = 20;
-const IPV4_SRC = ETH_HEADER_BYTES + 12;
-const IPV4_DST = ETH_HEADER_BYTES + 16;
-/** Gratuitous ARP frame length (edge_utils.c: gratuitous_arp). */
-const GARP_BYTES = 42;
-/** Bytes of the preamble the transforms put in front of the ciphertext, at most. */
-const MAX_PREAMBLE_BYTES = 16;
-/** Room for the largest frame plus header and preamble in the send buffer. */
-const TX_BUF_BYTES = PACKET_HEADER_BYTES + MAX_PREAMBLE_BYTES + MAX_FRAME_BYTES + 64;
-/** Decrypted / decompressed frames; n2n caps them at N2N_PKT_BUF_SIZE, we allow our largest MTU. */
-const RX_BUF_BYTES = MAX_FRAME_BYTES + 64;
-/** 127.0.0.1: never a usable peer socket (edge_utils.c: is_valid_peer_sock). */
-const LOCALHOST_V4 = 0x7f000001;
-/**
- * Bound on each peer table (pending and known). 3.1.1 has none; without one, forged REGISTERs or PACKETs from
- * random MACs would grow memory until the purge. Far above any real community's size.
- */
-export const MAX_PEERS = 4096;
-/** Bound on the supernode list: the -l entries plus those learned from REGISTER_SUPER_ACKs (44 at most each). */
-const MAX_SUPERNODE_ENTRIES = 128;
-/** Datagrams sent in one sendmmsg, and frames written to TAP in one call. */
-const TX_BATCH_MAX = 64;
-const TAP_BATCH_MAX = 64;
-/** One frame slot of the TAP write batch: n2n's largest datagram (N2N_PKT_BUF_SIZE) plus alignment. */
-const TAP_SLOT_BYTES = PKT_BUF_BYTES + 64;
-/** Sender addresses kept decoded for reuse (peers and supernodes; cleared when full). */
-const ADDR_CACHE_MAX = 4096;
-const _U32 = 0x1_0000_0000;
+export { MAX_PEERS } from './constants.js';
 
 /** Peer event actions as the management port reports them (n2n_define.h: N2N_EVENT_PEER_*). */
 export const PeerAction = { PURGE: 1, CLEAR: 2, DEL_P2P: 3, ADD_P2P: 4 } as const;
@@ -202,17 +174,6 @@ export type EdgeState = (typeof EdgeState)[keyof typeof EdgeState];
 
 function nowSeconds(clock: Clock): number {
   return Math.floor(clock.now() / MS_PER_S);
-}
-
-/** Ethernet multicast n2n drops without -E: 01:00:5E:00-7F:xx:xx and 33:33:xx:xx:xx:xx. */
-function isEthMulticast(b: Uint8Array, off: number): boolean {
-  const b0 = b[off];
-  if (b0 === 0x01) return b[off + 1] === 0x00 && b[off + 2] === 0x5e && (b[off + 3] & 0x80) === 0;
-  return b0 === 0x33 && b[off + 1] === 0x33;
-}
-
-function readU32(b: Uint8Array, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
 /** u32 read as its byte-swapped value: PEER_INFO `load` is effectively little-endian (spec §4.9). */
