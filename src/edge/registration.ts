@@ -1,7 +1,8 @@
 // The supernode side: bootstrap, REGISTER_SUPER and its ACK/NAK, PINGs and supernode selection, failover, DNS re-resolution, socket re-open.
 //
-// State: the supernode list and the current one live in ctx.supernodes (the packet paths read them; only this
-// file writes them); the rest — attempts, ping counts, cookies, the bootstrap wait — is private here.
+// State: the supernode list, the current one and the wait state live in ctx.supernodes (the packet paths read
+// them; only this file writes them); the rest — attempts, ping counts, the sweep and DNS times, the bootstrap
+// wait, the address the supernode assigned — is kept here.
 // Upstream: edge.c: main (runlevels 0..3) for the bootstrap; edge_utils.c: update_supernode_reg,
 // sort_supernodes, send_register_super, process_udp (REGISTER_SUPER_ACK/NAK, PEER_INFO as PONG).
 import type { UdpSocket } from '../io/types.js';
