@@ -5,7 +5,7 @@ import type { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
 import type { Sock } from '../wire/types.js';
-import type { TcpConn } from './supernode.js';
+import type { TcpConn } from './types.js';
 
 /** Header-encryption state of a community (n2n_define.h: HEADER_ENCRYPTION_*; spec §7.7). */
 export const HeState = { UNKNOWN: 0, NONE: 1, ENABLED: 2 } as const;
@@ -88,7 +88,7 @@ export class Community {
   /** Current dynamic key DK (user/password communities). */
   dynamicKey: Uint8Array | undefined;
   readonly users = new Map<string, SnUser>();
-  /** Registered edges by MAC; in the federation, supernodes by "m<mac>" or "s<serial>" (see Supernode). */
+  /** Registered edges by MAC; in the federation, supernodes by "m<mac>" or "s<serial>" (see federation.ts). */
   readonly edges = new Map<Mac | string, SnPeer>();
   /** Edges by their (non-zero) dev_addr: the IP spoofing check and auto-IP look addresses up here. */
   readonly byAddr = new Map<number, SnPeer>();

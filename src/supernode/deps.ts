@@ -6,7 +6,7 @@ import { openUdp } from '../io/udp.js';
 import { SystemClock } from '../util/clock.js';
 import { silentLogger } from '../util/log.js';
 import { SystemRandom } from '../util/random.js';
-import type { SupernodeDeps, TcpConn, TcpListener } from './supernode.js';
+import type { SupernodeDeps, TcpConn, TcpListener } from './types.js';
 
 /** supernode.c: N2N_TCP_BACKLOG_QUEUE_SIZE. */
 const TCP_BACKLOG = 3;

@@ -1,0 +1,357 @@
+// Forwarding (sn_utils.c: try_forward, try_broadcast): PACKET, REGISTER, federation REGISTER_SUPER, QUERY_PEER, PEER_INFO.
+import { HE_PAYLOAD_IV_BYTES } from '../transform/header.js';
+import type { SockAddr } from '../util/ip.js';
+import { isN2nMulticastOrBroadcast, type Mac, NULL_MAC } from '../util/mac.js';
+import { communityName } from '../wire/common.js';
+import {
+  decodeMessage,
+  encodePeerInfo,
+  encodeQueryPeer,
+  encodeRegister,
+  encodeRegisterSuper,
+} from '../wire/messages.js';
+import { createPacketHeaderView, readPacketHeader, writePacketHeader } from '../wire/packet.js';
+import { writeSockIpv4 } from '../wire/sock.js';
+import {
+  type Common,
+  Flags,
+  MsgType,
+  N2N_DEFAULT_TTL,
+  type RegisterSuper,
+  VERSION_BYTES,
+} from '../wire/types.js';
+import { ipv4Of } from './addr.js';
+import type { CommunityTable } from './communities.js';
+import { type Community, HeState, type SnPeer, type SnUser } from './community.js';
+import type { SnContext } from './context.js';
+import type { Federation } from './federation.js';
+import { DropReason } from './stats.js';
+import { SN_INACTIVE_SECONDS } from './timers.js';
+import type { Transport } from './transport.js';
+
+/** 3.1.1 edges read the PEER_INFO load field little-endian (spec §4.9): byte-swap it for the BE encoder. */
+function swap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+/**
+ * Moves traffic between edges, and between this supernode and the federation: to a local edge, else to the
+ * supernode an association names, else to every active federation member. Owns nothing but its PACKET header
+ * view and the PONG version field; reads the edge tables (registry.ts) and associations (federation.ts).
+ * The PACKET path allocates nothing.
+ */
+export class Relay {
+  private readonly ctx: SnContext;
+  private readonly table: CommunityTable;
+  private readonly federation: Federation;
+  private readonly transport: Transport;
+  private readonly pktView = createPacketHeaderView();
+  private readonly sockScratch = new Uint8Array(8);
+  private versionCache: Uint8Array | undefined;
+
+  constructor(ctx: SnContext, table: CommunityTable, federation: Federation, transport: Transport) {
+    this.ctx = ctx;
+    this.table = table;
+    this.federation = federation;
+    this.transport = transport;
+  }
+
+  // ---------------------------------------------------------------- PACKET / REGISTER
+
+  /**
+   * sn_utils.c: MSG_TYPE_PACKET. From an edge: re-encoded with FROM_SUPERNODE|SOCKET and its public socket
+   * (the payload copied as is); from a supernode: forwarded unchanged. The header is sealed again either way.
+   */
+  onPacket(
+    buf: Buffer,
+    from: SockAddr,
+    comm: Community | undefined,
+    ttl: number,
+    flags: number,
+    sn: SnPeer | undefined,
+    fromSn: boolean,
+  ): DropReason | undefined {
+    if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
+    const { ctx } = this;
+    const now = ctx.nowSec();
+    ctx.stats.lastFwd = now;
+    const v = this.pktView;
+    const len = buf.length;
+    const payloadOff = readPacketHeader(buf, 0, len, v);
+    if (!ctx.stampOk(comm, sn, v.srcMac, true)) return DropReason.STAMP;
+    const payloadLen = len - payloadOff;
+    const ivExtra = comm.hasUsers ? Math.min(HE_PAYLOAD_IV_BYTES, payloadLen) : 0;
+    let out: Buffer;
+    let outLen: number;
+    if (!fromSn) {
+      // Re-encode with FROM_SUPERNODE|SOCKET and the sender's public socket; the payload is copied as is.
+      writeSockIpv4(this.sockScratch, 0, ipv4Of(from), from.port);
+      out = ctx.tx;
+      const hdr = writePacketHeader(
+        out,
+        0,
+        ttl,
+        flags | Flags.FROM_SUPERNODE | Flags.SOCKET,
+        comm.field,
+        v.srcMac,
+        v.dstMac,
+        this.sockScratch,
+        v.compression,
+        v.transform,
+      );
+      buf.copy(out, hdr, payloadOff, len);
+      outLen = hdr + payloadLen;
+      if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, 0, outLen, comm.dynamicKeys!, hdr + ivExtra);
+    } else {
+      // Already relayed once: forwarded unchanged, only the header encryption is redone.
+      out = buf;
+      outLen = len;
+      if (comm.he === HeState.ENABLED)
+        ctx.sealer.seal(out, 0, outLen, comm.dynamicKeys!, payloadOff + ivExtra);
+    }
+    if (!isN2nMulticastOrBroadcast(v.dstMac)) return this.forward(comm, v.dstMac, fromSn, out, outLen, now);
+    this.broadcast(comm, v.srcMac, fromSn, out, outLen, now);
+    return undefined;
+  }
+
+  /** sn_utils.c: MSG_TYPE_REGISTER — an edge's hole-punching REGISTER to another edge, unicast only. */
+  onRegister(
+    buf: Buffer,
+    from: SockAddr,
+    comm: Community | undefined,
+    ttl: number,
+    flags: number,
+    sn: SnPeer | undefined,
+    fromSn: boolean,
+  ): DropReason | undefined {
+    if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
+    const { ctx } = this;
+    const now = ctx.nowSec();
+    ctx.stats.lastFwd = now;
+    const m = decodeMessage(buf, 0, buf.length);
+    if (m.type !== MsgType.REGISTER) return DropReason.DECODE;
+    const reg = m.body;
+    if (!ctx.stampOk(comm, sn, reg.srcMac, false)) return DropReason.STAMP;
+    if (isN2nMulticastOrBroadcast(reg.dstMac)) return DropReason.NO_ROUTE;
+    let out: Buffer;
+    let len: number;
+    if (!fromSn) {
+      reg.sock = { family: 4, port: from.port, address: from.address };
+      const common: Common = { ...m.common, ttl, flags: flags | Flags.FROM_SUPERNODE | Flags.SOCKET };
+      out = ctx.ctl;
+      len = encodeRegister(common, reg, out, 0);
+    } else {
+      out = buf;
+      len = buf.length;
+    }
+    if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, 0, len, comm.dynamicKeys!);
+    return this.forward(comm, reg.dstMac, fromSn, out, len, now);
+  }
+
+  /**
+   * sn_utils.c: try_forward — to the local edge; else (only what came from an edge) to the supernode an
+   * association names, else to the whole federation.
+   */
+  private forward(
+    comm: Community,
+    dst: Mac,
+    fromSn: boolean,
+    out: Uint8Array,
+    len: number,
+    now: number,
+  ): DropReason | undefined {
+    const e = comm.edges.get(dst);
+    if (e !== undefined) {
+      if (this.transport.sendToPeer(e, out, len)) this.ctx.stats.fwd++;
+      return undefined;
+    }
+    if (fromSn) return DropReason.NO_ROUTE;
+    const a = comm.assoc.get(dst);
+    if (a !== undefined) this.transport.sendTo(a.addr, out, len);
+    else this.broadcastFederation(out, len, now);
+    return undefined;
+  }
+
+  /** sn_utils.c: try_broadcast — federation first (unless relayed), then every local edge but the sender. */
+  private broadcast(
+    comm: Community | undefined,
+    srcMac: Mac,
+    fromSn: boolean,
+    out: Uint8Array,
+    len: number,
+    now: number,
+  ): void {
+    if (!fromSn) this.broadcastFederation(out, len, now);
+    if (comm === undefined) return;
+    for (const e of comm.edges.values()) {
+      if (e.mac !== srcMac && this.transport.sendToPeer(e, out, len)) this.ctx.stats.broadcast++;
+    }
+  }
+
+  /** To every federation member seen within LAST_SEEN_SN_INACTIVE. */
+  private broadcastFederation(out: Uint8Array, len: number, now: number): void {
+    for (const p of this.federation.community.edges.values()) {
+      if (
+        p.lastSeen + SN_INACTIVE_SECONDS > now &&
+        p.addr !== undefined &&
+        this.transport.sendTo(p.addr, out, len)
+      ) {
+        this.ctx.stats.broadcast++;
+      }
+    }
+  }
+
+  /** Relays an edge's REGISTER_SUPER to the active federation with flags 0x60 and its public socket. */
+  relayRegisterSuper(
+    comm: Community,
+    field: Uint8Array,
+    reg: RegisterSuper,
+    from: SockAddr,
+    user: SnUser | undefined,
+    now: number,
+  ): void {
+    if (this.federation.community.edges.size === 0) return;
+    const { ctx } = this;
+    const common: Common = {
+      ttl: N2N_DEFAULT_TTL,
+      type: MsgType.REGISTER_SUPER,
+      flags: Flags.SOCKET | Flags.FROM_SUPERNODE,
+      community: field,
+    };
+    let len = encodeRegisterSuper(
+      common,
+      { ...reg, sock: { family: 4, port: from.port, address: from.address } },
+      ctx.tx,
+      0,
+    );
+    if (comm.he === HeState.ENABLED) {
+      ctx.sealer.seal(ctx.tx, 0, len, comm.staticKeys!);
+      if (comm.hasUsers && user !== undefined) len = ctx.sealer.appendTrailer(ctx.tx, 0, len, user.secret);
+    }
+    this.broadcastFederation(ctx.tx, len, now);
+  }
+
+  // ---------------------------------------------------------------- QUERY_PEER / PEER_INFO
+
+  /**
+   * sn_utils.c: MSG_TYPE_QUERY_PEER. A null target is a PING, answered with a PONG (our MAC, the asker's
+   * public socket, load, uptime, version); a local target is answered with its PEER_INFO; otherwise an
+   * edge's query goes on to the federation.
+   */
+  onQueryPeer(
+    buf: Buffer,
+    from: SockAddr,
+    comm: Community | undefined,
+    ttl: number,
+    sn: SnPeer | undefined,
+    fromSn: boolean,
+  ): DropReason | undefined {
+    const { ctx } = this;
+    const m = decodeMessage(buf, 0, buf.length);
+    if (m.type !== MsgType.QUERY_PEER) return DropReason.DECODE;
+    if (comm === undefined && this.table.locked) {
+      if (!this.table.allows(communityName(m.common.community))) return DropReason.NOT_ALLOWED;
+    }
+    const q = m.body;
+    if (comm !== undefined && !ctx.stampOk(comm, sn, q.srcMac, true)) return DropReason.STAMP;
+    const now = ctx.nowSec();
+    if (q.targetMac === NULL_MAC) {
+      const common: Common = {
+        ttl: N2N_DEFAULT_TTL,
+        type: MsgType.PEER_INFO,
+        flags: Flags.FROM_SUPERNODE,
+        community: m.common.community,
+      };
+      const len = encodePeerInfo(
+        common,
+        {
+          aflags: 0,
+          srcMac: ctx.mac,
+          mac: NULL_MAC,
+          sock: { family: 4, port: from.port, address: from.address },
+          load: swap32(this.table.load()),
+          uptime: now - ctx.startSec,
+          version: this.versionField(),
+        },
+        ctx.ctl,
+        0,
+      );
+      if (comm?.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
+      this.transport.reply(from, ctx.ctl, len);
+      return undefined;
+    }
+    if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
+    const target = comm.edges.get(q.targetMac);
+    if (target?.addr !== undefined) {
+      const common: Common = {
+        ttl: N2N_DEFAULT_TTL,
+        type: MsgType.PEER_INFO,
+        flags: Flags.FROM_SUPERNODE | (target.preferredSock ? Flags.SOCKET : 0),
+        community: m.common.community,
+      };
+      const len = encodePeerInfo(
+        common,
+        {
+          aflags: 0,
+          srcMac: q.srcMac,
+          mac: q.targetMac,
+          sock: { family: 4, port: target.addr.port, address: target.addr.address },
+          preferredSock: target.preferredSock,
+          load: swap32(this.table.load()),
+          uptime: now - ctx.startSec,
+          version: this.versionField(),
+        },
+        ctx.ctl,
+        0,
+      );
+      if (comm.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
+      this.transport.reply(from, ctx.ctl, len);
+      return undefined;
+    }
+    if (fromSn) return DropReason.NO_ROUTE;
+    const common: Common = { ...m.common, ttl, flags: m.common.flags | Flags.FROM_SUPERNODE };
+    const len = encodeQueryPeer(common, q, ctx.ctl, 0);
+    if (comm.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
+    this.broadcastFederation(ctx.ctl, len, now);
+    return undefined;
+  }
+
+  /**
+   * sn_utils.c: MSG_TYPE_PEER_INFO — another supernode's answer to a query we relayed: it teaches an
+   * association and goes on to the asking edge.
+   */
+  onPeerInfo(
+    buf: Buffer,
+    from: SockAddr,
+    comm: Community | undefined,
+    ttl: number,
+    sn: SnPeer | undefined,
+    fromSn: boolean,
+  ): DropReason | undefined {
+    if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
+    // Stricter than C: a PEER_INFO must come from a federation member (C would relay one from any edge).
+    if (!fromSn) return DropReason.WRONG_SENDER;
+    const { ctx } = this;
+    const m = decodeMessage(buf, 0, buf.length);
+    if (m.type !== MsgType.PEER_INFO) return DropReason.DECODE;
+    const pi = m.body;
+    if (!ctx.stampOk(comm, sn, pi.srcMac, false)) return DropReason.STAMP;
+    const e = comm.edges.get(pi.srcMac);
+    if (e?.addr === undefined || comm.isFederation || pi.srcMac === NULL_MAC) return undefined;
+    this.federation.associate(comm, pi.mac, from, ctx.nowSec());
+    const len = encodePeerInfo({ ...m.common, ttl }, pi, ctx.ctl, 0);
+    if (comm.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
+    this.transport.sendToPeer(e, ctx.ctl, len);
+    return undefined;
+  }
+
+  /** The `-V` text as the 20-byte version field of PONGs (built once). */
+  private versionField(): Uint8Array {
+    if (this.versionCache === undefined) {
+      const v = new Uint8Array(VERSION_BYTES);
+      v.set(new TextEncoder().encode(this.ctx.config.version).subarray(0, VERSION_BYTES - 1));
+      this.versionCache = v;
+    }
+    return this.versionCache;
+  }
+}
