@@ -66,6 +66,11 @@ export interface EdgeDeps {
   resolve(host: string): Promise<string>;
   /** The local IPv4 address the host would use to reach `to` (for `-e auto`). */
   localAddressFor?(to: SockAddr): Promise<string | undefined>;
+  /**
+   * The MTU of the route towards `to`: that of the interface the route leaves through (for `--mss-clamp=auto`).
+   * Undefined when it cannot be told; then only the TAP MTU limits the MSS.
+   */
+  routeMtu?(to: SockAddr): Promise<number | undefined>;
   /** Installs the `-n` routes once the TAP device is up. `supernode` is the current one (for 0.0.0.0/0). */
   addRoutes?(
     routes: readonly EdgeRoute[],

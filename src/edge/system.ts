@@ -1,6 +1,8 @@
 // The real-world EdgeDeps: system clock and randomness, kernel TAP and UDP from src/io, DNS, the multicast socket.
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { addonAvailable } from '../io/addon.js';
 import { nativeCipherBackend } from '../io/crypto-native.js';
 import { type LinuxTap, openTap } from '../io/tap.js';
@@ -121,6 +123,28 @@ function localAddressFor(to: SockAddr): Promise<string | undefined> {
   });
 }
 
+/**
+ * The MTU of the route towards `to`, as the MTU of the interface that holds the local address the kernel picks
+ * for it (sysfs). Not the per-route `mtu` attribute nor a learned path MTU: the edge runs no `ip route get`,
+ * and on the hosts this is for (one uplink) the interface MTU is the route's. Undefined when unknown.
+ */
+async function routeMtu(to: SockAddr): Promise<number | undefined> {
+  const local = await localAddressFor(to);
+  if (local === undefined) return undefined;
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (!addrs?.some((a) => a.address === local)) continue;
+    // An alias label ("eth0:1") names the device before the colon.
+    const dev = name.split(':')[0];
+    try {
+      const mtu = Number((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8')).trim());
+      return mtu > 0 ? mtu : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /** EdgeDeps for a real host: kernel TAP, UDP (batched through the addon when built), DNS, system clock. */
 export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
   const logger = options.logger ?? silentLogger;
@@ -134,6 +158,7 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     openTap: openTapDevice,
     resolve: async (host) => (await lookup(host, { family: 4 })).address,
     localAddressFor,
+    routeMtu,
     readTapAddress: (tap) => {
       const t = tap as Partial<LinuxTap>;
       if (typeof t.refreshInfo !== 'function') return undefined;
