@@ -136,6 +136,12 @@ export class EdgeContext {
   devBits = 0;
   /** Preferred local socket advertised in REGISTER_SUPER (-e); set by Device, its port by Registration. */
   preferred: Sock | undefined;
+  /**
+   * --mss-clamp: the largest MSS of TCP carried directly in a TAP frame over IPv4 / IPv6 (edge/mss.ts: clampMss);
+   * 0 = no clamping (the default: one compare per frame). Written by MssLimits only; read by both packet paths.
+   */
+  mssV4 = 0;
+  mssV6 = 0;
 
   /**
    * Unix seconds of the last registration ACK (with our real MAC) or PACKET from a supernode; 0 = never.

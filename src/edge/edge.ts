@@ -2,6 +2,7 @@
 //
 // The parts, each owning its state (after wireguard-go's device.go / peer.go / send.go / receive.go / timers.go):
 //   context.ts       what they share: configuration, injected I/O, crypto set-up, identity, sockets, counters
+//   mss-limits.ts    --mss-clamp: the MSS limits the packet paths clamp to (fixed, or from the route MTU)
 //   control.ts       control messages out: encode, seal (-H), send
 //   peer-table.ts    the other edges: pending / known tables, REGISTER / ACK / PEER_INFO, hole punching, purge
 //   send.ts          TAP → UDP: checks, compression, encryption, PACKET header, (batched) send
@@ -9,8 +10,8 @@
 //   registration.ts  the supernodes: bootstrap, REGISTER_SUPER / ACK / NAK, selection, failover, DNS, re-open
 //   device.ts        the TAP device, our address, -e, -n routes, closing
 //   timers.ts        the one coarse tick and every periodic action
-// Each file imports only those before it in: constants, context, control, peer-table, send, registration,
-// receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
+// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, send,
+// registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
 import { EventEmitter } from 'node:events';
 import type { UdpSocket } from '../io/types.js';
 import type { Logger } from '../util/log.js';
@@ -19,6 +20,7 @@ import { EdgeContext, EdgeState, nowSeconds } from './context.js';
 import { Control } from './control.js';
 import type { EdgeDeps } from './deps.js';
 import { Device } from './device.js';
+import { MssLimits } from './mss-limits.js';
 import type { EdgeConfig, EdgeOptions } from './options.js';
 import { PeerTable } from './peer-table.js';
 import type { Peer } from './peers.js';
@@ -53,6 +55,7 @@ export class Edge extends EventEmitter {
   private readonly receive: ReceivePath;
   private readonly device: Device;
   private readonly timers: Timers;
+  private readonly mss: MssLimits;
 
   /**
    * Validates `options` (ConfigError on bad input). `deps` replaces the real I/O (kernel TAP, UDP, DNS, system
@@ -66,10 +69,11 @@ export class Edge extends EventEmitter {
     this.traffic = ctx.traffic;
     this.drops = ctx.drops;
     this.logger = ctx.logger;
+    this.mss = new MssLimits(ctx);
     const control = new Control(ctx);
     this.peers = new PeerTable(ctx, control);
     this.send = new SendPath(ctx, this.peers);
-    this.registration = new Registration(ctx, control, this.peers, this.send, this.attachUdp);
+    this.registration = new Registration(ctx, control, this.peers, this.send, this.attachUdp, this.mss);
     this.receive = new ReceivePath(ctx, this.peers, this.registration);
     this.device = new Device(ctx);
     this.timers = new Timers(ctx, this.registration, this.peers, this.device);
@@ -181,6 +185,7 @@ export class Edge extends EventEmitter {
       if (ctx.stopping()) return;
       await this.device.openTap(this.registration.assignedAddr, this.registration.assignedBits);
       if (ctx.stopping()) return;
+      await this.mss.update();
     } catch (err) {
       await this.device.teardown();
       ctx.state = EdgeState.STOPPED;

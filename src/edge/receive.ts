@@ -5,7 +5,8 @@
 //      user/password key rule, FROM_SUPERNODE sender, community; control messages are decoded and dispatched
 //   2. rxPacket: PACKET header view, replay stamp, registered?, peer bookkeeping (hole punching, relay fallback)
 //   3. handlePacket: transform id, then the payload is decrypted into its slot of the TAP slab — with the native
-//      payload batch, all of the UDP batch's in one call (runRxCrypto) — decompressed, checked (acceptRxFrame)
+//      payload batch, all of the UDP batch's in one call (runRxCrypto) — decompressed, checked and its TCP MSS
+//      clamped (acceptRxFrame, --mss-clamp)
 //   4. flushTapWrites: one TAP write call for the batch's frames
 // Nothing here allocates per packet in steady state; every drop increments a counter in `drops`.
 import { decodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
@@ -52,6 +53,7 @@ import {
 } from './constants.js';
 import { type EdgeContext, EdgeState, nowSeconds, type SupernodeSet } from './context.js';
 import type { TrafficFilter } from './filter.js';
+import { clampMss, MssClamp } from './mss.js';
 import type { EdgeConfig } from './options.js';
 import { BATCH_INVALID, type EdgePayload } from './payload.js';
 import type { PeerTable } from './peer-table.js';
@@ -432,7 +434,10 @@ export class ReceivePath {
     }
   }
 
-  /** edge_utils.c: handle_PACKET's checks on the plaintext frame[fOff, +n); a refused frame is counted. */
+  /**
+   * edge_utils.c: handle_PACKET's checks on the plaintext frame[fOff, +n); a refused frame is counted. An
+   * accepted one gets its TCP MSS clamped in place (--mss-clamp) on its way to the TAP.
+   */
   private acceptRxFrame(frame: Uint8Array, fOff: number, n: number): boolean {
     if (n < ETH_HEADER_BYTES) {
       this.drops.rxDecode++;
@@ -457,6 +462,9 @@ export class ReceivePath {
       this.drops.rxFiltered++;
       return false;
     }
+    const ctx = this.ctx;
+    if (ctx.mssV4 !== 0 && clampMss(frame, fOff, n, ctx.mssV4, ctx.mssV6) !== MssClamp.NONE)
+      this.traffic.mssClampRx++;
     return true;
   }
 

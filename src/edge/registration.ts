@@ -28,6 +28,7 @@ import {
 } from './constants.js';
 import { type EdgeContext, EdgeState, type RegisteredEvent, type SupernodeSet } from './context.js';
 import type { Control } from './control.js';
+import type { MssLimits } from './mss-limits.js';
 import { AddressMode } from './options.js';
 import type { PeerTable } from './peer-table.js';
 import { isValidPeerAddr, sameAddr } from './peers.js';
@@ -91,6 +92,7 @@ export class Registration {
     private readonly peers: PeerTable,
     private readonly send: SendPath,
     private readonly attach: (s: UdpSocket) => void,
+    private readonly mss: MssLimits,
   ) {
     this.sns = ctx.supernodes;
   }
@@ -438,6 +440,8 @@ export class Registration {
         this.send.sendGratuitousArps();
       }
       ctx.lastSup = now;
+      // --mss-clamp=auto: the route towards this supernode may have changed (failover, new uplink).
+      void this.mss.update();
       const pub = isValidPeerAddr(sockToAddr(ra.sock)) ? sockToAddr(ra.sock) : from;
       ctx.events.emit('registered', {
         supernode: sns.cur.text,

@@ -2,7 +2,7 @@
 //
 // edge_utils.c: edge_read_from_tap / edge_send_packet2net / send_packet, per frame of a TAP batch:
 //   1. tapFrame: length, multicast filter (-E), registered?, -R rules
-//   2. sendFrame: routing check (-r), optional LZO into zBuf (kept only if shorter), then the transform writes
+//   2. sendFrame: routing check (-r), TCP MSS clamping (--mss-clamp, in place), optional LZO into zBuf (kept only if shorter), then the transform writes
 //      preamble + ciphertext in place after the 38-byte PACKET header in the frame's headroom — or, with the
 //      native payload batch, the frame is queued and the whole batch is encrypted in one call by flushTx
 //   3. sendPacket: the destination (known peer P2P, else the supernode, which also triggers a QUERY_PEER)
@@ -34,6 +34,7 @@ import {
 } from './constants.js';
 import { type EdgeContext, nowSeconds, type SupernodeSet } from './context.js';
 import type { TrafficFilter } from './filter.js';
+import { clampMss, MssClamp } from './mss.js';
 import type { EdgeConfig } from './options.js';
 import { type EdgePayload, MAX_BATCH_PLAINTEXT_BYTES } from './payload.js';
 import type { PeerTable } from './peer-table.js';
@@ -193,6 +194,8 @@ export class SendPath {
         return;
       }
     }
+    if (ctx.mssV4 !== 0 && clampMss(buf, off, len, ctx.mssV4, ctx.mssV6) !== MssClamp.NONE)
+      this.traffic.mssClampTx++;
     const p = this.payload;
     const dstMac = readMac(buf, off);
     let src = buf;

@@ -14,6 +14,9 @@ export class EdgeTraffic {
   /** Frames encrypted / decrypted by the payload transform. */
   transopTx = 0;
   transopRx = 0;
+  /** TCP SYN / SYN-ACK frames whose MSS option was lowered, TAP → network / network → TAP (--mss-clamp, tsn2n only). */
+  mssClampTx = 0;
+  mssClampRx = 0;
 }
 
 /** Why frames from the TAP device or datagrams from the network were dropped; every path increments one. */
