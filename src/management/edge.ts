@@ -155,6 +155,9 @@ const COMMANDS: readonly MgmtCommand<Ctx>[] = [
       reply.row({ type: 'p2p', tx_pkt: t.txP2p, rx_pkt: t.rxP2p });
       reply.row({ type: 'super', tx_pkt: t.txSup, rx_pkt: t.rxSup });
       reply.row({ type: 'super_broadcast', tx_pkt: t.txSupBroadcast, rx_pkt: t.rxSupBroadcast });
+      // Not in 3.1.1, so only with --mss-clamp: TCP SYNs whose MSS was lowered, TAP → network / network → TAP.
+      if (ctx.edge.config.mssClamp !== undefined)
+        reply.row({ type: 'mss_clamp', tx_pkt: t.mssClampTx, rx_pkt: t.mssClampRx });
     },
   },
   {
@@ -226,6 +229,7 @@ function legacyStatus(ctx: Ctx, send: (text: string) => void): void {
     `uptime ${now - e.startTime} | pend_peers ${t.pending.length} | known_peers ${t.known.length} | ` +
     `transop ${tr.transopTx},${tr.transopRx}\n` +
     `super ${tr.txSup},${tr.rxSup} | p2p ${tr.txP2p},${tr.rxP2p}\n` +
+    (e.config.mssClamp !== undefined ? `mss_clamp ${tr.mssClampTx},${tr.mssClampRx}\n` : '') +
     `last_super ${now - e.lastSup} sec ago | last_p2p ${now - e.lastP2p} sec ago\n` +
     '\nType "help" to see more commands.\n\n';
   send(msg);

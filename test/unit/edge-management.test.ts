@@ -224,6 +224,19 @@ describe('edge management: legacy text', () => {
     expect(dump).toContain('SUPERNODES');
     expect(dump).toMatch(/198\.51\.100\.1:7654/);
     expect(dump).toContain('Type "help" to see more commands.');
+    expect(dump).not.toContain('mss_clamp');
+  });
+});
+
+describe('edge management: --mss-clamp counters (tsn2n only, shown only with the option)', () => {
+  it('packetstats gets an mss_clamp row and the status dump an mss_clamp line', async () => {
+    const { ask, a } = await setup({ mssClamp: 1200 });
+    a.edge.traffic.mssClampTx = 3;
+    a.edge.traffic.mssClampRx = 5;
+    const ps = rows(await ask('r 3 packetstats')).filter((x) => x._type === 'row');
+    expect(ps.map((x) => x.type)).toEqual(['transop', 'p2p', 'super', 'super_broadcast', 'mss_clamp']);
+    expect(ps[4]).toMatchObject({ tx_pkt: 3, rx_pkt: 5 });
+    expect((await ask('\n')).join('')).toContain('mss_clamp 3,5\n');
   });
 });
 
