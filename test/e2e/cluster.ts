@@ -378,6 +378,10 @@ export class Cluster {
     await lab.addAddress(node.host.ns, cali, `${podGateway(node.n)}/${POD_BLOCK_BITS}`);
     await lab.addAddress(node.podNs, 'eth0', `${node.podIp}/${POD_BLOCK_BITS}`);
     await lab.run(node.podNs, ['ip', 'route', 'add', 'default', 'via', podGateway(node.n)]);
+    // A sender killed in a stalled transfer leaves an orphaned socket that would go on retransmitting its
+    // full-size segments for minutes, into the next measurement's counters: let the pod's kernel drop it at its
+    // next retransmission instead.
+    await lab.sysctl(node.podNs, 'net.ipv4.tcp_orphan_retries', '1');
     await lab.sysctl(node.host.ns, 'net.ipv4.ip_forward', '1');
   }
 

@@ -39,6 +39,9 @@ const POD_PINGS = 5;
 const TRAP_TAP_MTU = 1500;
 const TRAP1_POD_MTU = 1450;
 const TRAP2_POD_MTU = 1500;
+/** The lab's underlay MTU (veth default) and the MSS auto must derive from it with ChaCha20: 1500 − 104 − 40. */
+const UNDERLAY_MTU = 1500;
+const UNDERLAY_AUTO_MSS = 1356;
 /** n2n 3.1.1's default TAP MTU (`-M`). */
 const DEFAULT_TAP_MTU = 1290;
 
@@ -242,11 +245,15 @@ describe.skipIf(gate.skip)('kubernetes data plane', () => {
     const created = (await c.fragmentsCreated()) - created1;
     const clamped1 = await c.clampedSyns(n1);
     const clamped2 = await c.clampedSyns(n2);
+    // What auto computed, as the edge logged it: from the route MTU of the 1500-byte underlay, not the TAP's 1500.
+    const auto = n1.edge.output().match(/--mss-clamp: TCP MSS at most (\d+) .*route MTU (\d+)/);
     figure(
       'MTU trap 1 with --mss-clamp',
-      `50 MiB pod1 → pod2 in ${tr.seconds.toFixed(2)} s = ${tr.mbitPerS.toFixed(0)} Mbit/s; ` +
+      `auto MSS ${auto?.[1]} from route MTU ${auto?.[2]} (VXLAN inside: ${Number(auto?.[1]) - ENCAP_BYTES.vxlan}); ` +
+        `50 MiB pod1 → pod2 in ${tr.seconds.toFixed(2)} s = ${tr.mbitPerS.toFixed(0)} Mbit/s; ` +
         `underlay fragments ${frags}, created ${created}; SYNs clamped: node1 ${clamped1}, node2 ${clamped2}`,
     );
+    expect(auto?.slice(1)).toEqual([String(UNDERLAY_AUTO_MSS), String(UNDERLAY_MTU)]);
     expect(tr.ok, tr.error).toBe(true);
     expect(frags).toBe(0);
     expect(created).toBe(0);
