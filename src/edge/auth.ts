@@ -18,6 +18,7 @@ import {
   AUTH_TRAILER_BYTES,
   DYNAMIC_KEY_BYTES,
   dynamicHeaderKeys,
+  type HeaderBackend,
   type HeaderKeys,
 } from '../transform/header.js';
 import type { Random } from '../util/random.js';
@@ -81,8 +82,10 @@ class UserPasswordAuth implements EdgeAuth {
   /** The challenge of the latest REGISTER_SUPER / UNREGISTER_SUPER. */
   private readonly challenge = new Uint8Array(AUTH_CHALLENGE_BYTES);
   private readonly dk = new Uint8Array(DYNAMIC_KEY_BYTES);
+  private readonly headerBackend: HeaderBackend | undefined;
 
-  constructor(config: EdgeConfig, random: Random) {
+  constructor(config: EdgeConfig, random: Random, headerBackend?: HeaderBackend) {
+    this.headerBackend = headerBackend;
     this.random = random;
     // edge.c: main: priv = H256(H256(password)) ^ H256(desc); pub = X25519(priv, G'); SS with the federation key.
     const priv = userPrivateKey(config.description, config.password ?? '');
@@ -114,17 +117,19 @@ class UserPasswordAuth implements EdgeAuth {
     if (auth.scheme !== AuthScheme.USER_PASSWORD || auth.token.length !== AUTH_PW_TOKEN_BYTES)
       return undefined;
     if (!openAckToken(auth.token, 0, this.challenge, this.secret, this.dk)) return undefined;
-    return dynamicHeaderKeys(this.dk);
+    return dynamicHeaderKeys(this.dk, this.headerBackend);
   }
 
   randomDynamicKeys(): HeaderKeys {
     const k = new Uint8Array(DYNAMIC_KEY_BYTES);
     this.random.fill(k);
-    return dynamicHeaderKeys(k);
+    return dynamicHeaderKeys(k, this.headerBackend);
   }
 }
 
 /** The scheme for this configuration: user/password when a password is set, else a random id. */
-export function createEdgeAuth(config: EdgeConfig, random: Random): EdgeAuth {
-  return config.password !== undefined ? new UserPasswordAuth(config, random) : new IdAuth(random);
+export function createEdgeAuth(config: EdgeConfig, random: Random, headerBackend?: HeaderBackend): EdgeAuth {
+  return config.password !== undefined
+    ? new UserPasswordAuth(config, random, headerBackend)
+    : new IdAuth(random);
 }

@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { TapDevice, UdpSocket } from '../io/types.js';
 import { HeaderSealer } from '../peer/seal.js';
-import { type HeaderKeys, staticHeaderKeys } from '../transform/header.js';
+import { asHeaderBackend, type HeaderKeys, staticHeaderKeys } from '../transform/header.js';
 import { type Stamp, StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
@@ -174,10 +174,11 @@ export class EdgeContext {
     this.filter = c.rules.length > 0 ? new TrafficFilter(c.rules) : undefined;
     this.payload = createEdgePayload(c.transform, c.key, c.compression, this.random, this.deps.cipherBackend);
     this.userPassword = c.password !== undefined;
-    this.auth = createEdgeAuth(c, this.random);
+    const headerBackend = asHeaderBackend(this.deps.cipherBackend);
+    this.auth = createEdgeAuth(c, this.random, headerBackend);
     this.he = c.headerEncryption;
     if (this.he) {
-      this.staticKeys = staticHeaderKeys(this.community);
+      this.staticKeys = staticHeaderKeys(this.community, headerBackend);
       // edge_utils.c: edge_init: user/password edges start with a random dynamic key until the first ACK.
       this.dynamicKeys = this.userPassword ? this.auth.randomDynamicKeys() : this.staticKeys;
     }

@@ -16,6 +16,9 @@ const MAX_UDP_PAYLOAD_BYTES = 65507;
 const MAX_DELIVERIES_PER_DRAIN = 1_000_000;
 /** Byte written over a MemoryTap slab after the handler returns, so code that keeps a view into it fails loudly. */
 const POISON_BYTE = 0xee;
+/** Datagrams per batch of MemoryBatchSocket (the native socket's default, io/udp-native.ts) and their slot size. */
+const MEMORY_UDP_BATCH = 64;
+const MAX_BATCH_DATAGRAM_BYTES = 2048;
 
 /** What a drop rule or a packet observer sees of one datagram. */
 export interface MemoryDatagram {
@@ -204,12 +207,17 @@ export class MemoryNetwork {
 
   /**
    * Binds a socket at `address:port`; port 0 or omitted picks a free one. Throws when the endpoint is taken.
-   * With `{ batch: true }` the socket also implements BatchUdpSocket (each datagram arrives as a batch of one).
+   * With `{ batch: true }` the socket also implements BatchUdpSocket (each datagram arrives as a batch of one; with
+   * `coalesce` too, what arrives in one drain comes as one batch).
    */
   open(address: string, port?: number): MemorySocket;
-  open(address: string, port: number | undefined, options: { batch: true }): MemoryBatchSocket;
-  open(address: string, port?: number, options?: { batch?: boolean }): MemorySocket;
-  open(address: string, port = 0, options: { batch?: boolean } = {}): MemorySocket {
+  open(
+    address: string,
+    port: number | undefined,
+    options: { batch: true; coalesce?: boolean },
+  ): MemoryBatchSocket;
+  open(address: string, port?: number, options?: { batch?: boolean; coalesce?: boolean }): MemorySocket;
+  open(address: string, port = 0, options: { batch?: boolean; coalesce?: boolean } = {}): MemorySocket {
     if (port === 0) port = this.freePort(address);
     if (!Number.isInteger(port) || port < 1 || port > MAX_PORT) {
       throw new RangeError(`port must be 1..65535, got ${port}`);
@@ -221,7 +229,9 @@ export class MemoryNetwork {
       throw e;
     }
     const local: SockAddr = { family: familyOf(address), address, port };
-    const s = options.batch ? new MemoryBatchSocket(this, local) : new MemorySocket(this, local);
+    const s = options.batch
+      ? new MemoryBatchSocket(this, local, options.coalesce === true)
+      : new MemorySocket(this, local);
     this.sockets.set(key, s);
     return s;
   }
@@ -451,34 +461,107 @@ export class MemorySocket implements UdpSocket {
 export class MemoryBatchSocket extends MemorySocket implements BatchUdpSocket {
   private batchHandler: ((batch: DatagramBatch) => void) | undefined;
   private readonly batch: DatagramBatch;
+  /** Datagrams routed here and not yet handed over: like recvmmsg, everything that arrived together goes as one batch. */
+  private readonly pending: { data: Buffer; from: SockAddr }[] = [];
+  private scheduled = false;
+  private readonly coalesce: boolean;
 
-  constructor(network: MemoryNetwork, local: SockAddr) {
+  /**
+   * `coalesce`: datagrams that arrive in one network drain are handed over together (up to 64 a batch, as recvmmsg
+   * does under load); otherwise each datagram is a batch of its own, at once.
+   */
+  constructor(network: MemoryNetwork, local: SockAddr, coalesce = false) {
     super(network, local);
-    const stride = FRAME_HEADROOM_BYTES + MAX_UDP_PAYLOAD_BYTES;
+    this.coalesce = coalesce;
+    const stride = FRAME_HEADROOM_BYTES + MAX_BATCH_DATAGRAM_BYTES;
     this.batch = {
-      slab: Buffer.alloc(stride),
+      slab: Buffer.alloc(stride * MEMORY_UDP_BATCH),
       count: 0,
       stride,
       headroom: FRAME_HEADROOM_BYTES,
-      lengths: new Uint32Array(1),
-      addrs: new Uint8Array(SOCKADDR_BYTES),
+      lengths: new Uint32Array(MEMORY_UDP_BATCH),
+      addrs: new Uint8Array(SOCKADDR_BYTES * MEMORY_UDP_BATCH),
     };
   }
 
   onDatagrams(handler: (batch: DatagramBatch) => void): void {
     this.batchHandler = handler;
     super.onDatagram((data, from) => {
+      if (!this.coalesce) {
+        this.deliverOne(data, from);
+        return;
+      }
+      this.pending.push({ data, from });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      queueMicrotask(this.drain);
+    });
+  }
+
+  /** Hands the pending datagrams over in batches of up to MEMORY_UDP_BATCH (larger ones alone, in a slab of their own). */
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    while (this.pending.length > 0 && this.batchHandler !== undefined) {
       const b = this.batch;
-      b.slab.set(data, b.headroom);
-      b.lengths[0] = data.length;
-      encodeSockAddr(from, b.addrs, 0);
-      b.count = 1;
+      let n = 0;
+      while (n < MEMORY_UDP_BATCH && this.pending.length > 0) {
+        const d = this.pending[0];
+        if (d.data.length > MAX_BATCH_DATAGRAM_BYTES) {
+          if (n > 0) break;
+          this.pending.shift();
+          this.deliverLarge(d.data, d.from);
+          continue;
+        }
+        this.pending.shift();
+        b.slab.set(d.data, n * b.stride + b.headroom);
+        b.lengths[n] = d.data.length;
+        encodeSockAddr(d.from, b.addrs, n * SOCKADDR_BYTES);
+        n++;
+      }
+      if (n === 0) continue;
+      b.count = n;
       try {
-        this.batchHandler?.(b);
+        this.batchHandler(b);
       } finally {
         b.count = 0;
-        b.slab.fill(POISON_BYTE, 0, b.headroom + data.length);
+        b.slab.fill(POISON_BYTE);
       }
+    }
+    this.pending.length = 0;
+  };
+
+  /** One datagram as a batch of one, at once. */
+  private deliverOne(data: Buffer, from: SockAddr): void {
+    if (data.length > MAX_BATCH_DATAGRAM_BYTES) {
+      this.deliverLarge(data, from);
+      return;
+    }
+    const b = this.batch;
+    b.slab.set(data, b.headroom);
+    b.lengths[0] = data.length;
+    encodeSockAddr(from, b.addrs, 0);
+    b.count = 1;
+    try {
+      this.batchHandler?.(b);
+    } finally {
+      b.count = 0;
+      b.slab.fill(POISON_BYTE, 0, b.headroom + data.length);
+    }
+  }
+
+  /** A datagram larger than a slot (tests of oversized input): a one-datagram batch in a slab of its own. */
+  private deliverLarge(data: Buffer, from: SockAddr): void {
+    const slab = Buffer.alloc(FRAME_HEADROOM_BYTES + data.length);
+    slab.set(data, FRAME_HEADROOM_BYTES);
+    const addrs = new Uint8Array(SOCKADDR_BYTES);
+    encodeSockAddr(from, addrs, 0);
+    this.batchHandler?.({
+      slab,
+      count: 1,
+      stride: slab.length,
+      headroom: FRAME_HEADROOM_BYTES,
+      lengths: Uint32Array.of(data.length),
+      addrs,
     });
   }
 

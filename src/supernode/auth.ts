@@ -75,7 +75,7 @@ export class Authenticator {
     for (const c of this.table.values()) {
       if (c.isFederation || !c.hasUsers) continue;
       c.dynamicKey = dynamicKey(this.dynamicKeyTime, c.field, fedField);
-      c.dynamicKeys = dynamicHeaderKeys(c.dynamicKey);
+      c.dynamicKeys = dynamicHeaderKeys(c.dynamicKey, this.ctx.deps.headerBackend);
     }
   }
 

@@ -42,7 +42,7 @@ export class CommunityTable {
       federationField(config.federationKeyName, config.federationName),
       { federation: true, purgeable: false, he: HeState.ENABLED },
     );
-    fed.staticKeys = staticHeaderKeys(communityBytes(config.federationKeyName));
+    fed.staticKeys = staticHeaderKeys(communityBytes(config.federationKeyName), ctx.deps.headerBackend);
     fed.dynamicKeys = fed.staticKeys;
     this.federation = fed;
     this.communities.set(fed.name, fed);
@@ -80,10 +80,10 @@ export class CommunityTable {
   }
 
   /** The community named by a plaintext header (C-string lookup), with a one-entry cache. */
-  plain(b: Uint8Array): Community | undefined {
+  plain(b: Uint8Array, off = 0): Community | undefined {
     const last = this.lastPlain;
-    if (last !== undefined && communityMatches(b, 0, last.field)) return last;
-    const c = this.communities.get(communityName(b.subarray(4, COMMON_HEADER_BYTES)));
+    if (last !== undefined && communityMatches(b, off, last.field)) return last;
+    const c = this.communities.get(communityName(b.subarray(off + 4, off + COMMON_HEADER_BYTES)));
     if (c !== undefined && !c.isFederation) this.lastPlain = c;
     return c;
   }
@@ -133,7 +133,7 @@ export class CommunityTable {
     for (const entry of list.communities) {
       const field = communityBytes(entry.name);
       const comm = new Community(entry.name, field, { purgeable: false, he: HeState.UNKNOWN });
-      comm.staticKeys = staticHeaderKeys(field);
+      comm.staticKeys = staticHeaderKeys(field, ctx.deps.headerBackend);
       comm.dynamicKeys = comm.staticKeys;
       for (const u of entry.users) {
         try {

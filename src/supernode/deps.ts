@@ -2,7 +2,12 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { addonAvailable } from '../io/addon.js';
+import { nativeCipherBackend } from '../io/crypto-native.js';
+import type { UdpSocket } from '../io/types.js';
 import { openUdp } from '../io/udp.js';
+import { openNativeUdp } from '../io/udp-native.js';
+import { asHeaderBackend } from '../transform/header.js';
 import { SystemClock } from '../util/clock.js';
 import { silentLogger } from '../util/log.js';
 import { SystemRandom } from '../util/random.js';
@@ -11,6 +16,21 @@ import type { SupernodeDeps, TcpConn, TcpListener } from './types.js';
 /** supernode.c: N2N_TCP_BACKLOG_QUEUE_SIZE. */
 const TCP_BACKLOG = 3;
 const V4_MAPPED_PREFIX = '::ffff:';
+/** Socket buffers of the relay socket: a burst of relayed datagrams must not overflow them (as the edge's). */
+const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** The addon's batched socket (recvmmsg/sendmmsg with GRO/GSO) when it is built, else node:dgram. */
+function openRelayUdp(address: string, port: number): Promise<UdpSocket> | UdpSocket {
+  if (addonAvailable()) {
+    return openNativeUdp({
+      address,
+      port,
+      recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+      sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    });
+  }
+  return openUdp({ family: 4, address, port });
+}
 
 /** A node:net socket as a TcpConn: writes copy the caller's bytes, errors just close it. */
 function tcpConn(s: Socket): TcpConn {
@@ -48,15 +68,16 @@ function listenTcp(address: string, port: number, onConnection: (c: TcpConn) => 
   });
 }
 
-/** System clock, OS randomness, a silent logger, node:dgram / node:net sockets, IPv4 DNS lookups, file reads. */
+/** System clock, OS randomness, a silent logger, the addon's batched UDP socket (or node:dgram), node:net, IPv4 DNS lookups, file reads. */
 export function defaultSupernodeDeps(): SupernodeDeps {
   return {
     clock: new SystemClock(),
     random: new SystemRandom(),
     logger: silentLogger,
-    openUdp: (address, port) => openUdp({ family: 4, address, port }),
+    openUdp: openRelayUdp,
     resolve: async (host) => (await lookup(host, { family: 4 })).address,
     readTextFile: (path) => readFileSync(path, 'utf8'),
     listenTcp,
+    headerBackend: asHeaderBackend(nativeCipherBackend()),
   };
 }

@@ -13,11 +13,11 @@ import type { Relay } from './relay.js';
 import { DropReason } from './stats.js';
 
 /** 7.7 plaintext heuristic: byte 23 = 0, version 3, type ≤ 11, flags word < 0x80. */
-function looksPlain(b: Uint8Array): boolean {
-  const word = (b[2] << 8) | b[3];
+function looksPlain(b: Uint8Array, off: number): boolean {
+  const word = (b[off + 2] << 8) | b[off + 3];
   return (
-    b[23] === 0 &&
-    b[0] === N2N_PKT_VERSION &&
+    b[off + 23] === 0 &&
+    b[off] === N2N_PKT_VERSION &&
     (word & Flags.TYPE_MASK) <= MsgType.QUERY_PEER &&
     word < Flags.OPTIONS
   );
@@ -50,13 +50,13 @@ export class Receiver {
     this.registry = registry;
   }
 
-  /** Handles one datagram; never throws. */
-  receive(data: Buffer, from: SockAddr): void {
+  /** Handles the datagram buf[off, off+len) in place; never throws. */
+  receive(buf: Buffer, off: number, len: number, from: SockAddr): void {
     const { stats } = this.ctx;
     stats.rx++;
     let reason: DropReason | undefined;
     try {
-      reason = this.process(data, from);
+      reason = this.process(buf, off, len, from);
     } catch (e) {
       if (e instanceof WireError) {
         reason = DropReason.DECODE;
@@ -75,15 +75,14 @@ export class Receiver {
    * Plaintext heuristic or trial decryption with every header-encrypted community (busiest first) →
    * user/password key rule → federation-sender check → TTL → the handler of the message type.
    */
-  private process(buf: Buffer, from: SockAddr): DropReason | undefined {
+  private process(buf: Buffer, off: number, len: number, from: SockAddr): DropReason | undefined {
     const { ctx } = this;
-    const len = buf.length;
     if (len < COMMON_HEADER_BYTES) return DropReason.TOO_SHORT;
     if (from.family !== 4) return DropReason.NOT_IPV4;
     let comm: Community | undefined;
     let keyUsed: HeaderKeyUsed = HeaderKeyUsed.NONE;
-    if (looksPlain(buf)) {
-      comm = this.table.plain(buf);
+    if (looksPlain(buf, off)) {
+      comm = this.table.plain(buf, off);
       if (comm !== undefined) {
         if (comm.he === HeState.ENABLED) return DropReason.PLAINTEXT;
         if (comm.he === HeState.UNKNOWN) {
@@ -95,7 +94,7 @@ export class Receiver {
       for (const c of this.table.heOrder) {
         keyUsed = decryptHeaderTryKeys(
           buf,
-          0,
+          off,
           len,
           c.dynamicKeys!,
           c.staticKeys!,
@@ -114,9 +113,9 @@ export class Receiver {
         }
       }
       if (comm === undefined) return DropReason.NO_KEY;
-      if (buf[0] !== N2N_PKT_VERSION) return DropReason.DECODE;
+      if (buf[off] !== N2N_PKT_VERSION) return DropReason.DECODE;
     }
-    const word = (buf[2] << 8) | buf[3];
+    const word = (buf[off + 2] << 8) | buf[off + 3];
     const type = word & Flags.TYPE_MASK;
     const flags = word & 0xffe0;
     // sn_utils.c: user/password communities take only registrations under the static key.
@@ -135,12 +134,14 @@ export class Receiver {
       sn = this.federation.bySock(from);
       if (sn === undefined && type !== MsgType.REGISTER_SUPER) return DropReason.UNKNOWN_SUPERNODE;
     }
-    const ttl = buf[1];
+    const ttl = buf[off + 1];
     if (ttl < 1) return DropReason.TTL;
     const ttlOut = ttl - 1;
+    // The relay path works in place; the control messages (rare) get a view of their own.
+    if (type === MsgType.PACKET)
+      return this.relay.onPacket(buf, off, len, from, comm, ttlOut, flags, sn, fromSn);
+    if (off !== 0 || len !== buf.length) buf = buf.subarray(off, off + len);
     switch (type) {
-      case MsgType.PACKET:
-        return this.relay.onPacket(buf, from, comm, ttlOut, flags, sn, fromSn);
       case MsgType.REGISTER:
         return this.relay.onRegister(buf, from, comm, ttlOut, flags, sn, fromSn);
       case MsgType.REGISTER_SUPER:

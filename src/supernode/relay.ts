@@ -64,6 +64,8 @@ export class Relay {
    */
   onPacket(
     buf: Buffer,
+    off: number,
+    len: number,
     from: SockAddr,
     comm: Community | undefined,
     ttl: number,
@@ -76,20 +78,22 @@ export class Relay {
     const now = ctx.nowSec();
     ctx.stats.lastFwd = now;
     const v = this.pktView;
-    const len = buf.length;
-    const payloadOff = readPacketHeader(buf, 0, len, v);
+    const end = off + len;
+    const payloadOff = readPacketHeader(buf, off, end, v);
     if (!ctx.stampOk(comm, sn, v.srcMac, true)) return DropReason.STAMP;
-    const payloadLen = len - payloadOff;
+    const payloadLen = end - payloadOff;
     const ivExtra = comm.hasUsers ? Math.min(HE_PAYLOAD_IV_BYTES, payloadLen) : 0;
-    let out: Buffer;
+    // Built in a send slot of the transport: with the batched socket it leaves with the rest of the batch.
+    const out = this.transport.txBuf;
+    const slot = this.transport.reserve();
     let outLen: number;
+    let hl: number;
     if (!fromSn) {
       // Re-encode with FROM_SUPERNODE|SOCKET and the sender's public socket; the payload is copied as is.
       writeSockIpv4(this.sockScratch, 0, ipv4Of(from), from.port);
-      out = ctx.tx;
-      const hdr = writePacketHeader(
+      const hdrEnd = writePacketHeader(
         out,
-        0,
+        slot,
         ttl,
         flags | Flags.FROM_SUPERNODE | Flags.SOCKET,
         comm.field,
@@ -99,18 +103,19 @@ export class Relay {
         v.compression,
         v.transform,
       );
-      buf.copy(out, hdr, payloadOff, len);
-      outLen = hdr + payloadLen;
-      if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, 0, outLen, comm.dynamicKeys!, hdr + ivExtra);
+      buf.copy(out, hdrEnd, payloadOff, end);
+      outLen = hdrEnd - slot + payloadLen;
+      hl = hdrEnd - slot + ivExtra;
     } else {
       // Already relayed once: forwarded unchanged, only the header encryption is redone.
-      out = buf;
+      buf.copy(out, slot, off, end);
       outLen = len;
-      if (comm.he === HeState.ENABLED)
-        ctx.sealer.seal(out, 0, outLen, comm.dynamicKeys!, payloadOff + ivExtra);
+      hl = payloadOff - off + ivExtra;
     }
-    if (!isN2nMulticastOrBroadcast(v.dstMac)) return this.forward(comm, v.dstMac, fromSn, out, outLen, now);
-    this.broadcast(comm, v.srcMac, fromSn, out, outLen, now);
+    if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, slot, outLen, comm.dynamicKeys!, hl);
+    if (!isN2nMulticastOrBroadcast(v.dstMac))
+      return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
+    this.broadcast(comm, v.srcMac, fromSn, out, slot, outLen, now);
     return undefined;
   }
 
@@ -145,7 +150,7 @@ export class Relay {
       len = buf.length;
     }
     if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, 0, len, comm.dynamicKeys!);
-    return this.forward(comm, reg.dstMac, fromSn, out, len, now);
+    return this.forward(comm, reg.dstMac, fromSn, out, 0, len, now);
   }
 
   /**
@@ -157,18 +162,19 @@ export class Relay {
     dst: Mac,
     fromSn: boolean,
     out: Uint8Array,
+    off: number,
     len: number,
     now: number,
   ): DropReason | undefined {
     const e = comm.edges.get(dst);
     if (e !== undefined) {
-      if (this.transport.sendToPeer(e, out, len)) this.ctx.stats.fwd++;
+      if (this.transport.sendToPeer(e, out, len, off)) this.ctx.stats.fwd++;
       return undefined;
     }
     if (fromSn) return DropReason.NO_ROUTE;
     const a = comm.assoc.get(dst);
-    if (a !== undefined) this.transport.sendTo(a.addr, out, len);
-    else this.broadcastFederation(out, len, now);
+    if (a !== undefined) this.transport.sendTo(a.addr, out, len, off);
+    else this.broadcastFederation(out, off, len, now);
     return undefined;
   }
 
@@ -178,23 +184,24 @@ export class Relay {
     srcMac: Mac,
     fromSn: boolean,
     out: Uint8Array,
+    off: number,
     len: number,
     now: number,
   ): void {
-    if (!fromSn) this.broadcastFederation(out, len, now);
+    if (!fromSn) this.broadcastFederation(out, off, len, now);
     if (comm === undefined) return;
     for (const e of comm.edges.values()) {
-      if (e.mac !== srcMac && this.transport.sendToPeer(e, out, len)) this.ctx.stats.broadcast++;
+      if (e.mac !== srcMac && this.transport.sendToPeer(e, out, len, off)) this.ctx.stats.broadcast++;
     }
   }
 
   /** To every federation member seen within LAST_SEEN_SN_INACTIVE. */
-  private broadcastFederation(out: Uint8Array, len: number, now: number): void {
+  private broadcastFederation(out: Uint8Array, off: number, len: number, now: number): void {
     for (const p of this.federation.community.edges.values()) {
       if (
         p.lastSeen + SN_INACTIVE_SECONDS > now &&
         p.addr !== undefined &&
-        this.transport.sendTo(p.addr, out, len)
+        this.transport.sendTo(p.addr, out, len, off)
       ) {
         this.ctx.stats.broadcast++;
       }
@@ -228,7 +235,7 @@ export class Relay {
       ctx.sealer.seal(ctx.tx, 0, len, comm.staticKeys!);
       if (comm.hasUsers && user !== undefined) len = ctx.sealer.appendTrailer(ctx.tx, 0, len, user.secret);
     }
-    this.broadcastFederation(ctx.tx, len, now);
+    this.broadcastFederation(ctx.tx, 0, len, now);
   }
 
   // ---------------------------------------------------------------- QUERY_PEER / PEER_INFO
@@ -312,7 +319,7 @@ export class Relay {
     const common: Common = { ...m.common, ttl, flags: m.common.flags | Flags.FROM_SUPERNODE };
     const len = encodeQueryPeer(common, q, ctx.ctl, 0);
     if (comm.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
-    this.broadcastFederation(ctx.ctl, len, now);
+    this.broadcastFederation(ctx.ctl, 0, len, now);
     return undefined;
   }
 

@@ -92,7 +92,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     this.federation = this.table.federation;
     this.transport = new Transport(
       ctx,
-      (data, from) => this.receiver.receive(data, from),
+      (buf, off, len, from) => this.receiver.receive(buf, off, len, from),
       (comm, edge) => this.registry.deleteEdge(comm, edge, 'closed'),
     );
     this.auth = new Authenticator(ctx, this.table, this.transport);
@@ -216,7 +216,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
 
   /** Handles one datagram from the main socket; never throws. */
   receive(data: Buffer, from: SockAddr): void {
-    this.receiver.receive(data, from);
+    this.receiver.receive(data, 0, data.length, from);
   }
 
   /**

@@ -1,6 +1,7 @@
 // The supernode's sockets: the UDP socket, the TCP listener with its 2-byte framing (spec §1), and every send.
-import type { UdpSocket } from '../io/types.js';
-import type { SockAddr } from '../util/ip.js';
+import { decodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
+import { type BatchUdpSocket, type DatagramBatch, isBatchUdpSocket, type UdpSocket } from '../io/types.js';
+import { numberToIpv4, type SockAddr } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import type { Community, SnPeer } from './community.js';
 import type { SnContext } from './context.js';
@@ -13,6 +14,18 @@ const TCP_LENGTH_BYTES = 2;
 const TCP_MAX_FRAME_BYTES = 2048;
 /** Connections the supernode keeps (sn_utils.c accepts while fewer than FD_SETSIZE − 4 are open). */
 const TCP_MAX_CONNECTIONS = 1020;
+/**
+ * Outgoing datagrams built per receive batch before a flush: one slot per relayed datagram, each large enough for
+ * the largest datagram received (2,048 bytes, io/udp-native.ts) plus the 8-byte sender socket a relay adds.
+ */
+const TX_SLOTS = 64;
+const TX_SLOT_BYTES = 2048 + 64;
+/** Sends queued per flush (a broadcast queues one per member for the same slot). */
+const TX_QUEUE_MAX = 256;
+/** Senders remembered as SockAddr objects, so a batch decodes none it has seen (cleared when full). */
+const ADDR_CACHE_MAX = 4096;
+const PORT_SPACE = 0x10000;
+const IPV4_OFF = 4;
 
 /** Per-connection reassembly state. */
 class TcpPeer {
@@ -38,7 +51,7 @@ class TcpPeer {
  */
 export class Transport {
   private readonly ctx: SnContext;
-  private readonly deliver: (data: Buffer, from: SockAddr) => void;
+  private readonly deliver: (buf: Buffer, off: number, len: number, from: SockAddr) => void;
   private readonly ownerClosed: (comm: Community, edge: SnPeer) => void;
   private socket: UdpSocket | undefined;
   private tcpListener: TcpListener | undefined;
@@ -46,9 +59,25 @@ export class Transport {
   /** The TCP connection the datagram being processed came from (answers go back on it). */
   private rxConn: TcpConn | undefined;
 
+  /**
+   * Where relayed datagrams are built (relay.ts: reserve a slot, write, send). With the batched socket the sends
+   * of one receive batch queue here and leave in one sendmmsg when the batch ends (or a queue fills); with any
+   * other socket each send goes at once and slot 0 is reused.
+   */
+  readonly txBuf: Buffer = Buffer.alloc(TX_SLOTS * TX_SLOT_BYTES);
+  private batchSocket: BatchUdpSocket | undefined;
+  /** True while a receive batch is handled: sends from txBuf are queued. */
+  private batching = false;
+  private txSlots = 0;
+  private txCount = 0;
+  private readonly txOffsets = new Uint32Array(TX_QUEUE_MAX);
+  private readonly txLengths = new Uint32Array(TX_QUEUE_MAX);
+  private readonly txAddrs = new Uint8Array(TX_QUEUE_MAX * SOCKADDR_BYTES);
+  private readonly addrCache = new Map<number, SockAddr>();
+
   constructor(
     ctx: SnContext,
-    deliver: (data: Buffer, from: SockAddr) => void,
+    deliver: (buf: Buffer, off: number, len: number, from: SockAddr) => void,
     ownerClosed: (comm: Community, edge: SnPeer) => void,
   ) {
     this.ctx = ctx;
@@ -66,7 +95,12 @@ export class Transport {
     const { config, deps } = this.ctx;
     const sock = await deps.openUdp(config.bindAddress, config.port);
     this.socket = sock;
-    sock.onDatagram(this.deliver);
+    if (isBatchUdpSocket(sock)) {
+      this.batchSocket = sock;
+      sock.onDatagrams(this.onBatch);
+    } else {
+      sock.onDatagram(this.onDatagram);
+    }
     if (config.tcp) {
       try {
         this.tcpListener = await deps.listenTcp(config.bindAddress, sock.local.port, (c) => this.accept(c));
@@ -80,6 +114,7 @@ export class Transport {
   }
 
   close(): void {
+    this.batchSocket = undefined;
     this.socket?.close();
     this.tcpListener?.close();
     this.tcpListener = undefined;
@@ -87,25 +122,76 @@ export class Transport {
     this.tcpPeers.clear();
   }
 
+  // ---------------------------------------------------------------- receiving
+
+  private readonly onDatagram = (data: Buffer, from: SockAddr): void => {
+    this.deliver(data, 0, data.length, from);
+  };
+
+  /** A batch from recvmmsg: each datagram handled in place in the slab, the sends it causes flushed at the end. */
+  private readonly onBatch = (b: DatagramBatch): void => {
+    const addrs = b.addrs;
+    this.batching = true;
+    try {
+      for (let i = 0; i < b.count; i++) {
+        const a = i * SOCKADDR_BYTES;
+        const from = addrs[a] === 4 ? this.cachedAddr(addrs, a) : decodeSockAddr(addrs, a);
+        this.deliver(b.slab, i * b.stride + b.headroom, b.lengths[i], from);
+      }
+    } finally {
+      this.batching = false;
+      this.flushTx();
+    }
+  };
+
+  /** The SockAddr of an IPv4 sender, shared between its datagrams (the objects are never mutated). */
+  private cachedAddr(addrs: Uint8Array, a: number): SockAddr {
+    const o = a + IPV4_OFF;
+    const ip4 = ((addrs[o] << 24) | (addrs[o + 1] << 16) | (addrs[o + 2] << 8) | addrs[o + 3]) >>> 0;
+    const port = (addrs[a + 2] << 8) | addrs[a + 3];
+    const key = ip4 * PORT_SPACE + port;
+    let from = this.addrCache.get(key);
+    if (from === undefined) {
+      if (this.addrCache.size >= ADDR_CACHE_MAX) this.addrCache.clear();
+      from = { family: 4, address: numberToIpv4(ip4), port };
+      this.addrCache.set(key, from);
+    }
+    return from;
+  }
+
   // ---------------------------------------------------------------- sending
 
+  /**
+   * The offset in txBuf of a free slot (TX_SLOT_BYTES) for one outgoing datagram. Queued sends of earlier slots
+   * leave first when every slot is taken; the slot stays valid until the next reserve.
+   */
+  reserve(): number {
+    if (!this.batching) return 0;
+    if (this.txSlots === TX_SLOTS) this.flushTx();
+    return this.txSlots++ * TX_SLOT_BYTES;
+  }
+
   /** To a registered edge: over its TCP connection if it registered over TCP, else UDP. */
-  sendToPeer(e: SnPeer, buf: Uint8Array, len: number): boolean {
-    if (e.conn !== undefined) return this.sendTcp(e.conn, buf, len);
-    return e.addr !== undefined && this.sendTo(e.addr, buf, len);
+  sendToPeer(e: SnPeer, buf: Uint8Array, len: number, off = 0): boolean {
+    if (e.conn !== undefined) return this.sendTcp(e.conn, buf, off, len);
+    if (e.addr === undefined) return false;
+    if (this.batching && buf === this.txBuf && e.ipv4 !== 0) return this.queue(off, len, e.ipv4, e.port);
+    return this.sendTo(e.addr, buf, len, off);
   }
 
   /** An answer to the datagram being processed: back the way it came (sn_utils.c: sendto_sock with its fd). */
   reply(to: SockAddr, buf: Uint8Array, len: number): boolean {
-    if (this.rxConn !== undefined) return this.sendTcp(this.rxConn, buf, len);
+    if (this.rxConn !== undefined) return this.sendTcp(this.rxConn, buf, 0, len);
     return this.sendTo(to, buf, len);
   }
 
-  sendTo(to: SockAddr, buf: Uint8Array, len: number): boolean {
+  sendTo(to: SockAddr, buf: Uint8Array, len: number, off = 0): boolean {
     const s = this.socket;
     if (s === undefined) return false;
+    // Keep the order of what is queued: it leaves before anything sent directly.
+    this.flushTx();
     try {
-      s.send(buf, 0, len, to);
+      s.send(buf, off, len, to);
       return true;
     } catch (e) {
       this.ctx.stats.errors++;
@@ -114,7 +200,38 @@ export class Transport {
     }
   }
 
-  private sendTcp(conn: TcpConn, buf: Uint8Array, len: number): boolean {
+  /** Queues txBuf[off, +len) for ip4:port (io/sockaddr.ts layout: family, 0, port BE, IPv4 BE, zeros). */
+  private queue(off: number, len: number, ip4: number, port: number): boolean {
+    if (this.txCount === TX_QUEUE_MAX) this.flushTx();
+    const i = this.txCount++;
+    this.txOffsets[i] = off;
+    this.txLengths[i] = len;
+    const a = i * SOCKADDR_BYTES;
+    const addrs = this.txAddrs;
+    addrs[a] = 4;
+    addrs[a + 1] = 0;
+    addrs[a + 2] = port >>> 8;
+    addrs[a + 3] = port & 0xff;
+    addrs[a + IPV4_OFF] = ip4 >>> 24;
+    addrs[a + IPV4_OFF + 1] = (ip4 >>> 16) & 0xff;
+    addrs[a + IPV4_OFF + 2] = (ip4 >>> 8) & 0xff;
+    addrs[a + IPV4_OFF + 3] = ip4 & 0xff;
+    for (let j = IPV4_OFF + 4; j < SOCKADDR_BYTES; j++) addrs[a + j] = 0;
+    return true;
+  }
+
+  /** Sends what queue() collected in one sendmmsg; what the kernel refuses is counted like a failed send. */
+  private flushTx(): void {
+    const n = this.txCount;
+    this.txSlots = 0;
+    if (n === 0) return;
+    this.txCount = 0;
+    const sent =
+      this.batchSocket?.sendBatch(this.txBuf, this.txOffsets, this.txLengths, this.txAddrs, n) ?? 0;
+    if (sent < n) this.ctx.stats.errors += n - sent;
+  }
+
+  private sendTcp(conn: TcpConn, buf: Uint8Array, off: number, len: number): boolean {
     const t = this.tcpPeers.get(conn);
     if (t === undefined) {
       this.ctx.stats.errors++;
@@ -124,7 +241,7 @@ export class Transport {
       t.header[0] = len >>> 8;
       t.header[1] = len & 0xff;
       conn.send(t.header, 0, TCP_LENGTH_BYTES);
-      conn.send(buf, 0, len);
+      conn.send(buf, off, len);
       return true;
     } catch {
       this.ctx.stats.errors++;
@@ -201,7 +318,7 @@ export class Transport {
       t.fill = 0;
       this.rxConn = t.conn;
       try {
-        this.deliver(t.buf.subarray(TCP_LENGTH_BYTES, want), t.conn.remote);
+        this.deliver(t.buf, TCP_LENGTH_BYTES, want - TCP_LENGTH_BYTES, t.conn.remote);
       } finally {
         this.rxConn = undefined;
       }

@@ -1,5 +1,6 @@
 // Shared supernode types — the injected environment, TCP contracts and events — so no part imports supernode.ts.
 import type { UdpSocket } from '../io/types.js';
+import type { HeaderBackend } from '../transform/header.js';
 import type { StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
@@ -40,6 +41,8 @@ export interface SupernodeDeps {
   ): TcpListener | Promise<TcpListener>;
   /** The process-wide stamp generator (share it when edge and supernode run in one process). */
   stamps?: StampGenerator;
+  /** Header-encryption cores (-H) in native code (io/crypto-native.ts); without them the TS steps serve. */
+  headerBackend?: HeaderBackend;
 }
 
 /** What the events carry about an edge. */

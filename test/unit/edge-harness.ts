@@ -62,6 +62,8 @@ export interface TestNode {
 }
 
 export interface World {
+  /** Edges (and realSupernode) get batched UDP sockets. */
+  batch: boolean;
   net: MemoryNetwork;
   clock: FakeClock;
   hub: MulticastHub;
@@ -86,6 +88,7 @@ export function makeWorld(options: WorldOptions = {}): World {
   const stamps = new StampGenerator(clock);
   let seed = 1;
   const world: World = {
+    batch: options.batch === true,
     net,
     clock,
     hub,
@@ -506,7 +509,9 @@ export async function realSupernode(
       random: new SeededRandom(port * 31 + [...host].reduce((h, c) => (h * 131 + c.charCodeAt(0)) >>> 0, 7)),
       logger: new MemoryLogger(2),
       stamps: world.stamps,
-      openUdp: (_address, p) => world.net.open(host, p),
+      // A batched supernode gets what arrives together as one batch (recvmmsg under load).
+      openUdp: (_address, p) =>
+        world.batch ? world.net.open(host, p, { batch: true, coalesce: true }) : world.net.open(host, p),
       resolve: async (h) => h,
       readTextFile: (path) => {
         const text = files[path];
