@@ -41,6 +41,27 @@ function importsOf(source: string): string[] {
 
 const files = listTs(SRC);
 
+/** Every cycle reachable in a module graph (depth-first, each reported once, as the path that closes it). */
+function findCycles(graph: Map<string, string[]>): string[][] {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  const visit = (n: string): void => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const d of graph.get(n) ?? []) {
+      if (!graph.has(d)) continue;
+      const s = state.get(d);
+      if (s === 'open') out.push([...stack.slice(stack.indexOf(d)), d]);
+      else if (s === undefined) visit(d);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (!state.has(n)) visit(n);
+  return out;
+}
+
 describe('layering', () => {
   it('finds the source tree', () => {
     expect(files.length).toBeGreaterThan(5);
@@ -90,6 +111,29 @@ describe('layering', () => {
       if (!mayTouchProcess && /\bprocess\.[A-Za-z_]/.test(src)) bad.push(`${rel} touches process`);
     }
     expect(bad).toEqual([]);
+  });
+
+  it('no file imports itself through a cycle (type-only imports included)', () => {
+    const graph = new Map<string, string[]>();
+    for (const f of files) {
+      const deps: string[] = [];
+      for (const spec of importsOf(readFileSync(f, 'utf8'))) {
+        if (!spec.startsWith('.')) continue;
+        deps.push(resolve(dirname(f), spec.replace(/\.js$/, '.ts')));
+      }
+      graph.set(f, deps);
+    }
+    const cycles = findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' → '));
+    expect(cycles).toEqual([]);
+    // The finder itself: a → b → a is a cycle.
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['a']],
+        ]),
+      ).length,
+    ).toBe(1);
   });
 
   it('the checker catches a violation', () => {
