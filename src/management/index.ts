@@ -4,5 +4,6 @@ export * from './hooks.js';
 export * from './http.js';
 export * from './http-api.js';
 export * from './metrics.js';
+export * from './status-client.js';
 export * from './supernode.js';
 export * from './views.js';
