@@ -299,7 +299,11 @@ export function parseEdgeArgs(args: string[], env: NodeJS.ProcessEnv = {}): Pars
 
 async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
   const { raw, options, defaultSupernode } = resolveArgs(configFile, cliOpts, cmd, process.env);
-  const observe = observabilityConfig(raw, process.env, DEFAULT_EDGE_HTTP_PORT);
+  const observe = observabilityConfig(
+    raw,
+    process.env,
+    (raw.t as number | undefined) ?? DEFAULT_EDGE_HTTP_PORT,
+  );
   const level = DEFAULT_LOG_LEVEL + ((raw.verbose as number) ?? 0) - ((raw.V as number) ?? 0);
   const logger = new StderrLogger(Math.max(0, level));
   if (defaultSupernode) {

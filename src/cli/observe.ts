@@ -33,7 +33,8 @@ export function defineObservabilityOptions(cmd: Command, defaultPort: number): C
   return cmd
     .option(
       '--http <addr:port|off>',
-      `HTTP server for /metrics, /api/v1/ and the status page (default 127.0.0.1:${defaultPort}; '${HTTP_OFF}' disables it)`,
+      `HTTP server for /metrics, /api/v1/ and the status page (default 127.0.0.1 on TCP port ${defaultPort}, or ` +
+        `the -t port's number when -t is given; '${HTTP_OFF}' disables it)`,
     )
     .option(
       '--http-token <token>',
@@ -54,6 +55,10 @@ export interface ObservabilityConfig {
   hook: string[] | undefined;
 }
 
+/**
+ * `defaultPort` is the daemon's management port (-t, or its default): TCP here, so one -t per instance on a host
+ * keeps both apart.
+ */
 export function observabilityConfig(
   raw: RawOpts,
   env: NodeJS.ProcessEnv,

@@ -135,7 +135,11 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     );
   }
   const options = supernodeOptionsFromFlags(raw, process.env);
-  const observe = observabilityConfig(raw, process.env, DEFAULT_SUPERNODE_HTTP_PORT);
+  const observe = observabilityConfig(
+    raw,
+    process.env,
+    (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_HTTP_PORT,
+  );
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
   const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
   const sn = new Supernode(options, { logger });
