@@ -32,6 +32,8 @@ export interface PeerStateEvent {
   ip: string;
   /** Where we send to it. */
   sockaddr: string;
+  /** Its description (-I), '' while unknown. */
+  desc: string;
   /** The path now (for `down`: the last one). */
   path: PeerPath;
   /** For `path`: the path before. */
@@ -44,6 +46,7 @@ interface Seen {
   path: PeerPath;
   ip: number;
   sockaddr: string;
+  desc: string;
   /** The reconcile pass that last saw it. */
   pass: number;
 }
@@ -101,6 +104,7 @@ export class PeerWatch {
         mac: macToString(mac),
         ip: s.ip === 0 ? '' : numberToIpv4(s.ip),
         sockaddr: s.sockaddr,
+        desc: s.desc,
         path: s.path,
         reason: this.reasons.get(mac) ?? PeerDownReason.LOST,
       });
@@ -120,10 +124,11 @@ export class PeerWatch {
       mac: macToString(p.mac),
       ip: p.devAddr === 0 ? '' : numberToIpv4(p.devAddr),
       sockaddr,
+      desc: p.desc,
       path,
     };
     if (s === undefined) {
-      this.seen.set(p.mac, { path, ip: p.devAddr, sockaddr, pass });
+      this.seen.set(p.mac, { path, ip: p.devAddr, sockaddr, desc: p.desc, pass });
     } else {
       if (s.path !== path) {
         ev.change = PeerStateChange.PATH;
@@ -134,6 +139,7 @@ export class PeerWatch {
       s.path = path;
       s.ip = p.devAddr;
       s.sockaddr = sockaddr;
+      s.desc = p.desc;
       s.pass = pass;
     }
     this.emit(ev);

@@ -288,6 +288,7 @@ export function attachEdgeHooks(edge: Edge, runner: HookRunner): () => void {
       PEER_MAC: ev.mac,
       PEER_IP: ev.ip,
       PEER_SOCKADDR: ev.sockaddr,
+      PEER_DESC: ev.desc,
       PATH: ev.path,
       PREVIOUS_PATH: ev.previousPath,
       REASON: ev.reason,

@@ -137,6 +137,7 @@ describe('peerState events', () => {
         mac: '02:00:00:00:00:0b',
         ip: '10.7.0.2',
         sockaddr: expect.stringMatching(/^192\.0\.2\.2:\d+$/),
+        desc: '',
         path: 'p2p',
         reason: 'stop',
       },

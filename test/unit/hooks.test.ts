@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   attachEdgeHooks,
@@ -151,6 +152,49 @@ describe('HookRunner', () => {
     await runner.idle();
     expect(runner.stats.dropped).toBeGreaterThanOrEqual(4);
     expect(runner.stats.timedOut).toBe(1);
+  });
+});
+
+describe('the /etc/hosts example (deploy/hooks/n2n-hosts)', () => {
+  it('adds, replaces and removes one line per peer and keeps the rest of the file', async () => {
+    const script = fileURLToPath(new URL('../../deploy/hooks/n2n-hosts', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'tsn2n-hosts-'));
+    const hosts = join(dir, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost\n10.0.0.9 other.n2n # tsn2n 02:00:00:00:00:0c\n');
+    const runner = new HookRunner({
+      argv: [script],
+      baseEnv: { PATH: '/usr/bin:/bin', N2N_HOSTS_FILE: hosts },
+      timeoutMs: TEST_TIMEOUT_MS,
+    });
+    const b = { PEER_MAC: '02:00:00:00:00:0b' };
+    const run = async (event: string, facts: Record<string, string>): Promise<string> => {
+      runner.post(event, facts);
+      await runner.idle();
+      return readFileSync(hosts, 'utf8');
+    };
+    // Up without an address yet (a relayed peer before its REGISTER): nothing to write.
+    expect(await run('peer_up', { ...b, PATH: 'relay' })).toBe(
+      '127.0.0.1 localhost\n10.0.0.9 other.n2n # tsn2n 02:00:00:00:00:0c\n',
+    );
+    const withB = await run('peer_update', {
+      ...b,
+      PEER_IP: '10.5.0.2',
+      PEER_DESC: 'beta box',
+      PATH: 'relay',
+    });
+    expect(withB).toContain('10.5.0.2 beta-box.n2n # tsn2n 02:00:00:00:00:0b\n');
+    expect(await run('peer_path', { ...b, PEER_IP: '10.5.0.2', PEER_DESC: 'beta box', PATH: 'p2p' })).toBe(
+      withB,
+    );
+    const both = await run('peer_up', { PEER_MAC: '02:00:00:00:00:0d', PEER_IP: '10.5.0.4', PATH: 'p2p' });
+    expect(both).toContain('10.5.0.4 02000000000d.n2n # tsn2n 02:00:00:00:00:0d\n');
+    expect(await run('registered', { SUPERNODE: 'x' })).toBe(both);
+    const after = await run('peer_down', { ...b, PEER_IP: '10.5.0.2', REASON: 'purge' });
+    expect(after).toBe(
+      '127.0.0.1 localhost\n10.0.0.9 other.n2n # tsn2n 02:00:00:00:00:0c\n' +
+        '10.5.0.4 02000000000d.n2n # tsn2n 02:00:00:00:00:0d\n',
+    );
+    expect(runner.stats).toEqual({ ok: 6, failed: 0, timedOut: 0, dropped: 0 });
   });
 });
 
