@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import type { RouteCleanup } from '../edge/deps.js';
-import { Edge } from '../edge/edge.js';
+import { Edge, type RegisteredEvent } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
 import { MAX_EDGE_MTU, MAX_MSS_CLAMP, MIN_EDGE_MTU, MIN_MSS_CLAMP, truncateBytes } from '../edge/options.js';
 import { systemEdgeDeps } from '../edge/system.js';
@@ -355,8 +355,13 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let statusSupernode = '';
-  edge.on('registered', (e: { supernode: string; first: boolean }) => {
-    if (e.first) logger.log(LogLevel.NORMAL, `registered with supernode ${e.supernode}`);
+  edge.on('registered', (e: RegisteredEvent) => {
+    if (e.first) {
+      logger.log(
+        LogLevel.NORMAL,
+        `registered with supernode ${e.supernode}, public address ${e.publicAddr ?? 'unknown'}`,
+      );
+    }
     if (e.supernode !== statusSupernode) {
       statusSupernode = e.supernode;
       notify(`STATUS=registered with supernode ${e.supernode}`);
