@@ -17,6 +17,9 @@ import { ConfigError } from '../util/errors.js';
 import { intArg, MAX_PORT } from './common.js';
 import { HTTP_TOKEN_ENV } from './observe.js';
 
+/** Longest --timeout accepted. */
+const MAX_STATUS_TIMEOUT_MS = 60_000;
+
 /** `[host:]port`, `[v6]:port` or `host`; the port defaults to none (both defaults are tried). */
 function parseTarget(spec: string): { host: string; port?: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
@@ -79,7 +82,11 @@ export function registerStatus(program: Command, write: (s: string) => void): vo
       .option('--json', 'print the JSON status instead of the table')
       .option('--udp', 'ask the UDP management port only (what an n2n 3.1.1 edge or supernode has)')
       .option('--token <token>', `bearer token of the HTTP API; env ${HTTP_TOKEN_ENV}`)
-      .option('--timeout <ms>', `per request (default ${STATUS_TIMEOUT_MS})`, intArg('--timeout', 1, 60_000))
+      .option(
+        '--timeout <ms>',
+        `per request (default ${STATUS_TIMEOUT_MS})`,
+        intArg('--timeout', 1, MAX_STATUS_TIMEOUT_MS),
+      )
       .action(async (address: string | undefined, opts: StatusOpts) => {
         const target = address === undefined ? { host: DEFAULT_HTTP_HOST } : parseTarget(address);
         const ports =

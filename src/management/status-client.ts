@@ -1,5 +1,7 @@
-// `tsn2n status`'s client: the daemon's state from its HTTP API, or from the UDP management port of an n2n 3.1.1
-// edge or supernode (JSON requests), and the table it prints (like `wg show`).
+// `tsn2n status`'s client: a daemon's state from its HTTP API or its UDP management port, and the table it prints.
+//
+// The UDP path speaks n2n 3.1.1's JSON reads, so it also reads a C 3.1.1 edge or supernode; the table is like
+// `wg show`.
 import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import type {
@@ -39,6 +41,8 @@ const UDP_COMMANDS = ['edges', 'supernodes', 'packetstats', 'timestamps', 'commu
 type UdpCommand = (typeof UDP_COMMANDS)[number];
 type Row = Record<string, unknown>;
 const MS_PER_S = 1000;
+/** Characters of an error answer quoted in the message. */
+const ERROR_TEXT_MAX_CHARS = 200;
 
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -75,7 +79,10 @@ export function fetchHttpStatus(
           }
           if (res.statusCode !== 200) {
             reject(
-              new StatusError(`${address}: HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`, false),
+              new StatusError(
+                `${address}: HTTP ${res.statusCode}: ${text.trim().slice(0, ERROR_TEXT_MAX_CHARS)}`,
+                false,
+              ),
             );
             return;
           }

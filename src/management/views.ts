@@ -101,8 +101,11 @@ function cidr(addr: number, bits: number): string {
   return addr === 0 ? '' : `${numberToIpv4(addr)}/${bits}`;
 }
 
+/** RTTs are reported in ms with three decimals (µs resolution). */
+const RTT_ROUNDING = 1000;
+
 function rtt(v: number): number | null {
-  return v === NO_RTT ? null : Math.round(v * 1000) / 1000;
+  return v === NO_RTT ? null : Math.round(v * RTT_ROUNDING) / RTT_ROUNDING;
 }
 
 function peerView(p: Peer, path: PeerPath): PeerView {

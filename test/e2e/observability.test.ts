@@ -1,5 +1,7 @@
-// Observability in the lab: a real Prometheus scrapes a supernode and two edges, promtool checks both endpoints, the
-// status page runs in headless Chromium, `tsn2n status` reads HTTP and UDP, and the --on-event hooks fire.
+// Observability in the lab: Prometheus scrapes a supernode and edges; promtool, Chromium, `tsn2n status`, hooks.
+//
+// A real Prometheus scrapes a supernode and two edges, promtool checks both endpoints, the status page runs in
+// headless Chromium, `tsn2n status` reads HTTP and UDP, and the --on-event hooks fire.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
