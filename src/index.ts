@@ -2,8 +2,22 @@
 
 export * as crypto from './crypto/index.js';
 export type { EdgeDeps } from './edge/deps.js';
-export type { PeerChange, PeerEvent, RegisteredEvent } from './edge/edge.js';
-export { Edge, EdgeState, PeerAction } from './edge/edge.js';
+export type {
+  PeerChange,
+  PeerEvent,
+  PeerStateEvent,
+  RegisteredEvent,
+  UnregisteredEvent,
+} from './edge/edge.js';
+export {
+  Edge,
+  EdgeState,
+  PeerAction,
+  PeerDownReason,
+  PeerPath,
+  PeerStateChange,
+  UnregisterReason as EdgeUnregisterReason,
+} from './edge/edge.js';
 export type { EdgeConfig, EdgeOptions, EdgeRoute } from './edge/options.js';
 export { AddressMode, Selection } from './edge/options.js';
 export * as io from './io/index.js';

@@ -8,6 +8,16 @@ export type ConfigMode = 'edge' | 'supernode';
 /** How getopt treats an option's argument. */
 type Arity = 'none' | 'required' | 'optional';
 
+/** tsn2n's own options of both programs (cli/observe.ts). */
+const OBSERVABILITY_ARITY: Record<string, Arity> = {
+  '--http': 'required',
+  '--http-token': 'required',
+  '--on-event': 'required',
+};
+
+/** Options whose value is the whole rest of the line in both programs (a command with its arguments). */
+const WHOLE_LINE_OPTIONS = new Set(['--on-event']);
+
 /**
  * Argument arity of every option, from the getopt strings and long-option tables of 3.1.1
  * (edge.c: loadFromCLI / long_options, supernode.c: loadFromCLI / long_options). Needed because a config line
@@ -27,6 +37,7 @@ const ARITY: Record<ConfigMode, Record<string, Arity>> = {
     '--select-mac': 'none',
     '--management-password': 'required',
     '--no-port-forwarding': 'none',
+    ...OBSERVABILITY_ARITY,
   },
   supernode: {
     ...shortArity('p:l:t:a:c:F:vhMV:m:fu:g:'),
@@ -38,6 +49,7 @@ const ARITY: Record<ConfigMode, Record<string, Arity>> = {
     '--verbose': 'none',
     '--help': 'none',
     '--management-password': 'required',
+    ...OBSERVABILITY_ARITY,
   },
 };
 
@@ -109,7 +121,7 @@ export function splitConfigText(text: string, mode: ConfigMode): ConfigLine[] {
     // The delimiter that ended the option is consumed, like strtok's NUL.
     const rest = end < line.length ? line.slice(end + 1) : '';
     let value: string | undefined;
-    if (mode === 'edge') {
+    if (mode === 'edge' || WHOLE_LINE_OPTIONS.has(option)) {
       // strtok(NULL, "") then trim(): the whole remainder.
       const v = trimConfigText(rest);
       value = rest.length > 0 && v.length > 0 ? v : undefined;

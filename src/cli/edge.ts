@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import type { RouteCleanup } from '../edge/deps.js';
-import { Edge } from '../edge/edge.js';
+import { Edge, type RegisteredEvent } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
 import { MAX_EDGE_MTU, MAX_MSS_CLAMP, MIN_EDGE_MTU, MIN_MSS_CLAMP, truncateBytes } from '../edge/options.js';
 import { systemEdgeDeps } from '../edge/system.js';
@@ -12,6 +12,7 @@ import { SdState, sdNotify } from '../io/notify.js';
 import type { TapDevice } from '../io/types.js';
 import { openUdp } from '../io/udp.js';
 import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
+import { DEFAULT_EDGE_HTTP_PORT } from '../management/http.js';
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/options.js';
 import { ConfigError } from '../util/errors.js';
 import { numberToIpv4, type SockAddr } from '../util/ip.js';
@@ -30,6 +31,7 @@ import {
   StderrLogger,
 } from './common.js';
 import { loadConfigFile } from './config.js';
+import { defineObservabilityOptions, observabilityConfig, startEdgeObservability } from './observe.js';
 
 const execFileP = promisify(execFile);
 
@@ -43,6 +45,7 @@ export const DEFAULT_LOCAL_SUPERNODE = `127.0.0.1:${DEFAULT_SUPERNODE_PORT}`;
 
 /** Adds every option of n2n 3.1.1's edge (edge.c: getopt string and long_options) to `cmd`. */
 function defineEdgeOptions(cmd: Command): Command {
+  defineObservabilityOptions(cmd, DEFAULT_EDGE_HTTP_PORT);
   return cmd
     .option('-c, --community <name>', 'community name (at most 19 characters); env N2N_COMMUNITY')
     .option(
@@ -296,6 +299,11 @@ export function parseEdgeArgs(args: string[], env: NodeJS.ProcessEnv = {}): Pars
 
 async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Command): Promise<void> {
   const { raw, options, defaultSupernode } = resolveArgs(configFile, cliOpts, cmd, process.env);
+  const observe = observabilityConfig(
+    raw,
+    process.env,
+    (raw.t as number | undefined) ?? DEFAULT_EDGE_HTTP_PORT,
+  );
   const level = DEFAULT_LOG_LEVEL + ((raw.verbose as number) ?? 0) - ((raw.V as number) ?? 0);
   const logger = new StderrLogger(Math.max(0, level));
   if (defaultSupernode) {
@@ -326,6 +334,16 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
       void stop();
     },
   });
+  let obs: Awaited<ReturnType<typeof startEdgeObservability>>;
+  try {
+    obs = await startEdgeObservability(edge, observe, logger, () => {
+      logger.log(LogLevel.NORMAL, 'stop requested over HTTP');
+      void stop();
+    });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const stopped = new Promise<void>((resolve) => edge.once('stopped', resolve));
   let signals = 0;
   const onSignal = (): void => {
@@ -337,8 +355,13 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let statusSupernode = '';
-  edge.on('registered', (e: { supernode: string; first: boolean }) => {
-    if (e.first) logger.log(LogLevel.NORMAL, `registered with supernode ${e.supernode}`);
+  edge.on('registered', (e: RegisteredEvent) => {
+    if (e.first) {
+      logger.log(
+        LogLevel.NORMAL,
+        `registered with supernode ${e.supernode}, public address ${e.publicAddr ?? 'unknown'}`,
+      );
+    }
     if (e.supernode !== statusSupernode) {
       statusSupernode = e.supernode;
       notify(`STATUS=registered with supernode ${e.supernode}`);
@@ -349,6 +372,7 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
     await edge.start();
   } catch (err) {
     server.close();
+    await obs.close();
     throw err;
   }
   if (edge.runState === 'running') {
@@ -360,6 +384,7 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   }
   await stopped;
   server.close();
+  await obs.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   logger.log(LogLevel.NORMAL, 'edge stopped');

@@ -2,10 +2,12 @@
 // Entry point of the `tsn2n` command: wires each subcommand module into commander and maps errors to exit codes.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../util/errors.js';
+import { VERSION } from '../util/version.js';
 import { registerDecode } from './decode.js';
 import { registerDemo } from './demo.js';
 import { registerEdge } from './edge.js';
 import { registerKeygen } from './keygen.js';
+import { registerStatus } from './status.js';
 import { registerSupernode } from './supernode.js';
 
 /** Exit code for bad flags or configuration (like getopt errors in n2n). */
@@ -14,13 +16,14 @@ export const EXIT_USAGE = 2;
 async function main(argv: string[]): Promise<void> {
   const program = new Command('tsn2n')
     .description('n2n v3 peer-to-peer VPN: edge and supernode, wire-compatible with n2n 3.1.1')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`${s.split('\n')[0]}\n`) });
   registerSupernode(program);
   registerEdge(program);
   registerDecode(program);
   registerKeygen(program);
+  registerStatus(program, (s) => process.stdout.write(s));
   registerDemo(program);
   await program.parseAsync(argv);
 }

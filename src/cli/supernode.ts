@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { SdState, sdNotify } from '../io/notify.js';
 import { openUdp } from '../io/udp.js';
+import { DEFAULT_SUPERNODE_HTTP_PORT } from '../management/http.js';
 import { SupernodeManagement } from '../management/supernode.js';
 import {
   DEFAULT_SUPERNODE_MGMT_PORT,
@@ -26,6 +27,7 @@ import {
   StderrLogger,
 } from './common.js';
 import { loadConfigFile } from './config.js';
+import { defineObservabilityOptions, observabilityConfig, startSupernodeObservability } from './observe.js';
 
 const MAX_ID = 0xffffffff;
 /** The management socket is bound to loopback only (spec §13). */
@@ -47,6 +49,7 @@ function portArg(v: string): { address?: string; port: number } {
 
 /** Adds every option of n2n 3.1.1's supernode (supernode.c: getopt string and long_options) to `cmd`. */
 function defineSupernodeOptions(cmd: Command): Command {
+  defineObservabilityOptions(cmd, DEFAULT_SUPERNODE_HTTP_PORT);
   return cmd
     .option(
       '-p, --local-port <[ip:]port>',
@@ -132,6 +135,11 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     );
   }
   const options = supernodeOptionsFromFlags(raw, process.env);
+  const observe = observabilityConfig(
+    raw,
+    process.env,
+    (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_HTTP_PORT,
+  );
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
   const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
   const sn = new Supernode(options, { logger });
@@ -158,6 +166,16 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
       notify(SdState.STOPPING);
     },
   });
+  let obs: Awaited<ReturnType<typeof startSupernodeObservability>>;
+  try {
+    obs = await startSupernodeObservability(sn, observe, logger, () => {
+      logger.log(LogLevel.NORMAL, 'stop requested over HTTP');
+      void stop();
+    });
+  } catch (err) {
+    mgmt.close();
+    throw err;
+  }
   const stopped = new Promise<void>((resolve) => sn.once('stopped', resolve));
   let signals = 0;
   const onSignal = (): void => {
@@ -194,6 +212,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     await sn.start();
   } catch (err) {
     mgmt.close();
+    await obs.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onHup);
@@ -228,6 +247,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   dropPrivileges(raw, logger);
   await stopped;
   mgmt.close();
+  await obs.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onHup);

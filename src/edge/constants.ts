@@ -48,6 +48,12 @@ export const MAX_PEERS = 4096;
 export const PORT_PREDICTION_BURST = 16;
 /** IP TTL restored after the burst (Linux default). */
 export const DEFAULT_IP_TTL = 64;
+/**
+ * Peer RTT from REGISTER → REGISTER_ACK (peers.ts: sampleRtt): weight of a new sample in the smoothed value (TCP's
+ * SRTT gain, RFC 6298), and the longest gap still taken as a round trip rather than a late answer.
+ */
+export const RTT_EWMA_WEIGHT = 1 / 8;
+export const RTT_MAX_SAMPLE_MS = 10_000;
 /** 127.0.0.1: never a usable peer socket (edge_utils.c: is_valid_peer_sock). */
 export const LOCALHOST_V4 = 0x7f000001;
 

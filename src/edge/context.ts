@@ -52,13 +52,26 @@ export interface PeerChange {
   reason?: 'purge' | 'clear' | 'moved' | 'stale';
 }
 
-/** Argument of `registered`. */
+/** Argument of `registered` (every REGISTER_SUPER_ACK). */
 export interface RegisteredEvent {
   supernode: string;
-  /** The public socket the supernode sees us at. */
-  publicAddr: string;
+  /**
+   * The public socket the supernode sees us at; undefined when the ACK carries none we can use (a supernode on
+   * 127.0.0.1 reports 127.0.0.1).
+   */
+  publicAddr: string | undefined;
   /** True for the first registration (the edge starts carrying traffic). */
   first: boolean;
+}
+
+/** Why a registration ended (`unregistered`). */
+export const UnregisterReason = { TIMEOUT: 'timeout', STOP: 'stop' } as const;
+export type UnregisterReason = (typeof UnregisterReason)[keyof typeof UnregisterReason];
+
+/** Argument of `unregistered`: the supernode we were registered with stopped answering, or we stop. */
+export interface UnregisteredEvent {
+  supernode: string;
+  reason: UnregisterReason;
 }
 
 export function nowSeconds(clock: Clock): number {

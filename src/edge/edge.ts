@@ -5,24 +5,26 @@
 //   mss-limits.ts    --mss-clamp: the MSS limits the packet paths clamp to (fixed, or from the route MTU)
 //   control.ts       control messages out: encode, seal (-H), send
 //   peer-table.ts    the other edges: pending / known tables, REGISTER / ACK / PEER_INFO, hole punching, purge
+//   peer-watch.ts    those tables as events: a peer up / down / changing path (`peerState`)
 //   send.ts          TAP → UDP: checks, compression, encryption, PACKET header, (batched) send
 //   receive.ts       UDP → TAP: header decryption, checks, peer bookkeeping, decryption, TAP writes; dispatch
 //   registration.ts  the supernodes: bootstrap, REGISTER_SUPER / ACK / NAK, selection, failover, DNS, re-open
 //   device.ts        the TAP device, our address, -e, -n routes, closing
 //   timers.ts        the one coarse tick and every periodic action
-// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, send,
+// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch, send,
 // registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
 import { EventEmitter } from 'node:events';
 import type { UdpSocket } from '../io/types.js';
 import type { Logger } from '../util/log.js';
 import type { Mac } from '../util/mac.js';
-import { EdgeContext, EdgeState, nowSeconds } from './context.js';
+import { EdgeContext, EdgeState, nowSeconds, type PeerEvent, UnregisterReason } from './context.js';
 import { Control } from './control.js';
 import type { EdgeDeps } from './deps.js';
 import { Device } from './device.js';
 import { MssLimits } from './mss-limits.js';
 import type { EdgeConfig, EdgeOptions } from './options.js';
 import { PeerTable } from './peer-table.js';
+import { type PeerStateEvent, PeerWatch } from './peer-watch.js';
 import type { Peer } from './peers.js';
 import { ReceivePath } from './receive.js';
 import { Registration } from './registration.js';
@@ -32,13 +34,16 @@ import type { SupernodeEntry } from './supernodes.js';
 import { Timers } from './timers.js';
 
 export { MAX_PEERS } from './constants.js';
-export type { PeerChange, PeerEvent, RegisteredEvent } from './context.js';
-export { EdgeState, PeerAction } from './context.js';
+export type { PeerChange, PeerEvent, RegisteredEvent, UnregisteredEvent } from './context.js';
+export { EdgeState, PeerAction, UnregisterReason } from './context.js';
+export type { PeerStateEvent } from './peer-watch.js';
+export { PeerDownReason, PeerPath, PeerStateChange } from './peer-watch.js';
 
 /**
  * An n2n 3.1.1 edge. Create it with options (and, for tests, injected I/O), `await start()`, `await stop()`.
- * Events: `registered` (RegisteredEvent), `peerUp` / `peerDown` (PeerChange), `peer` (PeerEvent, for the
- * management port), `refused` (the supernode's reason), `stopped`.
+ * Events: `registered` (RegisteredEvent, every ACK) / `unregistered` (UnregisteredEvent), `peerUp` / `peerDown`
+ * (PeerChange: P2P confirmed / lost), `peerState` (PeerStateEvent: any peer up, down, changing path), `peer`
+ * (PeerEvent, for the management port), `refused` (the supernode's reason), `stopped`.
  */
 export class Edge extends EventEmitter {
   readonly config: EdgeConfig;
@@ -50,6 +55,7 @@ export class Edge extends EventEmitter {
 
   private readonly ctx: EdgeContext;
   private readonly peers: PeerTable;
+  private readonly watch: PeerWatch;
   private readonly send: SendPath;
   private readonly registration: Registration;
   private readonly receive: ReceivePath;
@@ -72,11 +78,17 @@ export class Edge extends EventEmitter {
     this.mss = new MssLimits(ctx);
     const control = new Control(ctx);
     this.peers = new PeerTable(ctx, control);
+    this.watch = new PeerWatch(
+      this.peers,
+      () => this.listenerCount('peerState') > 0,
+      (ev: PeerStateEvent) => this.emit('peerState', ev),
+    );
+    this.on('peer', (ev: PeerEvent) => this.watch.onPeerEvent(ev));
     this.send = new SendPath(ctx, this.peers);
     this.registration = new Registration(ctx, control, this.peers, this.send, this.attachUdp, this.mss);
     this.receive = new ReceivePath(ctx, this.peers, this.registration);
     this.device = new Device(ctx);
-    this.timers = new Timers(ctx, this.registration, this.peers, this.device);
+    this.timers = new Timers(ctx, this.registration, this.peers, this.device, () => this.watch.reconcile());
   }
 
   /** Makes `s` the main socket: the send path sends through it, the receive path listens on it. */
@@ -126,6 +138,14 @@ export class Edge extends EventEmitter {
   /** 0 = registered, 1 = waiting for an ACK, 2 = re-registration requested. */
   get supernodeWait(): number {
     return this.ctx.supernodes.wait;
+  }
+
+  /**
+   * The supernode (its -l text) whose last REGISTER_SUPER_ACK we hold, and our public socket as it reported it
+   * (undefined when unknown); `supernode` is undefined while not registered.
+   */
+  get registrationState(): { supernode: string | undefined; publicAddr: string | undefined } {
+    return { supernode: this.registration.registeredWith, publicAddr: this.registration.publicAddr };
   }
 
   /** Pending peers (reached via the supernode) and known peers (P2P), for the management port. */
@@ -209,6 +229,7 @@ export class Edge extends EventEmitter {
     this.registration.wake();
     this.timers.stop();
     if (wasRunning) this.registration.unregister();
+    this.registration.lost(UnregisterReason.STOP);
     this.peers.clear();
     // Let sockets that deliver from a microtask (the in-memory network) take the goodbye before closing.
     await Promise.resolve();

@@ -27,8 +27,10 @@ import {
   isValidPeerAddr,
   NO_COOKIE,
   newPeer,
+  noteRegisterSent,
   type Peer,
   sameAddr,
+  sampleRtt,
   setPeerAddr,
 } from './peers.js';
 import type { SupernodeEntry } from './supernodes.js';
@@ -161,6 +163,7 @@ export class PeerTable {
         } else if (ttl > 1) {
           const udp = ctx.udp;
           if (udp !== undefined && canSetTtl(udp)) udp.setTtl(ttl);
+          noteRegisterSent(p, Cookie.PORT, ctx.clock.now());
           for (let i = 0; i < PORT_PREDICTION_BURST; i++) {
             this.control.register(
               { family: a.family, address: a.address, port: (a.port + i) & 0xffff },
@@ -170,11 +173,11 @@ export class PeerTable {
           }
           if (udp !== undefined && canSetTtl(udp)) udp.setTtl(DEFAULT_IP_TTL);
         } else {
-          this.control.register(a, mac, Cookie.REGULAR);
+          this.registerTo(p, a, Cookie.REGULAR);
         }
         this.control.register(ctx.supernodes.cur.addr ?? a, mac, Cookie.FORWARDED);
       } else {
-        this.control.register(a, mac, Cookie.REGULAR);
+        this.registerTo(p, a, Cookie.REGULAR);
       }
       this.registerWithLocalPeers();
     } else if (addr !== undefined ? !sameAddr(p.addr, addr) : p.ip4 !== ip4 || p.port !== port) {
@@ -231,6 +234,9 @@ export class PeerTable {
   onRegisterAck(ra: RegisterAck, from: SockAddr, sn: SupernodeEntry | undefined, now: number): void {
     if (!this.stampOk(sn, ra.srcMac, false)) return;
     if (this.ctx.state !== EdgeState.RUNNING) return;
+    // The round trip of the REGISTER it answers (known peers too: their ACK changes nothing else).
+    const timed = this.pending.get(ra.srcMac) ?? this.known.get(ra.srcMac);
+    if (timed !== undefined) sampleRtt(timed, ra.cookie, this.ctx.clock.now(), now);
     let p = this.pending.get(ra.srcMac);
     if (p === undefined) {
       p = findPeerByAddr(this.pending, from);
@@ -283,9 +289,9 @@ export class PeerTable {
     if (!sameAddr(p.addr, piAddr)) setPeerAddr(p, piAddr);
     if (hasSock && pi.preferredSock !== undefined) {
       p.preferred = sockToAddr(pi.preferredSock);
-      this.control.register(p.preferred, p.mac, Cookie.LOCAL);
+      this.registerTo(p, p.preferred, Cookie.LOCAL);
     }
-    this.control.register(p.addr, p.mac, Cookie.REGULAR);
+    this.registerTo(p, p.addr, Cookie.REGULAR);
   }
 
   // ------------------------------------------------------------------ what we send for peers
@@ -322,8 +328,14 @@ export class PeerTable {
   /** Keeps P2P paths alive while the supernode is silent: REGISTER to known peers not seen for a while. */
   refreshKnown(now: number): void {
     for (const p of this.known.values()) {
-      if (now - p.lastSeen > PEER_REFRESH_S) this.control.register(p.addr, p.mac, p.lastCookie);
+      if (now - p.lastSeen > PEER_REFRESH_S) this.registerTo(p, p.addr, p.lastCookie);
     }
+  }
+
+  /** A REGISTER straight to peer `p`, timed for its RTT (sampleRtt when the ACK comes). */
+  private registerTo(p: Peer, to: SockAddr, cookie: number): void {
+    noteRegisterSent(p, cookie, this.ctx.clock.now());
+    this.control.register(to, p.mac, cookie);
   }
 
   /** True when a known peer is outside our LAN (then the socket works and is not re-opened). */

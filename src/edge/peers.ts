@@ -2,6 +2,8 @@
 import { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
+import { Cookie } from '../wire/types.js';
+import { RTT_EWMA_WEIGHT, RTT_MAX_SAMPLE_MS } from './constants.js';
 
 /** No cookie recorded yet (n2n_define.h: N2N_NO_REG_COOKIE). */
 export const NO_COOKIE = 0;
@@ -32,7 +34,22 @@ export interface Peer {
   timeout: number;
   /** Replay record: the last valid stamp from it (header encryption only). */
   stamp: StampRecord;
+  /**
+   * Clock milliseconds of the last direct REGISTER sent to it, per cookie kind (RTT_COOKIES order); 0 = none
+   * outstanding. The REGISTER_ACK echoes the cookie, so the kinds of a hole-punching round are told apart.
+   */
+  regSentMs: Float64Array;
+  /** Round-trip time in ms: smoothed (EWMA) and the last sample; -1 = not measured yet. */
+  rttMs: number;
+  rttLastMs: number;
+  /** Unix seconds of the last RTT sample, 0 = never. */
+  rttAt: number;
 }
+
+/** The cookies of REGISTERs sent straight to one peer, whose ACKs give an RTT sample (index = slot). */
+const RTT_COOKIES: readonly number[] = [Cookie.REGULAR, Cookie.PORT, Cookie.LOCAL];
+/** No RTT measured (Peer.rttMs / rttLastMs). */
+export const NO_RTT = -1;
 
 /** IPv4 text → u32, or -1 (IPv6 or not an address); no exceptions, no regex. */
 export function ipv4Value(address: string): number {
@@ -74,7 +91,36 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     local: false,
     timeout,
     stamp: new StampRecord(),
+    regSentMs: new Float64Array(RTT_COOKIES.length),
+    rttMs: NO_RTT,
+    rttLastMs: NO_RTT,
+    rttAt: 0,
   };
+}
+
+/** Notes a REGISTER to `p` with `cookie` sent at clock time `nowMs` (only the kinds a peer acknowledges). */
+export function noteRegisterSent(p: Peer, cookie: number, nowMs: number): void {
+  const i = RTT_COOKIES.indexOf(cookie);
+  if (i >= 0) p.regSentMs[i] = nowMs;
+}
+
+/**
+ * A REGISTER_ACK with `cookie` from `p` at clock time `nowMs`: one RTT sample against the last REGISTER of that
+ * kind (a resent one counts from its latest send, so a late answer to an earlier one reads short, never long),
+ * folded into the EWMA. Returns the sample in ms, or undefined when there was nothing to match.
+ */
+export function sampleRtt(p: Peer, cookie: number, nowMs: number, nowS: number): number | undefined {
+  const i = RTT_COOKIES.indexOf(cookie);
+  if (i < 0) return undefined;
+  const sent = p.regSentMs[i];
+  if (sent === 0) return undefined;
+  p.regSentMs[i] = 0;
+  const rtt = nowMs - sent;
+  if (rtt < 0 || rtt > RTT_MAX_SAMPLE_MS) return undefined;
+  p.rttLastMs = rtt;
+  p.rttMs = p.rttMs === NO_RTT ? rtt : p.rttMs + (rtt - p.rttMs) * RTT_EWMA_WEIGHT;
+  p.rttAt = nowS;
+  return rtt;
 }
 
 /** Sets the peer's socket (keeps the numeric copy in step). */

@@ -330,6 +330,8 @@ export class ReceivePath {
         now,
       );
     }
+    if (fromSn) this.traffic.rxSupBytes += end - off;
+    else this.traffic.rxP2pBytes += end - off;
     this.handlePacket(buf, payloadOff, end, fromSn, now);
   }
 

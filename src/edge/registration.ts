@@ -26,7 +26,14 @@ import {
   SUP_ATTEMPTS,
   SWEEP_TIME_S,
 } from './constants.js';
-import { type EdgeContext, EdgeState, type RegisteredEvent, type SupernodeSet } from './context.js';
+import {
+  type EdgeContext,
+  EdgeState,
+  type RegisteredEvent,
+  type SupernodeSet,
+  type UnregisteredEvent,
+  UnregisterReason,
+} from './context.js';
 import type { Control } from './control.js';
 import type { MssLimits } from './mss-limits.js';
 import { AddressMode } from './options.js';
@@ -69,6 +76,13 @@ export class Registration {
   lastResolve = 0;
   /** Set on failover: the names are resolved again at the next tick. */
   resolveRequested = false;
+  /**
+   * The supernode (its -l text) whose last ACK we hold; undefined before the first one, after SUP_ATTEMPTS
+   * unanswered REGISTER_SUPERs and after stop. A better supernode found by the sweep replaces it with its ACK.
+   */
+  registeredWith: string | undefined;
+  /** Our public socket as the supernode reported it in its last ACK; undefined when unknown. */
+  publicAddr: string | undefined;
 
   private readonly sns: SupernodeSet;
   /** A PONG arrived since the last PINGs. */
@@ -239,6 +253,7 @@ export class Registration {
     }
     if (this.supAttempts === 0) {
       // Give up on this supernode and try the best other one.
+      this.lost(UnregisterReason.TIMEOUT);
       sns.cur.selection = CRITERION_BAD;
       sortSupernodes(sns.list);
       sns.cur = sns.list[0];
@@ -337,6 +352,15 @@ export class Registration {
     this.control.unregisterSuper(this.sns.cur.addr);
   }
 
+  /** The registration is gone (no answer, or stopping): `unregistered`, once. */
+  lost(reason: UnregisterReason): void {
+    const sn = this.registeredWith;
+    if (sn === undefined) return;
+    this.registeredWith = undefined;
+    this.publicAddr = undefined;
+    this.ctx.events.emit('unregistered', { supernode: sn, reason } satisfies UnregisteredEvent);
+  }
+
   /** PINGs: the best ⌊n/2⌋ supernodes, skip a random number, then ⌈n/2⌉ more (edge_utils.c: send_query_peer). */
   private sendPing(): void {
     const len = this.control.ping();
@@ -365,7 +389,7 @@ export class Registration {
     ra: RegisterSuperAck,
     raw: Buffer,
     rawEnd: number,
-    from: SockAddr,
+    _from: SockAddr,
     sn: SupernodeEntry | undefined,
     now: number,
   ): void {
@@ -442,10 +466,15 @@ export class Registration {
       ctx.lastSup = now;
       // --mss-clamp=auto: the route towards this supernode may have changed (failover, new uplink).
       void this.mss.update();
-      const pub = isValidPeerAddr(sockToAddr(ra.sock)) ? sockToAddr(ra.sock) : from;
+      // Without a usable socket in the ACK (a supernode on 127.0.0.1 sees us as 127.0.0.1) we do not know it:
+      // the sender's address would be the supernode's own.
+      const pub = sockToAddr(ra.sock);
+      const usable = isValidPeerAddr(pub) && pub.port !== 0 && pub.address !== '0.0.0.0';
+      this.publicAddr = usable ? sockAddrToString(pub) : undefined;
+      this.registeredWith = sns.cur.text;
       ctx.events.emit('registered', {
         supernode: sns.cur.text,
-        publicAddr: sockAddrToString(pub),
+        publicAddr: this.publicAddr,
         first,
       } satisfies RegisteredEvent);
     }

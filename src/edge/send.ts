@@ -278,6 +278,7 @@ export class SendPath {
     const sns = this.supernodes;
     if (isN2nMulticastOrBroadcast(dstMac)) {
       this.traffic.txSup++;
+      this.traffic.txSupBytes += total;
       this.traffic.txSupBroadcast++;
       if (sns.wait !== 0) {
         // No supernode: hand broadcasts to every peer we reach directly.
@@ -297,11 +298,13 @@ export class SendPath {
         this.peers.dropStale(peer);
       } else {
         this.traffic.txP2p++;
+        this.traffic.txP2pBytes += total;
         this.udpSend(out, off, total, peer.addr, peer.ip4);
         return;
       }
     }
     this.traffic.txSup++;
+    this.traffic.txSupBytes += total;
     const sn = sns.cur.addr;
     // Query first: it uses the control buffer, so the frame in `out` stays intact.
     this.peers.checkQueryPeerInfo(now, dstMac);

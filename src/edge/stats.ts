@@ -11,6 +11,11 @@ export class EdgeTraffic {
   /** Broadcast/multicast PACKETs among txSup / rxSup. */
   txSupBroadcast = 0;
   rxSupBroadcast = 0;
+  /** Datagram bytes of those PACKETs (headers included), by path. */
+  txP2pBytes = 0;
+  rxP2pBytes = 0;
+  txSupBytes = 0;
+  rxSupBytes = 0;
   /** Frames encrypted / decrypted by the payload transform. */
   transopTx = 0;
   transopRx = 0;

@@ -11,6 +11,7 @@
 //   DHCP address      re-read every IFACE_UPDATE_S (30 s) with -a dhcp:…
 //   supernode sweep   every SWEEP_TIME_S (30 s): re-sort by criterion, switch to a better one, PING them
 //   DNS               the -l names again every RESOLVE_INTERVAL_S (300 s; 30 s after a failure), and on failover
+//   peer watch        every tick: the tables compared with what `peerState` reported (peer-watch.ts)
 // Elsewhere, not on this tick: the bootstrap waits BOOTSTRAP_TIMEOUT_S (3 s) per try (registration.ts), and a
 // known peer silent for half its timeout is dropped when we next send to it (send.ts: sendPacket).
 import type { Cancel } from '../util/clock.js';
@@ -33,6 +34,7 @@ export class Timers {
     private readonly registration: Registration,
     private readonly peers: PeerTable,
     private readonly device: Device,
+    private readonly afterTick: () => void = () => {},
   ) {}
 
   /** Counts every interval from `now`. */
@@ -90,5 +92,6 @@ export class Timers {
     // edge_utils.c: sort_supernodes.
     if (now - reg.lastSweep > SWEEP_TIME_S) reg.sweep(now);
     if (reg.resolveRequested || now - reg.lastResolve >= RESOLVE_INTERVAL_S) reg.reresolve();
+    this.afterTick();
   }
 }

@@ -195,6 +195,7 @@ export class Registry {
       const e = comm.edges.get(reg.edgeMac);
       if (e !== undefined) this.deleteEdge(comm, e, 'moved');
     }
+    ctx.stats.regSuperOk++;
     return undefined;
   }
 

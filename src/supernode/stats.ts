@@ -65,6 +65,8 @@ export class SupernodeStats {
   regSuper = 0;
   /** REGISTER_SUPER_NAK sent (3.1.1 never increments its counter; we do). */
   regSuperNak = 0;
+  /** REGISTER_SUPER accepted: answered with an ACK, or (relayed by a federation member) taken note of. */
+  regSuperOk = 0;
   /** Failed sends (sn_stats_t.errors). */
   errors = 0;
   lastFwd = 0;

@@ -6,3 +6,4 @@ export * from './ip.js';
 export * from './log.js';
 export * from './mac.js';
 export * from './random.js';
+export * from './version.js';
