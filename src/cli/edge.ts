@@ -375,6 +375,7 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
     await obs.close();
     throw err;
   }
+  obs.announce();
   if (edge.runState === 'running') {
     logger.log(LogLevel.NORMAL, 'edge started');
     // Ready once the TAP device is up with its address (what kubelet's node IP needs), not only once a

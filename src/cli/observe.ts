@@ -73,6 +73,8 @@ export function observabilityConfig(
 
 /** The running HTTP server and hook runner of a daemon. */
 export interface Observability {
+  /** Says where the HTTP server listens; called once the daemon has started (a failed start says only why). */
+  announce(): void;
   close(): Promise<void>;
 }
 
@@ -89,8 +91,6 @@ async function startHttp(
       app,
       onError: (err) => logger.log(LogLevel.WARNING, `http: ${(err as Error)?.stack ?? err}`),
     });
-    const a = server.address;
-    logger.log(LogLevel.NORMAL, `http on ${a.host}:${a.port} (/metrics, /api/v1/, status page)`);
     return server;
   } catch (err) {
     throw new Error(
@@ -112,8 +112,14 @@ function closer(
   http: HttpServer | undefined,
   hooks: HookRunner | undefined,
   detach: () => void,
+  logger: Logger,
 ): Observability {
   return {
+    announce(): void {
+      if (http === undefined) return;
+      const a = http.address;
+      logger.log(LogLevel.NORMAL, `http on ${a.host}:${a.port} (/metrics, /api/v1/, status page)`);
+    },
     async close(): Promise<void> {
       detach();
       await hooks?.close(HOOK_DRAIN_MS);
@@ -134,7 +140,7 @@ export async function startEdgeObservability(
   const metrics = edgeMetrics(edge, { version: VERSION, hooks: () => hooks?.stats });
   try {
     const http = await startHttp(cfg, edgeHttpApp(edge, { version: VERSION, metrics, stop }), logger);
-    return closer(http, hooks, detach);
+    return closer(http, hooks, detach, logger);
   } catch (err) {
     detach();
     throw err;
@@ -153,7 +159,7 @@ export async function startSupernodeObservability(
   const metrics = supernodeMetrics(sn, { version: VERSION, hooks: () => hooks?.stats });
   try {
     const http = await startHttp(cfg, supernodeHttpApp(sn, { version: VERSION, metrics, stop }), logger);
-    return closer(http, hooks, detach);
+    return closer(http, hooks, detach, logger);
   } catch (err) {
     detach();
     throw err;

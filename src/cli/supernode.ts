@@ -221,6 +221,7 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     }
     throw err;
   }
+  obs.announce();
   if (sn.config.federationName === '*Federation') {
     logger.log(
       LogLevel.WARNING,
