@@ -23,6 +23,8 @@
 //   which payloads to process come from JS; this is the data loop only.
 #include "crypto.h"
 
+#include "rawnapi.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -56,8 +58,6 @@ constexpr size_t kTwofishMaterialBytes = 4 * (kTwofishSubkeys + kTwofishTableWor
 constexpr size_t kChaChaKeyBytes = 32;
 constexpr size_t kChaChaBlockBytes = 64;
 constexpr uint64_t kChaChaCounterSpace = 1ull << 32;
-// Offsets and lengths come from JS numbers; anything above this is certainly out of range.
-constexpr double kMaxIndex = 4294967295.0;
 constexpr size_t kMaxArgs = 8;
 // Payload batches: n2n refuses plaintexts above N2N_PKT_BUF_SIZE (transform_*.c); outLens entry for a
 // payload that does not decrypt.
@@ -66,22 +66,6 @@ constexpr uint32_t kInvalid = 0xffffffffu;
 constexpr size_t kBatchArgs = 9;
 
 // ---------------------------------------------------------------------------- byte order
-
-inline uint64_t LoadLe64(const uint8_t* p) {
-  uint64_t v;
-  memcpy(&v, p, sizeof(v));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-inline void StoreLe64(uint8_t* p, uint64_t v) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  memcpy(p, &v, sizeof(v));
-}
 
 inline uint32_t LoadLe32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
@@ -514,42 +498,6 @@ bool ChaCha20Xor(EvpKey* key, const uint8_t* iv, const uint8_t* src, uint8_t* ds
 // The hot functions use the C API directly: one napi_get_cb_info into a stack array (no
 // allocation), one napi_get_typedarray_info per buffer. Errors throw and return nullptr.
 
-napi_value ThrowType(napi_env env, const char* usage) {
-  napi_throw_type_error(env, nullptr, (std::string("Usage: ") + usage).c_str());
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char* what) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-  return nullptr;
-}
-
-bool GetBytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  napi_value ab;
-  size_t byteOffset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
-      type != napi_uint8_array) {
-    return false;
-  }
-  // A zero-length view may have no backing store; it is never dereferenced then.
-  *data = static_cast<uint8_t*>(ptr);
-  *len = length;
-  return true;
-}
-
-bool GetIndex(napi_env env, napi_value v, size_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= kMaxIndex) ||
-      d != static_cast<double>(static_cast<uint64_t>(d))) {
-    return false;
-  }
-  *out = static_cast<size_t>(d);
-  return true;
-}
-
 CipherKey* GetKey(napi_env env, napi_value v) {
   bool tagged = false;
   void* data = nullptr;
@@ -765,21 +713,6 @@ class Framing {
   uint8_t scratch_[kMaxPlaintext + 3 * kBlockBytes];
 };
 
-bool GetU32s(napi_env env, napi_value v, uint32_t** data, size_t* len) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  napi_value ab;
-  size_t byteOffset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
-      type != napi_uint32_array) {
-    return false;
-  }
-  *data = static_cast<uint32_t*>(ptr);
-  *len = length;
-  return true;
-}
-
 // True when [a, a + alen) and [b, b + blen) share a byte.
 inline bool Overlap(uintptr_t a, size_t alen, uintptr_t b, size_t blen) {
   return a < b + blen && b < a + alen;
@@ -925,14 +858,6 @@ Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
   o.Set("speck", Napi::String::New(env, SpeckImpl()));
   o.Set("openssl", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return o;
-}
-
-void SetRaw(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {
-    throw Napi::Error::New(env, std::string("cannot create ") + name);
-  }
-  exports.Set(name, Napi::Value(env, fn));
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 //   keystream block i = E(n0 + i, n1) with no carry into n1.
 #include "header.h"
 
+#include "rawnapi.h"
+
 #include <string.h>
 
 #include <cstdint>
@@ -36,7 +38,6 @@ constexpr size_t kMinBytes = 24;
 constexpr uint32_t kMagic = 0x6e320000u;  // "n2" in the high half; the low half carries hl
 constexpr uint64_t kMix1 = 0xbf58476d1ce4e5b9ull;
 constexpr uint64_t kMix2 = 0x94d049bb133111ebull;
-constexpr double kMaxIndex = 4294967295.0;
 constexpr size_t kSealArgs = 8;
 constexpr size_t kOpenArgs = 6;
 constexpr size_t kOutWords = 3;
@@ -48,22 +49,6 @@ struct HeaderKey {
   uint64_t ctr[kRounds];  // Kh: the CTR key
   uint64_t iv[kRounds];   // Kiv: the IV block key
 };
-
-inline uint64_t LoadLe64(const uint8_t* p) {
-  uint64_t v;
-  memcpy(&v, p, sizeof(v));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-inline void StoreLe64(uint8_t* p, uint64_t v) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  memcpy(p, &v, sizeof(v));
-}
 
 inline uint32_t LoadBe32(const uint8_t* p) {
   return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
@@ -201,56 +186,6 @@ bool Open(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, 
 
 // ---------------------------------------------------------------------------- N-API
 
-napi_value ThrowType(napi_env env, const char* usage) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-  return nullptr;
-}
-
-napi_value ThrowRange(napi_env env, const char* what) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-  return nullptr;
-}
-
-bool GetBytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  napi_value ab;
-  size_t byteOffset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
-      type != napi_uint8_array) {
-    return false;
-  }
-  *data = static_cast<uint8_t*>(ptr);
-  *len = length;
-  return true;
-}
-
-bool GetWords(napi_env env, napi_value v, uint32_t** data, size_t* len) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  napi_value ab;
-  size_t byteOffset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &byteOffset) != napi_ok ||
-      type != napi_uint32_array) {
-    return false;
-  }
-  *data = static_cast<uint32_t*>(ptr);
-  *len = length;
-  return true;
-}
-
-bool GetIndex(napi_env env, napi_value v, size_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= kMaxIndex) ||
-      d != static_cast<double>(static_cast<uint64_t>(d))) {
-    return false;
-  }
-  *out = static_cast<size_t>(d);
-  return true;
-}
-
 bool GetU32(napi_env env, napi_value v, uint32_t* out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
 
 const HeaderKey* GetKey(napi_env env, napi_value v) {
@@ -333,7 +268,7 @@ napi_value HeaderOpenJs(napi_env env, napi_callback_info info) {
   const HeaderKey* key = GetKey(env, argv[0]);
   if (key == nullptr || !GetBytes(env, argv[1], &buf, &bufLen) || !GetIndex(env, argv[2], &off) ||
       !GetIndex(env, argv[3], &len) || !GetBytes(env, argv[4], &community, &communityLen) ||
-      !GetWords(env, argv[5], &out, &outLen)) {
+      !GetU32s(env, argv[5], &out, &outLen)) {
     return ThrowType(env, usage);
   }
   if (off + len > bufLen || communityLen != kCommunityBytes || outLen < kOutWords) {
@@ -354,7 +289,7 @@ napi_value Pearson64Js(napi_env env, napi_callback_info info) {
   size_t bufLen, off, len, outLen;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4 ||
       !GetBytes(env, argv[0], &buf, &bufLen) || !GetIndex(env, argv[1], &off) || !GetIndex(env, argv[2], &len) ||
-      !GetWords(env, argv[3], &out, &outLen)) {
+      !GetU32s(env, argv[3], &out, &outLen)) {
     return ThrowType(env, usage);
   }
   if (off + len > bufLen || outLen < 2) return ThrowRange(env, "pearson64: range outside its buffer");
@@ -362,14 +297,6 @@ napi_value Pearson64Js(napi_env env, napi_callback_info info) {
   out[0] = static_cast<uint32_t>(h >> 32);
   out[1] = static_cast<uint32_t>(h);
   return nullptr;
-}
-
-void SetRaw(Napi::Env env, Napi::Object exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) != napi_ok) {
-    throw Napi::Error::New(env, std::string("cannot create ") + name);
-  }
-  exports.Set(name, Napi::Value(env, fn));
 }
 
 }  // namespace
