@@ -157,7 +157,7 @@ export class EdgeContext {
 
   constructor(options: EdgeOptions, deps: Partial<EdgeDeps>, events: EventEmitter) {
     this.events = events;
-    this.config = resolveEdgeOptions(options);
+    this.config = resolveEdgeOptions(options, { zstd: deps.zstd !== undefined });
     const full =
       deps.openUdp && deps.openTap && deps.openMulticast && deps.resolve && deps.clock && deps.random;
     deps = full ? deps : { ...systemEdgeDeps({ logger: deps.logger }), ...deps };
@@ -172,7 +172,14 @@ export class EdgeContext {
     this.descBytes = new Uint8Array(DESC_BYTES);
     this.descBytes.set(Buffer.from(c.description).subarray(0, DESC_BYTES - 1));
     this.filter = c.rules.length > 0 ? new TrafficFilter(c.rules) : undefined;
-    this.payload = createEdgePayload(c.transform, c.key, c.compression, this.random, this.deps.cipherBackend);
+    this.payload = createEdgePayload(
+      c.transform,
+      c.key,
+      c.compression,
+      this.random,
+      this.deps.cipherBackend,
+      this.deps.zstd,
+    );
     this.userPassword = c.password !== undefined;
     const headerBackend = asHeaderBackend(this.deps.cipherBackend);
     this.auth = createEdgeAuth(c, this.random, headerBackend);

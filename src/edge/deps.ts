@@ -1,6 +1,7 @@
 // What an Edge is given instead of doing I/O itself: socket and TAP factories, clock, randomness, logger, DNS.
 import type { CipherBackend } from '../crypto/backend.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
+import type { ZstdCoder } from '../transform/compression.js';
 import type { StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
@@ -53,6 +54,8 @@ export interface EdgeDeps {
   stamps?: StampGenerator;
   /** Faster cipher cores for the payload transform (the native addon's when built); pure TS when absent. */
   cipherBackend?: CipherBackend;
+  /** zstd for `-z2` and received zstd payloads (io/zstd.ts loadZstd); absent: -z2 is refused, zstd dropped. */
+  zstd?: ZstdCoder;
   /** Opens the main UDP socket. */
   openUdp(options: UdpOpenOptions): Promise<UdpSocket>;
   /**

@@ -9,6 +9,7 @@ import { type LinuxTap, openTap } from '../io/tap.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
 import { DgramUdpSocket, openUdp } from '../io/udp.js';
 import { openNativeUdp } from '../io/udp-native.js';
+import { loadZstd } from '../io/zstd.js';
 import { SystemClock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
 import { type Logger, LogLevel, silentLogger } from '../util/log.js';
@@ -153,6 +154,7 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     random: new SystemRandom(),
     logger,
     cipherBackend: nativeCipherBackend(),
+    zstd: loadZstd(),
     openUdp: (o) => openMainUdp(o, logger, options.dgram === true),
     openMulticast: () => openMulticast(logger),
     openTap: openTapDevice,

@@ -15,3 +15,4 @@ export * from './tap.js';
 export * from './types.js';
 export * from './udp.js';
 export * from './udp-native.js';
+export * from './zstd.js';

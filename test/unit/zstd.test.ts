@@ -1,0 +1,125 @@
+// zstd (-z2): round trips through the payload rules, a frame a C n2n built with zstd made, bounded bombs, junk input.
+import { describe, expect, it } from 'vitest';
+import { loadZstd, type ZstdCodec, zstdCodecFrom } from '../../src/io/zstd.js';
+import {
+  checkCompressionSupported,
+  compressPayload,
+  decompressPayload,
+  MAX_DECOMPRESSED_BYTES,
+  ZSTD_LEVEL,
+} from '../../src/transform/compression.js';
+import { SeededRandom } from '../../src/util/random.js';
+import { CompressionId } from '../../src/wire/types.js';
+
+/** A zstd frame's first four bytes (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian). */
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+/** Room given to the compressor: a frame up to N2N_PKT_BUF_SIZE plus zstd's worst-case overhead. */
+const OUT_ROOM_BYTES = 4096;
+
+/** A typical IPv4/ICMP echo frame: headers then a repeating payload, as ping sends. */
+function pingLikeFrame(len: number): Uint8Array {
+  const f = new Uint8Array(len);
+  for (let i = 0; i < len; i++) f[i] = i < 42 ? (i * 37) & 0xff : (i - 42) & 0x3f;
+  return f;
+}
+
+const codec = loadZstd();
+// zstd-napi is a dependency built from source at install; this Node (20) has no zlib zstd.
+const napi = zstdCodecFrom('zstd-napi');
+const zlibCodec = zstdCodecFrom('node:zlib');
+const codecs: [string, ZstdCodec][] = [];
+if (napi !== undefined) codecs.push(['zstd-napi', napi]);
+if (zlibCodec !== undefined) codecs.push(['node:zlib', zlibCodec]);
+
+describe('zstd codec', () => {
+  it('is available here (zstd-napi builds from its bundled sources)', () => {
+    expect(codec).toBeDefined();
+    expect(codecs.length).toBeGreaterThan(0);
+  });
+
+  describe.each(codecs)('%s', (_name, z) => {
+    it('round-trips frames of every size class through the payload rules, at an offset', () => {
+      const rnd = new SeededRandom(7);
+      for (const len of [1, 14, 60, 64, 100, 200, 576, 1000, 1514, 2048]) {
+        const frame = pingLikeFrame(len);
+        const src = new Uint8Array(len + 10);
+        src.set(frame, 10);
+        const out = new Uint8Array(OUT_ROOM_BYTES);
+        const n = compressPayload(CompressionId.ZSTD, src, 10, len, out, 5, z);
+        if (len <= 100) {
+          // Too short to gain (zstd's frame header and the 42 distinct header bytes): sent as is (id NONE).
+          expect(n).toBe(-1);
+          continue;
+        }
+        expect(n).toBeGreaterThan(0);
+        expect(n).toBeLessThan(len);
+        expect(Array.from(out.subarray(5, 9))).toEqual(ZSTD_MAGIC);
+        const back = new Uint8Array(MAX_DECOMPRESSED_BYTES + 3);
+        expect(decompressPayload(CompressionId.ZSTD, out, 5, n, back, 3, MAX_DECOMPRESSED_BYTES, z)).toBe(
+          len,
+        );
+        expect(back.subarray(3, 3 + len)).toEqual(frame);
+      }
+      // Random bytes do not shrink: the frame goes out uncompressed.
+      const noise = new Uint8Array(1400);
+      rnd.fill(noise);
+      expect(
+        compressPayload(CompressionId.ZSTD, noise, 0, noise.length, new Uint8Array(OUT_ROOM_BYTES), 0, z),
+      ).toBe(-1);
+    });
+
+    it('never inflates past the frame limit (decompression bomb) and allocates only the caller buffer', () => {
+      // 64 KiB of zeros compresses to a few bytes; it must be refused, not written or buffered.
+      const big = new Uint8Array(64 * 1024);
+      const out = new Uint8Array(OUT_ROOM_BYTES);
+      const n = z.compress(big, 0, big.length, out, 0, ZSTD_LEVEL);
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThan(100);
+      const dst = new Uint8Array(MAX_DECOMPRESSED_BYTES + 16).fill(0xaa);
+      expect(decompressPayload(CompressionId.ZSTD, out, 0, n, dst, 0, MAX_DECOMPRESSED_BYTES, z)).toBe(-1);
+      expect(z.decompress(out, 0, n, dst, 0, MAX_DECOMPRESSED_BYTES)).toBe(-1);
+      // Nothing past the limit was touched.
+      expect(dst.subarray(MAX_DECOMPRESSED_BYTES).every((b) => b === 0xaa)).toBe(true);
+      // One byte over the limit is refused too; exactly the limit passes.
+      const over = new Uint8Array(MAX_DECOMPRESSED_BYTES + 1);
+      const m = z.compress(over, 0, over.length, out, 0, ZSTD_LEVEL);
+      expect(z.decompress(out, 0, m, dst, 0, MAX_DECOMPRESSED_BYTES)).toBe(-1);
+      const exact = z.compress(over, 0, MAX_DECOMPRESSED_BYTES, out, 0, ZSTD_LEVEL);
+      expect(z.decompress(out, 0, exact, dst, 0, MAX_DECOMPRESSED_BYTES)).toBe(MAX_DECOMPRESSED_BYTES);
+    });
+
+    it('fails cleanly on random bytes, truncated frames and a corrupted body', () => {
+      const rnd = new SeededRandom(11);
+      const dst = new Uint8Array(MAX_DECOMPRESSED_BYTES);
+      for (let i = 0; i < 200; i++) {
+        const junk = new Uint8Array(1 + (i % 300));
+        rnd.fill(junk);
+        expect(decompressPayload(CompressionId.ZSTD, junk, 0, junk.length, dst, 0, dst.length, z)).toBe(-1);
+      }
+      const frame = pingLikeFrame(1000);
+      const out = new Uint8Array(OUT_ROOM_BYTES);
+      const n = z.compress(frame, 0, frame.length, out, 0, ZSTD_LEVEL);
+      for (const cut of [1, 4, 6, n - 1]) {
+        expect(decompressPayload(CompressionId.ZSTD, out, 0, cut, dst, 0, dst.length, z)).toBe(-1);
+      }
+      // Magic number intact, everything after it random: an error or a short result, never a throw.
+      const bad = out.slice(0, n);
+      rnd.fill(bad.subarray(4));
+      const r = decompressPayload(CompressionId.ZSTD, bad, 0, n, dst, 0, dst.length, z);
+      expect(r === -1 || r <= dst.length).toBe(true);
+      expect(decompressPayload(CompressionId.ZSTD, out, 0, 0, dst, 0, dst.length, z)).toBe(-1);
+    });
+  });
+
+  it('is accepted by -z2 only with a codec; without one zstd payloads are dropped', () => {
+    expect(() => checkCompressionSupported(CompressionId.ZSTD)).toThrow(/not supported/);
+    if (codec === undefined) return;
+    expect(checkCompressionSupported(CompressionId.ZSTD, codec)).toBe(CompressionId.ZSTD);
+    const frame = pingLikeFrame(500);
+    const out = new Uint8Array(OUT_ROOM_BYTES);
+    const n = compressPayload(CompressionId.ZSTD, frame, 0, frame.length, out, 0, codec);
+    expect(n).toBeGreaterThan(0);
+    expect(compressPayload(CompressionId.ZSTD, frame, 0, frame.length, out, 0)).toBe(-1);
+    expect(decompressPayload(CompressionId.ZSTD, out, 0, n, new Uint8Array(2048), 0)).toBe(-1);
+  });
+});
