@@ -59,6 +59,11 @@ export interface EdgeDeps {
   /** Opens the main UDP socket. */
   openUdp(options: UdpOpenOptions): Promise<UdpSocket>;
   /**
+   * `-S2`: opens the main socket as one TCP connection to the supernode with 3.1.1's 2-byte length framing
+   * (io/tcp-framed.ts), connected on its first send; it replaces `openUdp`. Absent: -S2 is refused.
+   */
+  openTcp?(options: UdpOpenOptions): Promise<UdpSocket>;
+  /**
    * Opens the local-discovery socket: bound to 0.0.0.0:1968 with address reuse and joined to 224.0.0.68.
    * Undefined when multicast is unavailable (discovery is then skipped).
    */

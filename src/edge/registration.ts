@@ -24,6 +24,7 @@ import {
   RESOLVE_INTERVAL_S,
   RESOLVE_RETRY_S,
   SUP_ATTEMPTS,
+  SUP_ATTEMPTS_TCP,
   SWEEP_TIME_S,
 } from './constants.js';
 import { type EdgeContext, EdgeState, type RegisteredEvent, type SupernodeSet } from './context.js';
@@ -164,7 +165,8 @@ export class Registration {
     const ctx = this.ctx;
     const sns = this.sns;
     // Find a live supernode first, unless there is only one (or user/password mode).
-    if (sns.list.length > 1 && !ctx.userPassword) {
+    // edge.c skips it for -S2 too: a TCP edge never PINGs.
+    if (sns.list.length > 1 && !ctx.userPassword && !ctx.config.tcp) {
       for (;;) {
         this.snPong = false;
         this.maxPings = PINGS_INITIAL;
@@ -243,10 +245,12 @@ export class Registration {
       sortSupernodes(sns.list);
       sns.cur = sns.list[0];
       ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
-      this.supAttempts = SUP_ATTEMPTS;
+      this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
       this.resolveRequested = true;
       const port = ctx.config.localPort;
-      if (port === 0 || port > PRIVILEGED_PORT_MAX) {
+      // -S2: supernode_connect re-opens the TCP connection every time it gives up on a supernode.
+      if (ctx.config.tcp) this.reopenSocket();
+      else if (port === 0 || port > PRIVILEGED_PORT_MAX) {
         if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
           this.closeSocketCounter = 0;
           this.reopenSocket();
@@ -301,7 +305,7 @@ export class Registration {
       // A better supernode: leave the current one.
       this.unregister();
       sns.cur = sns.list[0];
-      this.supAttempts = SUP_ATTEMPTS;
+      this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
       ctx.log(LogLevel.INFO, `registering with supernode [${sns.cur.text}]`);
       this.sendRegisterSuper();
       this.lastRegisterReq = now;
@@ -339,6 +343,7 @@ export class Registration {
 
   /** PINGs: the best ⌊n/2⌋ supernodes, skip a random number, then ⌈n/2⌉ more (edge_utils.c: send_query_peer). */
   private sendPing(): void {
+    if (this.ctx.config.tcp) return;
     const len = this.control.ping();
     const list = this.sns.list;
     const n = this.maxPings;
@@ -431,7 +436,7 @@ export class Registration {
       this.assignedBits = ra.devAddr.bitlen;
     }
     sns.wait = 0;
-    this.supAttempts = SUP_ATTEMPTS;
+    this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
     if (ctx.ownMac !== NULL_MAC) {
       const first = ctx.lastSup === 0;
       if (first) {
