@@ -78,6 +78,7 @@ export class TcpFramedSocket implements UdpSocket {
     badLength: 0,
   };
   private handler: ((data: Buffer, from: SockAddr) => void) | undefined;
+  private lostHandler: (() => void) | undefined;
   private link: Link | undefined;
   private closed = false;
   private failures = 0;
@@ -104,6 +105,11 @@ export class TcpFramedSocket implements UdpSocket {
     this.handler = handler;
   }
 
+  /** Sets the handler told when a connection is lost (not when it is replaced or closed here). */
+  onConnectionLost(handler: () => void): void {
+    this.lostHandler = handler;
+  }
+
   send(buf: Uint8Array, offset: number, length: number, to: SockAddr): void {
     if (this.closed || length > TCP_MAX_DATAGRAM_BYTES || length < 0) {
       this.stats.sendDropped++;
@@ -112,7 +118,7 @@ export class TcpFramedSocket implements UdpSocket {
     let link = this.link;
     if (link !== undefined && !sameAddr(link.to, to)) {
       // The edge moved to another supernode: this connection has no more use.
-      this.drop(link, undefined);
+      this.drop(link, undefined, false);
       link = undefined;
       this.failures = 0;
       this.retryAt = 0;
@@ -138,14 +144,14 @@ export class TcpFramedSocket implements UdpSocket {
 
   /** Drops the current connection; the next send opens a new one at once. */
   reconnect(): void {
-    if (this.link !== undefined) this.drop(this.link, undefined);
+    if (this.link !== undefined) this.drop(this.link, undefined, false);
     this.retryAt = 0;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.link !== undefined) this.drop(this.link, undefined);
+    if (this.link !== undefined) this.drop(this.link, undefined, false);
   }
 
   private open(to: SockAddr): Link {
@@ -173,7 +179,7 @@ export class TcpFramedSocket implements UdpSocket {
   }
 
   /** Ends `link` (if still current) and sets the pause before the next connection. */
-  private drop(link: Link, err: Error | undefined): void {
+  private drop(link: Link, err: Error | undefined, lost = true): void {
     if (this.link !== link) return;
     this.link = undefined;
     this.stats.disconnects++;
@@ -185,6 +191,7 @@ export class TcpFramedSocket implements UdpSocket {
     link.socket.on('error', () => {});
     link.socket.destroy();
     if (!this.closed) this.options.onState?.('closed', link.to, err);
+    if (lost && !this.closed) this.lostHandler?.();
   }
 
   /**
@@ -247,4 +254,13 @@ export class TcpFramedSocket implements UdpSocket {
 /** A TcpFramedSocket; it connects on its first send. */
 export function openTcpFramed(options: TcpFramedOptions = {}): Promise<TcpFramedSocket> {
   return Promise.resolve(new TcpFramedSocket(options));
+}
+
+/** A main socket that can tell when its connection to the supernode is lost (the -S2 socket). */
+export interface ConnectionSocket {
+  onConnectionLost(handler: () => void): void;
+}
+
+export function isConnectionSocket(s: UdpSocket): s is UdpSocket & ConnectionSocket {
+  return typeof (s as Partial<ConnectionSocket>).onConnectionLost === 'function';
 }

@@ -1,4 +1,4 @@
-// edge -S2 in the lab: UDP between the edges and the supernode dropped, two TCP edges (-z2, -H) ping and move checked data.
+// edge -S2 in the lab: UDP off loopback dropped, two TCP edges (-z2, -H) ping, move checked data, outlive a supernode restart.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,7 @@ describe.skipIf(gate.skip)('edge -S2: TCP to the supernode with UDP blocked', ()
   let b: LabHost;
   const dropped: (() => Promise<number>)[] = [];
   let dir: string;
+  let communityFile: string;
 
   beforeAll(async () => {
     lab = await newLab();
@@ -76,9 +77,9 @@ describe.skipIf(gate.skip)('edge -S2: TCP to the supernode with UDP blocked', ()
     snHost = t.sn;
     // -H needs the community in the supernode's community file (§11.1).
     dir = mkdtempSync(join(tmpdir(), 'tsn2n-e2e-'));
-    const file = join(dir, 'community.list');
-    writeFileSync(file, 'tcpnet\n');
-    sn = await startSupernode(lab, t.sn, ['-c', file]);
+    communityFile = join(dir, 'community.list');
+    writeFileSync(communityFile, 'tcpnet\n');
+    sn = await startSupernode(lab, t.sn, ['-c', communityFile]);
     for (const h of [t.sn, a, b]) dropped.push(await blockUdp(lab, h.ns));
   });
 
@@ -118,6 +119,17 @@ describe.skipIf(gate.skip)('edge -S2: TCP to the supernode with UDP blocked', ()
       // The edges send no UDP at all: -S2 implies -S1 (no P2P, no local discovery, no PINGs).
       expect(udpDrops[1]).toBe(0);
       expect(udpDrops[2]).toBe(0);
+      assertAlive(sn, ea, eb);
+      // The supernode restarts: both edges lose their connection, re-connect and register again on their own.
+      await sn.stop();
+      sn = await startSupernode(lab, snHost, ['-c', communityFile], 'sn@sn-restarted');
+      const back = await waitForPing(lab, a.ns, '10.78.0.2', UP_TIMEOUT_S);
+      figure('edge -S2', `after a supernode restart, ping again in ${back?.toFixed(1)} s`);
+      expect(
+        back,
+        `no ping within ${UP_TIMEOUT_S} s after the supernode restarted:\n${ea.tail()}`,
+      ).toBeDefined();
+      expect((await snEdges(lab, snHost.ns)).map((r) => r.proto)).toEqual(['TCP', 'TCP']);
       assertAlive(sn, ea, eb);
     } finally {
       await Promise.all([ea.stop(), eb.stop()]);

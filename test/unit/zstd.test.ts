@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Edge } from '../../src/edge/edge.js';
+import { MemoryTap } from '../../src/io/memory.js';
 import { loadZstd, type ZstdCodec, zstdCodecFrom } from '../../src/io/zstd.js';
 import {
   checkCompressionSupported,
@@ -13,6 +15,7 @@ import {
 import { SeededRandom } from '../../src/util/random.js';
 import { decodeMessage } from '../../src/wire/messages.js';
 import { CompressionId, MsgType, TransformId } from '../../src/wire/types.js';
+import { makeWorld } from './edge-harness.js';
 import { VECTORS } from './helpers/vectors.js';
 
 /** A zstd frame's first four bytes (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian). */
@@ -113,6 +116,15 @@ describe('zstd codec', () => {
       expect(r === -1 || r <= dst.length).toBe(true);
       expect(decompressPayload(CompressionId.ZSTD, out, 0, 0, dst, 0, dst.length, z)).toBe(-1);
     });
+  });
+
+  it('an edge given no codec refuses -z2 with the clear error, and starts with -z2 when given one', () => {
+    const world = makeWorld();
+    const opts = { community: 'z', supernodes: ['10.0.0.1:7654'], compression: 'zstd' as const };
+    const deps = world.deps('10.0.0.2', new MemoryTap(), 1);
+    expect(() => new Edge(opts, deps)).toThrow(/^-z2: zstd compression is not supported here/);
+    if (codec === undefined) return;
+    expect(new Edge(opts, { ...deps, zstd: codec }).config.compression).toBe(CompressionId.ZSTD);
   });
 
   it('is accepted by -z2 only with a codec; without one zstd payloads are dropped', () => {
