@@ -21,6 +21,8 @@ export const TCP_WRITE_QUEUE_BYTES = 256 * 1024;
 /** Pause before re-connecting after a failed or closed connection; doubles per failure up to the max. */
 export const TCP_RECONNECT_MIN_MS = 500;
 export const TCP_RECONNECT_MAX_MS = 16_000;
+/** How long a connection closed here may take to send what it still holds before it is cut. */
+const TCP_LINGER_MS = 1000;
 
 export interface TcpFramedStats {
   sent: number;
@@ -189,7 +191,12 @@ export class TcpFramedSocket implements UdpSocket {
     this.retryAt = this.failures === 0 ? 0 : this.now() + pause;
     link.socket.removeAllListeners('data');
     link.socket.on('error', () => {});
-    link.socket.destroy();
+    if (lost) link.socket.destroy();
+    else {
+      // Replaced or closed here: what is queued (an UNREGISTER_SUPER, say) still goes out before the FIN.
+      link.socket.end();
+      setTimeout(() => link.socket.destroy(), TCP_LINGER_MS).unref();
+    }
     if (!this.closed) this.options.onState?.('closed', link.to, err);
     if (lost && !this.closed) this.lostHandler?.();
   }

@@ -98,11 +98,27 @@ describe('TcpFramedSocket', () => {
     expect(s.stats.received).toBe(6);
   });
 
+  it('still delivers what was sent just before close (the UNREGISTER_SUPER of a stopping edge)', async () => {
+    const srv = await listen();
+    cleanups.push(() => void srv.server.close());
+    const s = new TcpFramedSocket();
+    let lost = 0;
+    s.onConnectionLost(() => lost++);
+    s.send(Uint8Array.of(5, 6), 0, 2, srv.addr);
+    s.close();
+    await until(() => srv.got.length === 1, 'the last frame');
+    expect([...srv.got[0]]).toEqual([5, 6]);
+    // Closed here, not lost: the edge is not told to re-register.
+    expect(lost).toBe(0);
+  });
+
   it('refuses a datagram too large for one frame, and gives up a connection whose length breaks the limit', async () => {
     const srv = await listen();
     cleanups.push(() => void srv.server.close());
     const s = new TcpFramedSocket();
     cleanups.push(() => s.close());
+    let lost = 0;
+    s.onConnectionLost(() => lost++);
     s.send(new Uint8Array(TCP_MAX_DATAGRAM_BYTES + 1), 0, TCP_MAX_DATAGRAM_BYTES + 1, srv.addr);
     expect(s.stats.sendDropped).toBe(1);
     s.send(Uint8Array.of(1), 0, 1, srv.addr);
@@ -110,6 +126,7 @@ describe('TcpFramedSocket', () => {
     srv.conns[0].write(Buffer.from([0xff, 0xff, 1, 2, 3]));
     await until(() => s.stats.badLength === 1, 'the bad length');
     expect(s.connected).toBe(false);
+    expect(lost).toBe(1);
     expect(s.stats.disconnects).toBe(1);
   });
 
