@@ -15,7 +15,7 @@ import {
 import { SeededRandom } from '../../src/util/random.js';
 import { decodeMessage } from '../../src/wire/messages.js';
 import { CompressionId, MsgType, TransformId } from '../../src/wire/types.js';
-import { makeWorld } from './edge-harness.js';
+import { FakeSupernode, ipv4Frame, makeWorld } from './edge-harness.js';
 import { VECTORS } from './helpers/vectors.js';
 
 /** A zstd frame's first four bytes (RFC 8878 §3.1.1: magic number 0xFD2FB528, little-endian). */
@@ -181,5 +181,67 @@ describe('a -z2 PACKET from a C n2n 3.1.1 built with zstd (test/vectors/c311-zst
     const z = compressPayload(CompressionId.ZSTD, f, 0, n, again, 0, codec);
     expect(z).toBeGreaterThan(0);
     expect(Math.abs(z - m.payloadLength)).toBeLessThan(16);
+  });
+});
+
+describe('edge -z2 between two edges (in-memory network, relayed)', () => {
+  const MAC_A = 0x02_00_00_00_00_0a;
+  const MAC_B = 0x02_00_00_00_00_0b;
+  /** A frame whose repeating payload zstd shrinks well. */
+  const FRAME_PAYLOAD_BYTES = 1200;
+
+  it('sends compressible frames as zstd PACKETs; a receiver without zstd drops and counts them', async () => {
+    expect(codec).toBeDefined();
+    if (codec === undefined) return;
+    const w = makeWorld();
+    // Relays between the edges (registered on the in-memory network by its constructor).
+    new FakeSupernode(w, '198.51.100.1', 7654, { community: 'znet' });
+    const base = {
+      community: 'znet',
+      supernodes: ['198.51.100.1:7654'],
+      transform: 'aes',
+      key: 'k',
+      p2p: false,
+    };
+    const tapA = new MemoryTap();
+    const tapB = new MemoryTap();
+    const tapC = new MemoryTap();
+    const a = new Edge(
+      { ...base, compression: 'zstd', address: '10.1.0.1/24', mac: '02:00:00:00:00:0a' },
+      { ...w.deps('192.0.2.1', tapA, 1), zstd: codec },
+    );
+    const b = new Edge(
+      { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' },
+      { ...w.deps('192.0.2.2', tapB, 2), zstd: codec },
+    );
+    // C has the same MAC as B on another host: it replaces B at the supernode later, and has no zstd.
+    const c = new Edge(
+      { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' },
+      w.deps('192.0.2.3', tapC, 3),
+    );
+    const ids: number[] = [];
+    w.net.observe((d) => {
+      // PACKET (type 3) towards the supernode from A: byte 36 of the header is the compression id.
+      if (d.from.address === '192.0.2.1' && d.data[3] === 3) ids.push(d.data[36]);
+    });
+    try {
+      for (const e of [a, b]) await e.start();
+      await w.settle();
+      const f = ipv4Frame(MAC_B, MAC_A, '10.1.0.1', '10.1.0.2', FRAME_PAYLOAD_BYTES);
+      tapA.inject(f);
+      await w.settle();
+      expect(ids).toContain(CompressionId.ZSTD);
+      expect(tapB.takeWritten().some((x) => Buffer.from(x).equals(Buffer.from(f)))).toBe(true);
+      await b.stop();
+      await c.start();
+      await w.settle();
+      const before = c.drops.rxCompression;
+      tapA.inject(f);
+      await w.settle();
+      expect(c.drops.rxCompression).toBe(before + 1);
+      expect(tapC.takeWritten().some((x) => Buffer.from(x).equals(Buffer.from(f)))).toBe(false);
+    } finally {
+      for (const e of [a, b, c]) await e.stop();
+    }
   });
 });
