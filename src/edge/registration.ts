@@ -5,6 +5,7 @@
 // wait, the address the supernode assigned — is kept here.
 // Upstream: edge.c: main (runlevels 0..3) for the bootstrap; edge_utils.c: update_supernode_reg,
 // sort_supernodes, send_register_super, process_udp (REGISTER_SUPER_ACK/NAK, PEER_INFO as PONG).
+import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
 import type { Stamp } from '../transform/stamp.js';
 import { type SockAddr, sockAddrToString } from '../util/ip.js';
@@ -96,6 +97,7 @@ export class Registration {
     private readonly mss: MssLimits,
   ) {
     this.sns = ctx.supernodes;
+    this.supAttempts = ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
   }
 
   // ------------------------------------------------------------------ bootstrap
@@ -249,7 +251,7 @@ export class Registration {
       this.resolveRequested = true;
       const port = ctx.config.localPort;
       // -S2: supernode_connect re-opens the TCP connection every time it gives up on a supernode.
-      if (ctx.config.tcp) this.reopenSocket();
+      if (ctx.config.tcp && ctx.udp && isConnectionSocket(ctx.udp)) ctx.udp.reconnect();
       else if (port === 0 || port > PRIVILEGED_PORT_MAX) {
         if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
           this.closeSocketCounter = 0;

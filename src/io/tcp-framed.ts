@@ -266,6 +266,8 @@ export function openTcpFramed(options: TcpFramedOptions = {}): Promise<TcpFramed
 /** A main socket that can tell when its connection to the supernode is lost (the -S2 socket). */
 export interface ConnectionSocket {
   onConnectionLost(handler: () => void): void;
+  /** Ends the current connection; the next send opens a new one at once. */
+  reconnect(): void;
 }
 
 export function isConnectionSocket(s: UdpSocket): s is UdpSocket & ConnectionSocket {

@@ -260,3 +260,65 @@ describe('edge -S2 through a real supernode on loopback', () => {
     expect(inflated).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('edge -S2 supernode failover', () => {
+  /** Fast retry (register interval / 10 = 2 s) once, then the switch: a few seconds of real time. */
+  const FAILOVER_TEST_TIMEOUT_MS = 20_000;
+
+  it(
+    'gives up on an unreachable supernode after one attempt and registers with the next',
+    async () => {
+      const dead = await listen();
+      const deadPort = dead.addr.port;
+      await new Promise<void>((r) => dead.server.close(() => r()));
+      const probe = await listen();
+      const port = probe.addr.port;
+      await new Promise<void>((r) => probe.server.close(() => r()));
+      const sn = new Supernode(
+        { port, tcp: true, bindAddress: '127.0.0.1' },
+        { ...defaultSupernodeDeps(), logger: new MemoryLogger(2) },
+      );
+      await sn.start();
+      cleanups.push(() => sn.stop());
+      const sockets: TcpFramedSocket[] = [];
+      const logger = new MemoryLogger(3);
+      const edge = new Edge(
+        {
+          community: 'tcpnet',
+          supernodes: [`127.0.0.1:${deadPort}`, `127.0.0.1:${port}`],
+          address: '10.9.0.5/24',
+          tcp: true,
+        },
+        {
+          clock: new SystemClock(),
+          random: new SeededRandom(5),
+          logger,
+          openUdp: async () => {
+            throw new Error('-S2 must not open UDP');
+          },
+          openTcp: async () => {
+            const s = new TcpFramedSocket({ address: '127.0.0.1' });
+            sockets.push(s);
+            return s;
+          },
+          openMulticast: async () => undefined,
+          openTap: async (o) => {
+            const tap = new MemoryTap();
+            tap.setAddress(o.addr, o.bitlen);
+            return tap;
+          },
+          resolve: async (h) => h,
+        },
+      );
+      cleanups.push(() => edge.stop());
+      const registered = new Promise<void>((r) => edge.once('registered', () => r()));
+      await edge.start();
+      await registered;
+      // One socket throughout: giving up on the first supernode re-connected it towards the second.
+      expect(sockets.length).toBe(1);
+      expect(sockets[0].stats.connects).toBeGreaterThanOrEqual(2);
+      expect(edge.currentSupernode.text).toBe(`127.0.0.1:${port}`);
+    },
+    FAILOVER_TEST_TIMEOUT_MS,
+  );
+});
