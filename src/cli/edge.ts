@@ -60,7 +60,7 @@ function defineEdgeOptions(cmd: Command): Command {
     .option('-T <tos>', 'IP TOS of the UDP socket, e.g. 0x48', intArg('-T', 0, 255))
     .option('-D', 'enable path MTU discovery')
     .option('-e <ip|auto>', "advertise this local address as the preferred socket ('auto' detects it)")
-    .option('-S [level]', 'do not connect P2P, always use the supernode (-S1)')
+    .option('-S [level]', 'do not connect P2P, always use the supernode (-S1); -S2 also reaches it over TCP')
     .option('-i <seconds>', 'registration interval (default 20)', intArg('-i', 1, MAX_PORT))
     .option('-L <ttl>', 'TTL of the NAT hole-punching REGISTER (default 0 = not set)', intArg('-L', 0, 255))
     .option('-k <key>', 'encryption key (ASCII); env N2N_KEY')
@@ -69,7 +69,7 @@ function defineEdgeOptions(cmd: Command): Command {
       'cipher: -A1 none, -A2 Twofish, -A3 AES (default with a key), -A4 ChaCha20, -A5 Speck',
     )
     .option('-H', 'enable header encryption (the supernode needs the community in its -c file)')
-    .option('-z [level]', 'compress outgoing data: -z1 LZO (-z2 zstd is not supported)')
+    .option('-z [level]', 'compress outgoing data: -z1 LZO, -z2 zstd (where the zstd binding is built)')
     .option('--select-rtt', 'select the supernode by round-trip time')
     .option('--select-mac', 'select the supernode by lowest MAC address (default: by load)')
     .option('--no-port-forwarding', 'accepted for compatibility (no UPnP/NAT-PMP in this build)')
@@ -147,7 +147,8 @@ export function edgeOptionsFromFlags(o: RawOpts, env: NodeJS.ProcessEnv): EdgeOp
   const z = optionalLevel(o.z, '-z', ['1']);
   if (z === '1') opts.compression = 'lzo';
   else if (z === '2') opts.compression = 'zstd';
-  else if (z !== undefined) throw new ConfigError(`-z${z}: unknown compression (use -z1 for LZO)`);
+  else if (z !== undefined)
+    throw new ConfigError(`-z${z}: unknown compression (use -z1 for LZO, -z2 for zstd)`);
   const s = optionalLevel(o.S, '-S', ['1']);
   if (s !== undefined) {
     if (s === '2') opts.tcp = true;

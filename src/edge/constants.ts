@@ -31,6 +31,8 @@ export const PINGS_INITIAL = 15;
 export const PINGS_REGULAR = 5;
 /** N2N_EDGE_SUP_ATTEMPTS (UDP). */
 export const SUP_ATTEMPTS = 3;
+/** edge_utils.c: reset_sup_attempts gives a TCP (-S2) supernode one attempt. */
+export const SUP_ATTEMPTS_TCP = 1;
 /** N2N_CLOSE_SOCKET_COUNTER_MAX: supernode switches without outside peers before the socket is re-opened. */
 export const CLOSE_SOCKET_COUNTER_MAX = 15;
 /** Only unprivileged (or OS-chosen) ports are re-opened (edge_utils.c: update_supernode_reg). */

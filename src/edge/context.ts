@@ -9,6 +9,7 @@ import { HeaderSealer } from '../peer/seal.js';
 import { asHeaderBackend, type HeaderKeys, staticHeaderKeys } from '../transform/header.js';
 import { type Stamp, StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
+import { ConfigError } from '../util/errors.js';
 import type { SockAddr } from '../util/ip.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { type Mac, NULL_MAC } from '../util/mac.js';
@@ -170,10 +171,16 @@ export class EdgeContext {
 
   constructor(options: EdgeOptions, deps: Partial<EdgeDeps>, events: EventEmitter) {
     this.events = events;
-    this.config = resolveEdgeOptions(options);
     const full =
       deps.openUdp && deps.openTap && deps.openMulticast && deps.resolve && deps.clock && deps.random;
     deps = full ? deps : { ...systemEdgeDeps({ logger: deps.logger }), ...deps };
+    this.config = resolveEdgeOptions(options, { zstd: deps.zstd !== undefined });
+    const openTcp = deps.openTcp;
+    if (this.config.tcp) {
+      if (openTcp === undefined) throw new ConfigError('-S2: TCP to the supernode is not available here');
+      // -S2: the main socket is the framed TCP connection to the supernode; the protocol code is unchanged.
+      deps = { ...deps, openUdp: openTcp };
+    }
     this.deps = deps as EdgeDeps;
     this.clock = this.deps.clock;
     this.random = this.deps.random;
@@ -185,7 +192,14 @@ export class EdgeContext {
     this.descBytes = new Uint8Array(DESC_BYTES);
     this.descBytes.set(Buffer.from(c.description).subarray(0, DESC_BYTES - 1));
     this.filter = c.rules.length > 0 ? new TrafficFilter(c.rules) : undefined;
-    this.payload = createEdgePayload(c.transform, c.key, c.compression, this.random, this.deps.cipherBackend);
+    this.payload = createEdgePayload(
+      c.transform,
+      c.key,
+      c.compression,
+      this.random,
+      this.deps.cipherBackend,
+      this.deps.zstd,
+    );
     this.userPassword = c.password !== undefined;
     const headerBackend = asHeaderBackend(this.deps.cipherBackend);
     this.auth = createEdgeAuth(c, this.random, headerBackend);

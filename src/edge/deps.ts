@@ -1,6 +1,7 @@
 // What an Edge is given instead of doing I/O itself: socket and TAP factories, clock, randomness, logger, DNS.
 import type { CipherBackend } from '../crypto/backend.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
+import type { ZstdCoder } from '../transform/compression.js';
 import type { StampGenerator } from '../transform/stamp.js';
 import type { Clock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
@@ -53,8 +54,15 @@ export interface EdgeDeps {
   stamps?: StampGenerator;
   /** Faster cipher cores for the payload transform (the native addon's when built); pure TS when absent. */
   cipherBackend?: CipherBackend;
+  /** zstd for `-z2` and received zstd payloads (io/zstd.ts loadZstd); absent: -z2 is refused, zstd dropped. */
+  zstd?: ZstdCoder;
   /** Opens the main UDP socket. */
   openUdp(options: UdpOpenOptions): Promise<UdpSocket>;
+  /**
+   * `-S2`: opens the main socket as one TCP connection to the supernode with 3.1.1's 2-byte length framing
+   * (io/tcp-framed.ts), connected on its first send; it replaces `openUdp`. Absent: -S2 is refused.
+   */
+  openTcp?(options: UdpOpenOptions): Promise<UdpSocket>;
   /**
    * Opens the local-discovery socket: bound to 0.0.0.0:1968 with address reuse and joined to 224.0.0.68.
    * Undefined when multicast is unavailable (discovery is then skipped).

@@ -14,6 +14,7 @@
 // Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch, send,
 // registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
 import { EventEmitter } from 'node:events';
+import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
 import type { Logger } from '../util/log.js';
 import type { Mac } from '../util/mac.js';
@@ -96,6 +97,13 @@ export class Edge extends EventEmitter {
     this.ctx.udp = s;
     this.send.useSocket(s);
     this.receive.listen(s);
+    // -S2: the supernode forgets an edge whose connection closes, so register again at the fast-retry pace
+    // (edge_utils.c sets sn_wait on every TCP disconnect).
+    if (isConnectionSocket(s)) {
+      s.onConnectionLost(() => {
+        if (this.ctx.supernodes.wait === 0) this.ctx.supernodes.wait = 1;
+      });
+    }
   };
 
   // ------------------------------------------------------------------ public state

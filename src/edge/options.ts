@@ -63,7 +63,7 @@ export interface EdgeOptions {
   key?: string;
   /** `-A1`…`-A5`: 'null' | 'twofish' | 'aes' | 'chacha20' | 'speck', or the number. Default null (AES with a key). */
   transform?: string | number;
-  /** `-z1`/`-z2`: 'none' | 'lzo' | 'zstd' (zstd is refused: not available in Node 20). */
+  /** `-z1`/`-z2`: 'none' | 'lzo' | 'zstd' (zstd only where a zstd codec is available, else refused). */
   compression?: 'none' | 'lzo' | 'zstd';
   /** `-H`: header encryption. Forced on by `password`. */
   headerEncryption?: boolean;
@@ -94,7 +94,7 @@ export interface EdgeOptions {
   preferredAddress?: string;
   /** `-S1`: false = never P2P, everything via the supernode. Default true. */
   p2p?: boolean;
-  /** `-S2`: TCP to the supernode. Not supported; giving it is an error. */
+  /** `-S2`: TCP to the supernode (2-byte length framing, spec §1); implies `-S1` (no P2P). */
   tcp?: boolean;
   /** `-i`: registration interval in seconds, default 20. */
   registerInterval?: number;
@@ -150,6 +150,8 @@ export interface EdgeConfig {
   /** Preferred local IPv4 (u32), 'auto', or undefined. */
   preferredAddress: number | 'auto' | undefined;
   p2p: boolean;
+  /** `-S2`: the supernode is reached over one TCP connection (p2p is then false). */
+  tcp: boolean;
   registerInterval: number;
   registerTtl: number;
   selection: Selection;
@@ -251,8 +253,14 @@ function resolveRoute(text: string): EdgeRoute {
   return { net, bits, gateway };
 }
 
+/** What the running process can do that options depend on. */
+export interface EdgeCapabilities {
+  /** A zstd codec is available (io/zstd.ts): `-z2` is accepted. */
+  zstd?: boolean;
+}
+
 /** Validates options and fills in defaults (edge.c: setOption, edge_verify_conf). Throws ConfigError. */
-export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
+export function resolveEdgeOptions(opts: EdgeOptions, caps: EdgeCapabilities = {}): EdgeConfig {
   const community = opts.community ?? '';
   if (community.length === 0) throw new ConfigError('-c: a community name is required');
   if (community.startsWith('*')) throw new ConfigError(`-c: community '${community}' may not start with '*'`);
@@ -279,11 +287,15 @@ export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
   let compression: CompressionId = CompressionId.NONE;
   if (opts.compression === 'lzo') compression = CompressionId.LZO;
   else if (opts.compression === 'zstd') {
-    throw new ConfigError('-z2: zstd compression is not supported (Node 20 has no zstd); use -z1 (LZO)');
+    if (caps.zstd !== true) {
+      throw new ConfigError(
+        "-z2: zstd compression is not supported here (the zstd-napi binding is not built and this Node's zlib has no zstd); use -z1 (LZO)",
+      );
+    }
+    compression = CompressionId.ZSTD;
   } else if (opts.compression !== undefined && opts.compression !== 'none') {
     throw new ConfigError(`-z: unknown compression '${String(opts.compression)}' (expected -z1 for LZO)`);
   }
-  if (opts.tcp) throw new ConfigError('-S2: TCP to the supernode is not supported; use -S1');
   const password = opts.password;
   if (password !== undefined && password.length === 0) throw new ConfigError('-J: the password is empty');
   if (password !== undefined && transform !== TransformId.CHACHA20 && transform !== TransformId.SPECK) {
@@ -367,7 +379,9 @@ export function resolveEdgeOptions(opts: EdgeOptions): EdgeConfig {
     tos,
     pmtuDiscovery: opts.pmtuDiscovery === true,
     preferredAddress,
-    p2p: opts.p2p !== false,
+    // edge.c: -S2 also sets -S1's allow_p2p = 0 (a TCP edge never does P2P).
+    p2p: opts.p2p !== false && opts.tcp !== true,
+    tcp: opts.tcp === true,
     registerInterval,
     registerTtl,
     selection,

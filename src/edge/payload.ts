@@ -1,9 +1,15 @@
-// The edge's payload pipeline: its one transform (cipher) and optional LZO compression, on caller buffers.
+// The edge's payload pipeline: its one transform (cipher) and optional LZO or zstd compression, on caller buffers.
 import type { CipherBackend } from '../crypto/backend.js';
 import { CHACHA20_BLOCK_BYTES } from '../crypto/chacha20.js';
 import { twofishExpandKey } from '../crypto/twofish.js';
 import type { NativePayloadBatch } from '../io/crypto-native.js';
-import { compressPayload, decompressPayload, MAX_DECOMPRESSED_BYTES } from '../transform/compression.js';
+import {
+  checkCompressionSupported,
+  compressPayload,
+  decompressPayload,
+  MAX_DECOMPRESSED_BYTES,
+  type ZstdCoder,
+} from '../transform/compression.js';
 import { deriveTransformKey } from '../transform/keys.js';
 import {
   createTransform,
@@ -184,8 +190,16 @@ class Pipeline implements EdgePayload {
   readonly batch: PayloadBatch | undefined;
   private readonly t: PayloadTransform;
 
-  constructor(t: PayloadTransform, compression: number, batch: PayloadBatch | undefined) {
+  private readonly zstd: ZstdCoder | undefined;
+
+  constructor(
+    t: PayloadTransform,
+    compression: number,
+    batch: PayloadBatch | undefined,
+    zstd: ZstdCoder | undefined,
+  ) {
     this.t = t;
+    this.zstd = zstd;
     this.transformId = t.id;
     this.overhead = t.overhead;
     this.compression = compression;
@@ -201,7 +215,7 @@ class Pipeline implements EdgePayload {
   }
 
   compress(src: Uint8Array, srcOff: number, len: number, dst: Uint8Array, dstOff: number): number {
-    return compressPayload(this.compression, src, srcOff, len, dst, dstOff);
+    return compressPayload(this.compression, src, srcOff, len, dst, dstOff, this.zstd);
   }
 
   decompress(
@@ -212,18 +226,23 @@ class Pipeline implements EdgePayload {
     dst: Uint8Array,
     dstOff: number,
   ): number {
-    return decompressPayload(id, src, srcOff, len, dst, dstOff, MAX_DECOMPRESSED_BYTES);
+    return decompressPayload(id, src, srcOff, len, dst, dstOff, MAX_DECOMPRESSED_BYTES, this.zstd);
   }
 }
 
-/** Builds the payload pipeline for a transform id, key and compression (ConfigError for a bad combination). */
+/**
+ * Builds the payload pipeline for a transform id, key and compression (ConfigError for a bad combination, or
+ * zstd without a codec). Received zstd payloads decompress only with `zstd`; without it they are dropped.
+ */
 export function createEdgePayload(
   transformId: TransformId,
   key: string | undefined,
   compression: number,
   random: Random,
   backend?: CipherBackend,
+  zstd?: ZstdCoder,
 ): EdgePayload {
+  checkCompressionSupported(compression, zstd);
   const t = createTransform(transformId, key, random, { backend });
-  return new Pipeline(t, compression, nativeBatch(transformId, key, random, backend));
+  return new Pipeline(t, compression, nativeBatch(transformId, key, random, backend), zstd);
 }

@@ -5,6 +5,7 @@
 // wait, the address the supernode assigned — is kept here.
 // Upstream: edge.c: main (runlevels 0..3) for the bootstrap; edge_utils.c: update_supernode_reg,
 // sort_supernodes, send_register_super, process_udp (REGISTER_SUPER_ACK/NAK, PEER_INFO as PONG).
+import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
 import type { Stamp } from '../transform/stamp.js';
 import { type SockAddr, sockAddrToString } from '../util/ip.js';
@@ -24,6 +25,7 @@ import {
   RESOLVE_INTERVAL_S,
   RESOLVE_RETRY_S,
   SUP_ATTEMPTS,
+  SUP_ATTEMPTS_TCP,
   SWEEP_TIME_S,
 } from './constants.js';
 import {
@@ -109,6 +111,7 @@ export class Registration {
     private readonly mss: MssLimits,
   ) {
     this.sns = ctx.supernodes;
+    this.supAttempts = ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
   }
 
   // ------------------------------------------------------------------ bootstrap
@@ -178,7 +181,8 @@ export class Registration {
     const ctx = this.ctx;
     const sns = this.sns;
     // Find a live supernode first, unless there is only one (or user/password mode).
-    if (sns.list.length > 1 && !ctx.userPassword) {
+    // edge.c skips it for -S2 too: a TCP edge never PINGs.
+    if (sns.list.length > 1 && !ctx.userPassword && !ctx.config.tcp) {
       for (;;) {
         this.snPong = false;
         this.maxPings = PINGS_INITIAL;
@@ -258,10 +262,12 @@ export class Registration {
       sortSupernodes(sns.list);
       sns.cur = sns.list[0];
       ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
-      this.supAttempts = SUP_ATTEMPTS;
+      this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
       this.resolveRequested = true;
       const port = ctx.config.localPort;
-      if (port === 0 || port > PRIVILEGED_PORT_MAX) {
+      // -S2: supernode_connect re-opens the TCP connection every time it gives up on a supernode.
+      if (ctx.config.tcp && ctx.udp && isConnectionSocket(ctx.udp)) ctx.udp.reconnect();
+      else if (port === 0 || port > PRIVILEGED_PORT_MAX) {
         if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
           this.closeSocketCounter = 0;
           this.reopenSocket();
@@ -316,7 +322,7 @@ export class Registration {
       // A better supernode: leave the current one.
       this.unregister();
       sns.cur = sns.list[0];
-      this.supAttempts = SUP_ATTEMPTS;
+      this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
       ctx.log(LogLevel.INFO, `registering with supernode [${sns.cur.text}]`);
       this.sendRegisterSuper();
       this.lastRegisterReq = now;
@@ -363,6 +369,7 @@ export class Registration {
 
   /** PINGs: the best ⌊n/2⌋ supernodes, skip a random number, then ⌈n/2⌉ more (edge_utils.c: send_query_peer). */
   private sendPing(): void {
+    if (this.ctx.config.tcp) return;
     const len = this.control.ping();
     const list = this.sns.list;
     const n = this.maxPings;
@@ -455,7 +462,7 @@ export class Registration {
       this.assignedBits = ra.devAddr.bitlen;
     }
     sns.wait = 0;
-    this.supAttempts = SUP_ATTEMPTS;
+    this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
     if (ctx.ownMac !== NULL_MAC) {
       const first = ctx.lastSup === 0;
       if (first) {

@@ -6,9 +6,11 @@ import { networkInterfaces } from 'node:os';
 import { addonAvailable } from '../io/addon.js';
 import { nativeCipherBackend } from '../io/crypto-native.js';
 import { type LinuxTap, openTap } from '../io/tap.js';
+import { openTcpFramed } from '../io/tcp-framed.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
 import { DgramUdpSocket, openUdp } from '../io/udp.js';
 import { openNativeUdp } from '../io/udp-native.js';
+import { loadZstd } from '../io/zstd.js';
 import { SystemClock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
 import { type Logger, LogLevel, silentLogger } from '../util/log.js';
@@ -56,6 +58,21 @@ async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean)
     port: o.port,
     recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
     sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+  });
+}
+
+/** -S2: the framed TCP connection to the supernode, its connects and losses logged. */
+function openTcpToSupernode(o: UdpOpenOptions, logger: Logger): Promise<UdpSocket> {
+  if (o.tos !== undefined || o.pmtuDiscovery) warn(logger, '-T/-D: not applied to the TCP connection (-S2)');
+  return openTcpFramed({
+    address: o.address,
+    onState: (state, to, err) => {
+      const where = `${to.address}:${to.port}`;
+      if (state === 'connected') {
+        if (logger.level >= LogLevel.NORMAL)
+          logger.log(LogLevel.NORMAL, `TCP connection to supernode ${where} up`);
+      } else warn(logger, `TCP connection to supernode ${where} lost${err ? `: ${err.message}` : ''}`);
+    },
   });
 }
 
@@ -153,7 +170,9 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     random: new SystemRandom(),
     logger,
     cipherBackend: nativeCipherBackend(),
+    zstd: loadZstd(),
     openUdp: (o) => openMainUdp(o, logger, options.dgram === true),
+    openTcp: (o) => openTcpToSupernode(o, logger),
     openMulticast: () => openMulticast(logger),
     openTap: openTapDevice,
     resolve: async (host) => (await lookup(host, { family: 4 })).address,

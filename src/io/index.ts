@@ -12,6 +12,8 @@ export * from './notify.js';
 export * from './pool.js';
 export * from './sockaddr.js';
 export * from './tap.js';
+export * from './tcp-framed.js';
 export * from './types.js';
 export * from './udp.js';
 export * from './udp-native.js';
+export * from './zstd.js';

@@ -170,7 +170,6 @@ describe('edge command line', () => {
     expect(configError(['-c', 'n', '-l', 'h:1', '-A7'])).toMatch(/^-A7: unknown cipher/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-A3'])).toMatch(/^-A3: a cipher needs a key/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-z2'])).toMatch(/^-z2: zstd compression is not supported/);
-    expect(configError(['-c', 'n', '-l', 'h:1', '-S2'])).toMatch(/^-S2: TCP/);
     expect(configError(['-c', 'n', '-l', 'h:1', '-k', 'k', '-J', 'pw'])).toMatch(
       /^-J: .*ChaCha20 \(-A4\) or Speck/,
     );
