@@ -5,7 +5,7 @@
 
 namespace tsn2n {
 
-// Registers headerKey, headerSeal, headerOpen and pearson64 on `exports`.
+// Registers headerKey, headerSeal, headerSealBatch, headerOpen and pearson64 on `exports`.
 void InitHeader(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsn2n

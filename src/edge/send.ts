@@ -386,11 +386,8 @@ export class SendPath {
       // Only a wrong range throws, which sendFrame rules out; the frames are lost, never sent in clear.
       return false;
     }
-    if (this.he) {
-      const keys = this.ctx.dynamicKeys!;
-      for (let j = 0; j < n; j++)
-        this.sealer.seal(buf, this.sealOffs[j], this.sealLens[j], keys, this.sealHls[j]);
-    }
+    if (this.he)
+      this.sealer.sealBatch(buf, this.sealOffs, this.sealLens, this.sealHls, n, this.ctx.dynamicKeys!);
     return true;
   }
 }

@@ -215,6 +215,20 @@ export interface NativeAddon {
     community20: Uint8Array,
     out: Uint32Array,
   ): boolean;
+  /**
+   * Seals datagram i = buf[offs[i], +lens[i]) for i < count like headerSeal with hls[i], stamp (stamps[2i],
+   * stamps[2i+1]) and rands[i]; four datagrams' checksums are computed side by side. Every range is checked first.
+   */
+  headerSealBatch?(
+    key: NativeHeaderKey,
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    hls: Uint32Array,
+    stamps: Uint32Array,
+    rands: Uint32Array,
+    count: number,
+  ): void;
   /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
   pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 

@@ -151,6 +151,18 @@ export class NativeHeaderCore {
   open(buf: Uint8Array, off: number, len: number, community20: Uint8Array, out: Uint32Array): boolean {
     return this.addon.headerOpen!(this.key, buf, off, len, community20, out);
   }
+
+  sealBatch(
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    hls: Uint32Array,
+    stamps: Uint32Array,
+    rands: Uint32Array,
+    count: number,
+  ): void {
+    this.addon.headerSealBatch!(this.key, buf, offs, lens, hls, stamps, rands, count);
+  }
 }
 
 /** outLens entry of NativePayloadBatch.decrypt for a payload that does not decrypt. */
@@ -198,7 +210,8 @@ export class NativeCipherBackend {
 
   /** The header-encryption core for Kh, Kiv (16 bytes each), or undefined for an addon without one. */
   headerCore(kh: Uint8Array, kiv: Uint8Array): NativeHeaderCore | undefined {
-    if (typeof this.addon.headerKey !== 'function') return undefined;
+    if (typeof this.addon.headerKey !== 'function' || typeof this.addon.headerSealBatch !== 'function')
+      return undefined;
     return new NativeHeaderCore(this.addon, this.addon.headerKey(kh, kiv));
   }
 

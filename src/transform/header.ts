@@ -53,6 +53,16 @@ export interface HeaderCore {
     rand: number,
   ): void;
   open(buf: Uint8Array, off: number, len: number, community20: Uint8Array, out: Uint32Array): boolean;
+  /** seal for datagram i = buf[offs[i], +lens[i]) with hls[i], stamp (stamps[2i], stamps[2i+1]) and rands[i]. */
+  sealBatch(
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    hls: Uint32Array,
+    stamps: Uint32Array,
+    rands: Uint32Array,
+    count: number,
+  ): void;
 }
 
 /** Makes header cores (io/crypto-native.ts's NativeCipherBackend); undefined where it has none. */

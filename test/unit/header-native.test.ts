@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { pearsonHash64 } from '../../src/crypto/pearson.js';
 import { loadAddon } from '../../src/io/addon.js';
 import { nativeCipherBackend } from '../../src/io/crypto-native.js';
+import { HeaderSealer } from '../../src/peer/seal.js';
 import {
   asHeaderBackend,
   decryptHeader,
@@ -14,7 +15,8 @@ import {
   headerLength,
   staticHeaderKeys,
 } from '../../src/transform/header.js';
-import { stampToHex } from '../../src/transform/stamp.js';
+import { StampGenerator, stampToHex } from '../../src/transform/stamp.js';
+import { FakeClock } from '../../src/util/clock.js';
 import { SeededRandom } from '../../src/util/random.js';
 import { MsgType } from '../../src/wire/types.js';
 import { VECTORS } from './helpers/vectors.js';
@@ -117,6 +119,53 @@ describe('native header core', () => {
     }
   });
 
+  it('seals a batch (four checksums side by side) exactly as one by one, for every batch size 1..9', () => {
+    const rnd = new SeededRandom(5);
+    for (let count = 1; count <= 9; count++) {
+      const slot = 1600;
+      const x = new Uint8Array(count * slot + 7);
+      rnd.fill(x);
+      const y = x.slice();
+      const offs = new Uint32Array(count);
+      const lens = new Uint32Array(count);
+      const hls = new Uint32Array(count);
+      const stamps = new Uint32Array(2 * count);
+      const rands = new Uint32Array(count);
+      for (let j = 0; j < count; j++) {
+        offs[j] = j * slot + 3;
+        lens[j] = 24 + below(rnd, 1500);
+        hls[j] = 24 + below(rnd, lens[j] - 23);
+        stamps[2 * j] = rnd.u32();
+        stamps[2 * j + 1] = rnd.u32();
+        rands[j] = rnd.u32();
+        x.set(COMMUNITY, offs[j] + 4);
+        y.set(COMMUNITY, offs[j] + 4);
+      }
+      nativeKeys.core!.sealBatch(x, offs, lens, hls, stamps, rands, count);
+      for (let j = 0; j < count; j++) {
+        const stamp = { hi: stamps[2 * j], lo: stamps[2 * j + 1] };
+        encryptHeader(y, offs[j], lens[j], hls[j], stamp, rands[j], tsKeys);
+      }
+      expect(hex(x), `count ${count}`).toBe(hex(y));
+    }
+  });
+
+  it('HeaderSealer.sealBatch draws the same stamps and random words as seal one by one', () => {
+    const make = () =>
+      new HeaderSealer(new StampGenerator(new FakeClock(1_700_000_000_000)), new SeededRandom(77));
+    const a = make();
+    const b = make();
+    const buf1 = new Uint8Array(5 * 200);
+    new SeededRandom(1).fill(buf1);
+    const buf2 = buf1.slice();
+    const offs = Uint32Array.from([0, 200, 400, 600, 800]);
+    const lens = Uint32Array.from([60, 120, 199, 24, 77]);
+    const hls = Uint32Array.from([38, 120, 46, 24, 60]);
+    a.sealBatch(buf1, offs, lens, hls, 5, nativeKeys);
+    for (let j = 0; j < 5; j++) b.seal(buf2, offs[j], lens[j], tsKeys, hls[j]);
+    expect(hex(buf1)).toBe(hex(buf2));
+  });
+
   it('refuses wrong keys, flipped bits and random bytes, leaving the buffer byte-identical', () => {
     const rnd = new SeededRandom(9);
     const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
@@ -152,5 +201,27 @@ describe('native header core', () => {
     expect(() => addon.headerOpen!(key, buf, 0, 60, new Uint8Array(19), out)).toThrow(RangeError);
     expect(() => addon.headerOpen!({} as never, buf, 0, 60, new Uint8Array(20), out)).toThrow(TypeError);
     expect(() => addon.headerKey!(new Uint8Array(15), new Uint8Array(16))).toThrow(RangeError);
+    const one = Uint32Array.of(0);
+    const words = (v: number): Uint32Array => Uint32Array.of(v);
+    // A batch checks every range before it writes anything.
+    expect(() =>
+      addon.headerSealBatch!(
+        key,
+        buf,
+        Uint32Array.of(0, 50),
+        Uint32Array.of(24, 24),
+        Uint32Array.of(24, 24),
+        new Uint32Array(4),
+        new Uint32Array(2),
+        2,
+      ),
+    ).toThrow(RangeError);
+    expect(buf.every((v) => v === 0)).toBe(true);
+    expect(() =>
+      addon.headerSealBatch!(key, buf, one, words(24), words(24), new Uint32Array(1), one, 1),
+    ).toThrow(RangeError);
+    expect(() =>
+      addon.headerSealBatch!(key, buf, one, words(24), words(25), new Uint32Array(2), one, 1),
+    ).toThrow(RangeError);
   });
 });
