@@ -2,6 +2,7 @@
 import { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
+import { Silence } from './silence.js';
 
 /** No cookie recorded yet (n2n_define.h: N2N_NO_REG_COOKIE). */
 export const NO_COOKIE = 0;
@@ -32,6 +33,12 @@ export interface Peer {
   timeout: number;
   /** Replay record: the last valid stamp from it (header encryption only). */
   stamp: StampRecord;
+  /** PACKETs sent to it directly, and datagrams (PACKET, REGISTER, REGISTER_ACK) received from it directly. */
+  txDirect: number;
+  rxDirect: number;
+  /** Whether its direct path answers (timers.ts), and whether the REGISTER probe of this silence went out. */
+  silence: Silence;
+  probed: boolean;
 }
 
 /** IPv4 text → u32, or -1 (IPv6 or not an address); no exceptions, no regex. */
@@ -74,6 +81,10 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     local: false,
     timeout,
     stamp: new StampRecord(),
+    txDirect: 0,
+    rxDirect: 0,
+    silence: new Silence(),
+    probed: false,
   };
 }
 

@@ -23,6 +23,8 @@ import {
   PRIVILEGED_PORT_MAX,
   RESOLVE_INTERVAL_S,
   RESOLVE_RETRY_S,
+  SN_PROBE_TIMEOUT_MS,
+  SN_SILENT_MS,
   SUP_ATTEMPTS,
   SWEEP_TIME_S,
 } from './constants.js';
@@ -84,6 +86,11 @@ export class Registration {
   /** Wakes the bootstrap's wait (set while it waits). */
   private bootWake: (() => void) | undefined;
   private readonly stamp: Stamp = { hi: 0, lo: 0 };
+  /** Clock ms of the outstanding fast-detection REGISTER_SUPER, -1 = none; txSup when it left. */
+  private probeAtMs = -1;
+  private probeTx = 0;
+  /** After a probe or failover: the ACK lets every pending peer be queried again at once. */
+  private requeryOnAck = false;
 
   /** `attach` makes a newly opened socket the main one (the Edge wires it to the send and receive paths). */
   constructor(
@@ -238,20 +245,7 @@ export class Registration {
       off = span > 0 ? ctx.random.u32() % span : 0;
     }
     if (this.supAttempts === 0) {
-      // Give up on this supernode and try the best other one.
-      sns.cur.selection = CRITERION_BAD;
-      sortSupernodes(sns.list);
-      sns.cur = sns.list[0];
-      ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
-      this.supAttempts = SUP_ATTEMPTS;
-      this.resolveRequested = true;
-      const port = ctx.config.localPort;
-      if (port === 0 || port > PRIVILEGED_PORT_MAX) {
-        if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
-          this.closeSocketCounter = 0;
-          this.reopenSocket();
-        }
-      }
+      this.failover();
     } else {
       this.supAttempts--;
     }
@@ -261,6 +255,81 @@ export class Registration {
     if (sns.wait === 1) this.peers.refreshKnown(now);
     sns.wait = 1;
     this.lastRegisterReq = now - off;
+  }
+
+  /** Gives up on the current supernode and takes the best other one (edge_utils.c: update_supernode_reg). */
+  private failover(): void {
+    const ctx = this.ctx;
+    const sns = this.sns;
+    const old = sns.cur;
+    old.selection = CRITERION_BAD;
+    sortSupernodes(sns.list);
+    // All of them bad: the stable sort would keep the one that just failed first; take the next.
+    sns.cur = sns.list[0] === old && sns.list.length > 1 ? sns.list[1] : sns.list[0];
+    ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
+    this.supAttempts = SUP_ATTEMPTS;
+    this.resolveRequested = true;
+    this.requeryOnAck = true;
+    const port = ctx.config.localPort;
+    if (port === 0 || port > PRIVILEGED_PORT_MAX) {
+      if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
+        this.closeSocketCounter = 0;
+        this.reopenSocket();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ fast detection (timers.ts, every tick)
+
+  /**
+   * Traffic to the supernode has been unanswered for `silentMs` (Silence over txSup against rxSup + answers).
+   * After SN_SILENT_MS: REGISTER_SUPER now, instead of at the next -i interval. Unanswered for
+   * SN_PROBE_TIMEOUT_MS while frames still go out: the next supernode, and so on each tick until one answers or
+   * the traffic stops (then the regular retries of updateSupernodeReg go on). Nothing is sent while it answers.
+   */
+  checkSilence(now: number, nowMs: number, silentMs: number): void {
+    const ctx = this.ctx;
+    const sns = this.sns;
+    if (this.probeAtMs >= 0) {
+      if (sns.wait === 0) {
+        this.probeAtMs = -1;
+        return;
+      }
+      if (nowMs - this.probeAtMs < SN_PROBE_TIMEOUT_MS) return;
+      if (ctx.traffic.txSup === this.probeTx) {
+        // Nobody is waiting for the supernode now: leave it to the regular retries.
+        this.probeAtMs = -1;
+        return;
+      }
+      if (sns.list.length > 1) this.failover();
+      this.probe(now, nowMs);
+      return;
+    }
+    if (silentMs >= SN_SILENT_MS) {
+      ctx.log(LogLevel.NORMAL, `supernode [${sns.cur.text}] silent for ${silentMs} ms: registering again`);
+      this.probe(now, nowMs);
+    }
+  }
+
+  /** Our underlay address changed (timers.ts): register from the new one at once, and punch every peer anew. */
+  onAddressChange(now: number, nowMs: number, from: string | undefined, to: string | undefined): void {
+    const ctx = this.ctx;
+    ctx.log(
+      LogLevel.NORMAL,
+      `local address towards the supernode changed: ${from ?? 'none'} -> ${to ?? 'none'}; registering again`,
+    );
+    this.peers.dropAllKnown();
+    if (to !== undefined) this.probe(now, nowMs);
+  }
+
+  /** REGISTER_SUPER to the current supernode now, remembered as a probe whose ACK is awaited. */
+  private probe(now: number, nowMs: number): void {
+    this.sns.wait = 1;
+    this.sendRegisterSuper();
+    this.probeAtMs = nowMs;
+    this.probeTx = this.ctx.traffic.txSup;
+    this.requeryOnAck = true;
+    this.lastRegisterReq = now;
   }
 
   /** Closes and re-opens the main socket (multi-NAT set-ups can get stuck, edge_utils.c). */
@@ -432,6 +501,13 @@ export class Registration {
     }
     sns.wait = 0;
     this.supAttempts = SUP_ATTEMPTS;
+    ctx.snAnswers++;
+    this.probeAtMs = -1;
+    if (this.requeryOnAck) {
+      // A new or restarted supernode: ask it for the peers we still reach through it.
+      this.requeryOnAck = false;
+      this.peers.requery();
+    }
     if (ctx.ownMac !== NULL_MAC) {
       const first = ctx.lastSup === 0;
       if (first) {
@@ -491,6 +567,7 @@ export class Registration {
       return;
     }
     this.snPong = true;
+    ctx.snAnswers++;
     s.lastSeen = now;
     s.uptime = pi.uptime;
     const nul = pi.version.indexOf(0);

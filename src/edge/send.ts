@@ -297,6 +297,7 @@ export class SendPath {
         this.peers.dropStale(peer);
       } else {
         this.traffic.txP2p++;
+        peer.txDirect++;
         this.udpSend(out, off, total, peer.addr, peer.ip4);
         return;
       }
