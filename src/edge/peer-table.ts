@@ -357,17 +357,20 @@ export class PeerTable {
    */
   checkSilence(nowMs: number): void {
     for (const p of this.known.values()) {
-      const ms = p.silence.observe(p.txDirect, p.rxDirect, nowMs);
-      if (ms === 0) p.probed = false;
-      else if (ms >= P2P_DEAD_MS) {
+      const sl = p.silence;
+      const ms = sl.observe(p.txDirect, p.rxDirect, nowMs);
+      if (ms === 0) continue;
+      // One-way traffic on a live path: the waits double with each silence only our probe ended.
+      const probeMs = P2P_PROBE_MS * sl.backoff();
+      if (ms >= probeMs + P2P_DEAD_MS - P2P_PROBE_MS) {
         this.ctx.log(
           LogLevel.NORMAL,
           `peer ${macToString(p.mac)} [${sockAddrToString(p.addr)}] silent for ${ms} ms: via the supernode again`,
         );
         this.dropStale(p);
         this.requery(p.mac);
-      } else if (ms >= P2P_PROBE_MS && !p.probed) {
-        p.probed = true;
+      } else if (ms >= probeMs && !sl.probed) {
+        sl.probed = true;
         this.control.register(p.addr, p.mac, Cookie.REGULAR);
       }
     }

@@ -36,9 +36,8 @@ export interface Peer {
   /** PACKETs sent to it directly, and datagrams (PACKET, REGISTER, REGISTER_ACK) received from it directly. */
   txDirect: number;
   rxDirect: number;
-  /** Whether its direct path answers (timers.ts), and whether the REGISTER probe of this silence went out. */
+  /** Whether its direct path answers (timers.ts: PeerTable.checkSilence). */
   silence: Silence;
-  probed: boolean;
 }
 
 /** IPv4 text → u32, or -1 (IPv6 or not an address); no exceptions, no regex. */
@@ -84,7 +83,6 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     txDirect: 0,
     rxDirect: 0,
     silence: new Silence(),
-    probed: false,
   };
 }
 

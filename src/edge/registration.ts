@@ -35,6 +35,7 @@ import { AddressMode } from './options.js';
 import type { PeerTable } from './peer-table.js';
 import { isValidPeerAddr, sameAddr } from './peers.js';
 import type { SendPath } from './send.js';
+import { Silence } from './silence.js';
 import {
   CRITERION_BAD,
   CRITERION_DEFAULT,
@@ -86,6 +87,8 @@ export class Registration {
   /** Wakes the bootstrap's wait (set while it waits). */
   private bootWake: (() => void) | undefined;
   private readonly stamp: Stamp = { hi: 0, lo: 0 };
+  /** Whether what we send to the supernode is answered (timers.ts: checkSilence). */
+  private readonly snSilence = new Silence();
   /** Clock ms of the outstanding fast-detection REGISTER_SUPER, -1 = none; txSup when it left. */
   private probeAtMs = -1;
   private probeTx = 0;
@@ -282,14 +285,17 @@ export class Registration {
   // ------------------------------------------------------------------ fast detection (timers.ts, every tick)
 
   /**
-   * Traffic to the supernode has been unanswered for `silentMs` (Silence over txSup against rxSup + answers).
-   * After SN_SILENT_MS: REGISTER_SUPER now, instead of at the next -i interval. Unanswered for
+   * Is traffic to the supernode answered (Silence over txSup against rxSup + answers)? Unanswered for
+   * SN_SILENT_MS: REGISTER_SUPER now, instead of at the next -i interval. Unanswered for
    * SN_PROBE_TIMEOUT_MS while frames still go out: the next supernode, and so on each tick until one answers or
    * the traffic stops (then the regular retries of updateSupernodeReg go on). Nothing is sent while it answers.
    */
-  checkSilence(now: number, nowMs: number, silentMs: number): void {
+  checkSilence(now: number, nowMs: number): void {
     const ctx = this.ctx;
     const sns = this.sns;
+    const t = ctx.traffic;
+    const sl = this.snSilence;
+    const silentMs = sl.observe(t.txSup, t.rxSup + ctx.snAnswers, nowMs);
     if (this.probeAtMs >= 0) {
       if (sns.wait === 0) {
         this.probeAtMs = -1;
@@ -305,8 +311,10 @@ export class Registration {
       this.probe(now, nowMs);
       return;
     }
-    if (silentMs >= SN_SILENT_MS) {
-      ctx.log(LogLevel.NORMAL, `supernode [${sns.cur.text}] silent for ${silentMs} ms: registering again`);
+    // One-way traffic to a live supernode: the wait doubles with each silence only our probe ended.
+    if (silentMs >= SN_SILENT_MS * sl.backoff() && !sl.probed) {
+      ctx.log(LogLevel.INFO, `supernode [${sns.cur.text}] silent for ${silentMs} ms: registering again`);
+      sl.probed = true;
       this.probe(now, nowMs);
     }
   }

@@ -17,6 +17,7 @@
 //                     unanswered SN_PROBE_TIMEOUT_MS (1 s) while frames still go out: the next supernode
 //   P2P peer silent   frames sent to it, nothing direct back for P2P_PROBE_MS (1 s): one REGISTER; for
 //                     P2P_DEAD_MS (2 s): back to the supernode path, QUERY_PEER and punching anew
+//                     (one-way traffic, answered only by our probes: each wait doubles, up to 16 times)
 // and on the 1 s tick:
 //   own address       every ADDR_CHECK_S (1 s) the local address the kernel picks towards the supernode; when it
 //                     changes or goes: every P2P peer via the supernode, REGISTER_SUPER at once from the new one
@@ -38,7 +39,6 @@ import type { Device } from './device.js';
 import { AddressMode } from './options.js';
 import type { PeerTable } from './peer-table.js';
 import type { Registration } from './registration.js';
-import { Silence } from './silence.js';
 
 /** `localAddress` before the first lookup answered. */
 const UNKNOWN = '?';
@@ -49,8 +49,6 @@ export class Timers {
   private lastPurgeKnown = 0;
   private lastPurgePending = 0;
   private lastIfaceCheck = 0;
-  /** Whether what we send to the supernode is answered. */
-  private readonly snSilence = new Silence();
   private lastAddrCheck = 0;
   private addrChecking = false;
   /** The local address the kernel picked towards `addrTarget` at the last check (undefined: none, no route). */
@@ -88,9 +86,7 @@ export class Timers {
     const ctx = this.ctx;
     if (ctx.state !== EdgeState.RUNNING) return;
     const nowMs = ctx.clock.now();
-    const t = ctx.traffic;
-    const silentMs = this.snSilence.observe(t.txSup, t.rxSup + ctx.snAnswers, nowMs);
-    this.registration.checkSilence(ctx.now(), nowMs, silentMs);
+    this.registration.checkSilence(ctx.now(), nowMs);
     this.peers.checkSilence(nowMs);
   };
 

@@ -15,6 +15,8 @@ const SN2 = '198.51.100.2';
 const A = '192.0.2.1';
 const B = '192.0.2.2';
 const PORT = 7654;
+/** Local discovery's multicast port (edge/deps.ts). */
+const MCAST_PORT = 1968;
 /** The goal of issue 13 for every case here: traffic back within 3 s. */
 const GOAL_S = 3;
 
@@ -224,5 +226,51 @@ describe('no extra datagrams while healthy', () => {
     // Measured on the code before fast detection (commit 8d384b6) with this very test: 324 and 540.
     expect(p2p).toBe(324);
     expect(relayed).toBe(540);
+  });
+});
+
+describe('one-way traffic (nothing comes back)', () => {
+  /** A → B only, every 100 ms for 60 s; the probes A sends meanwhile. */
+  async function probes(p2p: boolean): Promise<{ n: number; a: TestNode; b: TestNode }> {
+    const w = makeWorld();
+    await sn(w, SN1);
+    const a = await edge(w, A, opts('10.0.0.1/24', [`${SN1}:${PORT}`], { p2p }));
+    const b = await edge(w, B, opts('10.0.0.2/24', [`${SN1}:${PORT}`], { p2p }));
+    await flowing(w, a, b, 10);
+    let n = 0;
+    const probe = p2p ? MsgType.REGISTER : MsgType.REGISTER_SUPER;
+    w.net.observe((d) => {
+      // Not the multicast discovery REGISTER (every -i interval, answered by B, which also resets the backoff).
+      if (
+        d.from.address === A &&
+        (!p2p || (d.to.address === B && d.to.port !== MCAST_PORT)) &&
+        typeOf(d.data) === probe
+      )
+        n++;
+    });
+    const ipA = numberToIpv4(a.edge.address.addr);
+    const ipB = numberToIpv4(b.edge.address.addr);
+    for (let i = 0; i < 600; i++) {
+      a.tap.inject(ipv4Frame(b.edge.mac, a.edge.mac, ipA, ipB, 100));
+      w.clock.advance(100);
+      await w.settle();
+    }
+    return { n, a, b };
+  }
+
+  it('P2P: the probes back off and the path is kept', async () => {
+    const { n, a, b } = await probes(true);
+    console.log(`[unit] one-way P2P 60 s: ${n} REGISTERs from the sender`);
+    // Without the backoff one every 1.25 s (48); with it 1, 2, 4, 8 s … apart, restarting when B answers A's
+    // multicast REGISTER every 20 s: 14.
+    expect(n).toBeLessThanOrEqual(15);
+    expect(a.edge.peerTables().known.map((p) => p.mac)).toEqual([b.edge.mac]);
+  });
+
+  it('relayed: the REGISTER_SUPER probes back off (the regular ones included)', async () => {
+    const { n, a } = await probes(false);
+    console.log(`[unit] one-way relayed 60 s: ${n} REGISTER_SUPERs from the sender`);
+    expect(n).toBeLessThanOrEqual(11);
+    expect(a.edge.registered).toBe(true);
   });
 });
