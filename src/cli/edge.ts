@@ -6,7 +6,14 @@ import { Command, Option } from 'commander';
 import type { RouteCleanup } from '../edge/deps.js';
 import { Edge, type RegisteredEvent } from '../edge/edge.js';
 import type { EdgeOptions, EdgeRoute } from '../edge/options.js';
-import { MAX_EDGE_MTU, MAX_MSS_CLAMP, MIN_EDGE_MTU, MIN_MSS_CLAMP, truncateBytes } from '../edge/options.js';
+import {
+  DEFAULT_TAP_NAME,
+  MAX_EDGE_MTU,
+  MAX_MSS_CLAMP,
+  MIN_EDGE_MTU,
+  MIN_MSS_CLAMP,
+  truncateBytes,
+} from '../edge/options.js';
 import { systemEdgeDeps } from '../edge/system.js';
 import { SdState, sdNotify } from '../io/notify.js';
 import type { TapDevice } from '../io/types.js';
@@ -32,6 +39,7 @@ import {
 } from './common.js';
 import { loadConfigFile } from './config.js';
 import { defineObservabilityOptions, observabilityConfig, startEdgeObservability } from './observe.js';
+import { defaultStatePath, loadOrCreateToken, NO_STATE, STATE_DIR } from './state.js';
 
 const execFileP = promisify(execFile);
 
@@ -78,6 +86,10 @@ function defineEdgeOptions(cmd: Command): Command {
       "TAP address (default: assigned by the supernode); 'dhcp:0.0.0.0' with -r",
     )
     .option('-m <mac>', 'TAP MAC address (default random)')
+    .option(
+      '--state-file <path>',
+      `where the registration token is kept across restarts (default: beside the config file, else ${STATE_DIR}/<device>.state; '${NO_STATE}' keeps nothing)`,
+    )
     .option('-d, --tap-device <name>', 'TAP device name (default edge0)')
     .option('-M <mtu>', 'TAP MTU (default 1290)', intArg('-M', MIN_EDGE_MTU, MAX_EDGE_MTU))
     .option(
@@ -313,6 +325,16 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
   // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
   const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   const mgmtPort = (raw.t as number | undefined) ?? EDGE_MGMT_PORT;
+  const statePath =
+    (raw.stateFile as string | undefined) ??
+    // TSN2N_STATE_DIR moves the default directory (the namespace lab points it at its own temporary one).
+    defaultStatePath(
+      configFile,
+      options.device ?? DEFAULT_TAP_NAME,
+      process.env.TSN2N_STATE_DIR || STATE_DIR,
+    );
+  if (statePath !== NO_STATE && options.password === undefined)
+    options.authToken = loadOrCreateToken(statePath, logger);
   const edge = new Edge(options, { ...systemEdgeDeps({ logger }), addRoutes: routeInstaller(logger) });
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
   try {

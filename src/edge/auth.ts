@@ -47,9 +47,11 @@ class IdAuth implements EdgeAuth {
   readonly scheme = AuthScheme.ID;
   private readonly auth: Auth;
 
-  constructor(random: Random) {
+  /** `token`: the one kept across restarts (the CLI's state file); else a fresh random one (edge_utils.c: edge_init). */
+  constructor(random: Random, kept: Uint8Array | undefined) {
     const token = new Uint8Array(ID_TOKEN_BYTES);
-    random.fill(token);
+    if (kept !== undefined) token.set(kept);
+    else random.fill(token);
     this.auth = { scheme: AuthScheme.ID, token };
   }
 
@@ -131,5 +133,5 @@ class UserPasswordAuth implements EdgeAuth {
 export function createEdgeAuth(config: EdgeConfig, random: Random, headerBackend?: HeaderBackend): EdgeAuth {
   return config.password !== undefined
     ? new UserPasswordAuth(config, random, headerBackend)
-    : new IdAuth(random);
+    : new IdAuth(random, config.authToken);
 }

@@ -25,6 +25,20 @@ export const ACK_SOCK_GRACE_S = REGISTRATION_TIMEOUT_S / 4;
 export const TICK_MS = 1000;
 export const MS_PER_S = 1000;
 
+// ---- fast failure detection (tsn2n; 3.1.1 notices only at the next -i interval or sweep). timers.ts runs them.
+/** The detection tick: the silences below are looked at this often (a few counter compares). */
+export const DETECT_TICK_MS = 250;
+/** Traffic sent to the supernode and nothing back from it for this long: REGISTER_SUPER at once. */
+export const SN_SILENT_MS = 1000;
+/** That REGISTER_SUPER unanswered this long while traffic still goes out: the next supernode. */
+export const SN_PROBE_TIMEOUT_MS = 1000;
+/** PACKETs sent to a P2P peer and nothing direct back from it for this long: one REGISTER probes the path. */
+export const P2P_PROBE_MS = 1000;
+/** ... for this long: the peer goes back to the supernode path and is punched again (QUERY_PEER). */
+export const P2P_DEAD_MS = 2000;
+/** How often the local address the kernel picks towards the supernode is looked up (a route lookup, no I/O). */
+export const ADDR_CHECK_S = 1;
+
 // ---- supernode registration
 /** NUMBER_SN_PINGS_INITIAL / _REGULAR. */
 export const PINGS_INITIAL = 15;

@@ -164,6 +164,11 @@ export class EdgeContext {
   lastSup = 0;
   /** Unix seconds of the last direct PACKET; 0 = never. Written by ReceivePath. */
   lastP2p = 0;
+  /**
+   * Control answers from supernodes (accepted REGISTER_SUPER_ACK, PONG, PEER_INFO); with traffic.rxSup what tells
+   * timers.ts the supernode answers. Written by Registration and PeerTable.
+   */
+  snAnswers = 0;
 
   /** The datagram being handled: its time stamp and user/password trailer hash, written by header decryption. */
   readonly rxStamp: Stamp = { hi: 0, lo: 0 };

@@ -116,6 +116,11 @@ export interface EdgeOptions {
   rules?: readonly string[];
   /** `-n`: routes as `cidr:gateway`. */
   routes?: readonly string[];
+  /**
+   * The 16-byte random-id auth token (scheme 1) presented in REGISTER_SUPER; default: a fresh random one. The
+   * CLI keeps it in the state file so a restarted edge is recognised by the supernode (docs/reliability.md).
+   */
+  authToken?: Uint8Array;
 }
 
 /** One `-n` route. */
@@ -160,6 +165,8 @@ export interface EdgeConfig {
   description: string;
   password: string | undefined;
   federationKey: string | undefined;
+  /** The id token to present, or undefined for a fresh random one. */
+  authToken: Uint8Array | undefined;
   rules: readonly TrafficRule[];
   routes: readonly EdgeRoute[];
 }
@@ -390,7 +397,18 @@ export function resolveEdgeOptions(opts: EdgeOptions, caps: EdgeCapabilities = {
     description,
     password,
     federationKey,
+    authToken: resolveAuthToken(opts.authToken),
     rules,
     routes,
   };
+}
+
+/** Size of the scheme-1 id token (n2n_define.h: N2N_AUTH_ID_TOKEN_SIZE). */
+export const AUTH_TOKEN_BYTES = 16;
+
+function resolveAuthToken(t: Uint8Array | undefined): Uint8Array | undefined {
+  if (t === undefined) return undefined;
+  if (t.length !== AUTH_TOKEN_BYTES || t.every((b) => b === 0))
+    throw new ConfigError(`the auth token must be ${AUTH_TOKEN_BYTES} bytes, not all zero`);
+  return t.slice();
 }

@@ -14,6 +14,8 @@ import {
   ACK_SOCK_GRACE_S,
   DEFAULT_IP_TTL,
   MAX_PEERS,
+  P2P_DEAD_MS,
+  P2P_PROBE_MS,
   PEER_REFRESH_S,
   PORT_PREDICTION_BURST,
   REGISTRATION_TIMEOUT_S,
@@ -109,7 +111,10 @@ export class PeerTable {
       this.registerWithNewPeer(fromSn, viaMcast, mac, addr, ip4, port, now, reg);
       return;
     }
-    if (!fromSn) p.lastP2p = now;
+    if (!fromSn) {
+      p.lastP2p = now;
+      p.rxDirect++;
+    }
     if (viaMcast) p.local = true;
     if (now - p.lastSeen > 0 || cookie > p.lastCookie) {
       // edge_utils.c: check_known_peer_sock_change.
@@ -238,6 +243,16 @@ export class PeerTable {
     const timed = this.pending.get(ra.srcMac) ?? this.known.get(ra.srcMac);
     if (timed !== undefined) sampleRtt(timed, ra.cookie, this.ctx.clock.now(), now);
     let p = this.pending.get(ra.srcMac);
+    if (p === undefined && sn === undefined) {
+      // The answer to a probe of a known peer's direct path (checkSilence): the path works.
+      const k = this.known.get(ra.srcMac);
+      if (k !== undefined && sameAddr(k.addr, from)) {
+        k.rxDirect++;
+        k.lastP2p = now;
+        k.lastSeen = now;
+        return;
+      }
+    }
     if (p === undefined) {
       p = findPeerByAddr(this.pending, from);
       if (p !== undefined) p.lastCookie = NO_COOKIE;
@@ -281,6 +296,7 @@ export class PeerTable {
    */
   onPeerInfo(pi: PeerInfo, piAddr: SockAddr, hasSock: boolean): void {
     if (this.ctx.state !== EdgeState.RUNNING) return;
+    this.ctx.snAnswers++;
     const p = this.pending.get(pi.mac) ?? this.known.get(pi.mac);
     if (p === undefined) {
       this.ctx.drops.rxIgnored++;
@@ -342,6 +358,50 @@ export class PeerTable {
   hasOutsidePeer(): boolean {
     for (const p of this.known.values()) if (!p.local) return true;
     return false;
+  }
+
+  // ------------------------------------------------------------------ dead paths (timers.ts, every tick)
+
+  /**
+   * Known peers we send to directly without hearing from them: after P2P_PROBE_MS one REGISTER (a C peer answers
+   * it with REGISTER_ACK, edge_utils.c: process_udp), after P2P_DEAD_MS back to the supernode path, where the next
+   * frame asks for the peer again (QUERY_PEER) and punches anew. A path that answers costs nothing here.
+   */
+  checkSilence(nowMs: number): void {
+    for (const p of this.known.values()) {
+      const sl = p.silence;
+      const ms = sl.observe(p.txDirect, p.rxDirect, nowMs);
+      if (ms === 0) continue;
+      // One-way traffic on a live path: the waits double with each silence only our probe ended.
+      const probeMs = P2P_PROBE_MS * sl.backoff();
+      if (ms >= probeMs + P2P_DEAD_MS - P2P_PROBE_MS) {
+        this.ctx.log(
+          LogLevel.NORMAL,
+          `peer ${macToString(p.mac)} [${sockAddrToString(p.addr)}] silent for ${ms} ms: via the supernode again`,
+        );
+        this.dropStale(p);
+        this.requery(p.mac);
+      } else if (ms >= probeMs && !sl.probed) {
+        sl.probed = true;
+        this.control.register(p.addr, p.mac, Cookie.REGULAR);
+      }
+    }
+  }
+
+  /** Lets the next relayed frame to `mac` (every pending peer when undefined) query the supernode at once. */
+  requery(mac?: Mac): void {
+    if (mac !== undefined) {
+      const p = this.pending.get(mac);
+      if (p !== undefined) p.lastSentQuery = Number.NEGATIVE_INFINITY;
+      return;
+    }
+    for (const p of this.pending.values()) p.lastSentQuery = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Our own underlay address changed: no direct path holds any more; every peer goes via the supernode. */
+  dropAllKnown(): void {
+    for (const p of this.known.values()) this.dropStale(p);
+    this.requery();
   }
 
   // ------------------------------------------------------------------ removal

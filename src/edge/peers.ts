@@ -4,6 +4,7 @@ import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
 import { Cookie } from '../wire/types.js';
 import { RTT_EWMA_WEIGHT, RTT_MAX_SAMPLE_MS } from './constants.js';
+import { Silence } from './silence.js';
 
 /** No cookie recorded yet (n2n_define.h: N2N_NO_REG_COOKIE). */
 export const NO_COOKIE = 0;
@@ -44,6 +45,11 @@ export interface Peer {
   rttLastMs: number;
   /** Unix seconds of the last RTT sample, 0 = never. */
   rttAt: number;
+  /** PACKETs sent to it directly, and datagrams (PACKET, REGISTER, REGISTER_ACK) received from it directly. */
+  txDirect: number;
+  rxDirect: number;
+  /** Whether its direct path answers (timers.ts: PeerTable.checkSilence). */
+  silence: Silence;
 }
 
 /** The cookies of REGISTERs sent straight to one peer, whose ACKs give an RTT sample (index = slot). */
@@ -95,6 +101,9 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     rttMs: NO_RTT,
     rttLastMs: NO_RTT,
     rttAt: 0,
+    txDirect: 0,
+    rxDirect: 0,
+    silence: new Silence(),
   };
 }
 

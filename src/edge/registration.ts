@@ -24,6 +24,8 @@ import {
   PRIVILEGED_PORT_MAX,
   RESOLVE_INTERVAL_S,
   RESOLVE_RETRY_S,
+  SN_PROBE_TIMEOUT_MS,
+  SN_SILENT_MS,
   SUP_ATTEMPTS,
   SUP_ATTEMPTS_TCP,
   SWEEP_TIME_S,
@@ -42,6 +44,7 @@ import { AddressMode } from './options.js';
 import type { PeerTable } from './peer-table.js';
 import { isValidPeerAddr, sameAddr } from './peers.js';
 import type { SendPath } from './send.js';
+import { Silence } from './silence.js';
 import {
   CRITERION_BAD,
   CRITERION_DEFAULT,
@@ -100,6 +103,13 @@ export class Registration {
   /** Wakes the bootstrap's wait (set while it waits). */
   private bootWake: (() => void) | undefined;
   private readonly stamp: Stamp = { hi: 0, lo: 0 };
+  /** Whether what we send to the supernode is answered (timers.ts: checkSilence). */
+  private readonly snSilence = new Silence();
+  /** Clock ms of the outstanding fast-detection REGISTER_SUPER, -1 = none; txSup when it left. */
+  private probeAtMs = -1;
+  private probeTx = 0;
+  /** After a probe or failover: the ACK lets every pending peer be queried again at once. */
+  private requeryOnAck = false;
 
   /** `attach` makes a newly opened socket the main one (the Edge wires it to the send and receive paths). */
   constructor(
@@ -258,21 +268,7 @@ export class Registration {
     if (this.supAttempts === 0) {
       // Give up on this supernode and try the best other one.
       this.lost(UnregisterReason.TIMEOUT);
-      sns.cur.selection = CRITERION_BAD;
-      sortSupernodes(sns.list);
-      sns.cur = sns.list[0];
-      ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
-      this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
-      this.resolveRequested = true;
-      const port = ctx.config.localPort;
-      // -S2: supernode_connect re-opens the TCP connection every time it gives up on a supernode.
-      if (ctx.config.tcp && ctx.udp && isConnectionSocket(ctx.udp)) ctx.udp.reconnect();
-      else if (port === 0 || port > PRIVILEGED_PORT_MAX) {
-        if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
-          this.closeSocketCounter = 0;
-          this.reopenSocket();
-        }
-      }
+      this.failover();
     } else {
       this.supAttempts--;
     }
@@ -282,6 +278,88 @@ export class Registration {
     if (sns.wait === 1) this.peers.refreshKnown(now);
     sns.wait = 1;
     this.lastRegisterReq = now - off;
+  }
+
+  /** Gives up on the current supernode and takes the best other one (edge_utils.c: update_supernode_reg). */
+  private failover(): void {
+    const ctx = this.ctx;
+    const sns = this.sns;
+    const old = sns.cur;
+    old.selection = CRITERION_BAD;
+    sortSupernodes(sns.list);
+    // All of them bad: the stable sort would keep the one that just failed first; take the next.
+    sns.cur = sns.list[0] === old && sns.list.length > 1 ? sns.list[1] : sns.list[0];
+    ctx.log(LogLevel.WARNING, `supernode not responding, now trying [${sns.cur.text}]`);
+    this.supAttempts = ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
+    this.resolveRequested = true;
+    this.requeryOnAck = true;
+    const port = ctx.config.localPort;
+    // -S2: supernode_connect re-opens the TCP connection every time it gives up on a supernode.
+    if (ctx.config.tcp && ctx.udp && isConnectionSocket(ctx.udp)) ctx.udp.reconnect();
+    else if (port === 0 || port > PRIVILEGED_PORT_MAX) {
+      if (!this.peers.hasOutsidePeer() && ++this.closeSocketCounter >= CLOSE_SOCKET_COUNTER_MAX) {
+        this.closeSocketCounter = 0;
+        this.reopenSocket();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ fast detection (timers.ts, every tick)
+
+  /**
+   * Is traffic to the supernode answered (Silence over txSup against rxSup + answers)? Unanswered for
+   * SN_SILENT_MS: REGISTER_SUPER now, instead of at the next -i interval. Unanswered for
+   * SN_PROBE_TIMEOUT_MS while frames still go out: the next supernode, and so on each tick until one answers or
+   * the traffic stops (then the regular retries of updateSupernodeReg go on). Nothing is sent while it answers.
+   */
+  checkSilence(now: number, nowMs: number): void {
+    const ctx = this.ctx;
+    const sns = this.sns;
+    const t = ctx.traffic;
+    const sl = this.snSilence;
+    const silentMs = sl.observe(t.txSup, t.rxSup + ctx.snAnswers, nowMs);
+    if (this.probeAtMs >= 0) {
+      if (sns.wait === 0) {
+        this.probeAtMs = -1;
+        return;
+      }
+      if (nowMs - this.probeAtMs < SN_PROBE_TIMEOUT_MS) return;
+      if (ctx.traffic.txSup === this.probeTx) {
+        // Nobody is waiting for the supernode now: leave it to the regular retries.
+        this.probeAtMs = -1;
+        return;
+      }
+      if (sns.list.length > 1) this.failover();
+      this.probe(now, nowMs);
+      return;
+    }
+    // One-way traffic to a live supernode: the wait doubles with each silence only our probe ended.
+    if (silentMs >= SN_SILENT_MS * sl.backoff() && !sl.probed) {
+      ctx.log(LogLevel.INFO, `supernode [${sns.cur.text}] silent for ${silentMs} ms: registering again`);
+      sl.probed = true;
+      this.probe(now, nowMs);
+    }
+  }
+
+  /** Our underlay address changed (timers.ts): register from the new one at once, and punch every peer anew. */
+  onAddressChange(now: number, nowMs: number, from: string | undefined, to: string | undefined): void {
+    const ctx = this.ctx;
+    ctx.log(
+      LogLevel.NORMAL,
+      `local address towards the supernode changed: ${from ?? 'none'} -> ${to ?? 'none'}; registering again`,
+    );
+    this.peers.dropAllKnown();
+    if (to !== undefined) this.probe(now, nowMs);
+  }
+
+  /** REGISTER_SUPER to the current supernode now, remembered as a probe whose ACK is awaited. */
+  private probe(now: number, nowMs: number): void {
+    this.sns.wait = 1;
+    this.sendRegisterSuper();
+    this.probeAtMs = nowMs;
+    this.probeTx = this.ctx.traffic.txSup;
+    this.requeryOnAck = true;
+    this.lastRegisterReq = now;
   }
 
   /** Closes and re-opens the main socket (multi-NAT set-ups can get stuck, edge_utils.c). */
@@ -463,6 +541,13 @@ export class Registration {
     }
     sns.wait = 0;
     this.supAttempts = this.ctx.config.tcp ? SUP_ATTEMPTS_TCP : SUP_ATTEMPTS;
+    ctx.snAnswers++;
+    this.probeAtMs = -1;
+    if (this.requeryOnAck) {
+      // A new or restarted supernode: ask it for the peers we still reach through it.
+      this.requeryOnAck = false;
+      this.peers.requery();
+    }
     if (ctx.ownMac !== NULL_MAC) {
       const first = ctx.lastSup === 0;
       if (first) {
@@ -527,6 +612,7 @@ export class Registration {
       return;
     }
     this.snPong = true;
+    ctx.snAnswers++;
     s.lastSeen = now;
     s.uptime = pi.uptime;
     const nul = pi.version.indexOf(0);

@@ -299,6 +299,7 @@ export class SendPath {
       } else {
         this.traffic.txP2p++;
         this.traffic.txP2pBytes += total;
+        peer.txDirect++;
         this.udpSend(out, off, total, peer.addr, peer.ip4);
         return;
       }

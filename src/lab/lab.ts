@@ -1,4 +1,7 @@
 // The Lab: namespaces, veth links, the "internet" bridge, hosts and NAT routers, its processes and their teardown.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   cleanupLeftovers,
   listNamespaces,
@@ -81,6 +84,8 @@ export class Lab implements NamespaceRunner {
   private readonly firewall: Firewall;
   private linkCounter = 0;
   private destroyed = false;
+  /** A temporary directory for the state files of the processes the lab starts (removed by destroy). */
+  private readonly stateDir = mkdtempSync(join(tmpdir(), 'tsn2n-lab-state-'));
   private internetReady = false;
 
   private constructor(prefix: string, log: (line: string) => void, firewall: Firewall) {
@@ -142,7 +147,10 @@ export class Lab implements NamespaceRunner {
   /** Starts a long-running process inside a namespace; it is stopped by `destroy()`. */
   spawn(name: string, ns: string, argv: readonly string[], opts: SpawnOptions = {}): LabProcess {
     if (this.destroyed) throw new LabError('lab already destroyed');
-    const p = spawnInNamespace(name, ns, argv, opts);
+    // Edges started without --state-file keep their token in the lab's own directory (one per process name, so a
+    // restarted process finds its own), never in the host's /var/lib/tsn2n.
+    const env = { TSN2N_STATE_DIR: join(this.stateDir, name), ...opts.env };
+    const p = spawnInNamespace(name, ns, argv, { ...opts, env });
     this.processes.push(p);
     return p;
   }
@@ -327,6 +335,7 @@ export class Lab implements NamespaceRunner {
     this.destroyed = true;
     for (const p of this.processes) if (p.alive()) killNow(p.pid);
     for (const ns of [...this.namespaces].reverse()) removeNamespaceSync(ns);
+    rmSync(this.stateDir, { recursive: true, force: true });
     untrackLab(this);
   }
 

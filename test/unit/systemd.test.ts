@@ -99,7 +99,10 @@ describe('deploy/systemd unit contents', () => {
   it('edge: Type=notify, one capability, /dev/net/tun only, ordered before kubelet and the runtimes', () => {
     const d = directives('tsn2n-edge@.service');
     expect(d.get('Type')).toEqual(['notify']);
-    expect(d.get('ExecStart')).toEqual([`${INSTALLED_BIN} edge %d/edge.conf`]);
+    expect(d.get('ExecStart')).toEqual([
+      `${INSTALLED_BIN} edge %d/edge.conf --state-file /var/lib/tsn2n/%i.state`,
+    ]);
+    expect(d.get('StateDirectory')).toEqual(['tsn2n']);
     expect(d.get('LoadCredential')).toEqual(['edge.conf:/etc/tsn2n/%i.conf']);
     expect(d.get('CapabilityBoundingSet')).toEqual(['CAP_NET_ADMIN']);
     expect(d.get('AmbientCapabilities')).toEqual(['CAP_NET_ADMIN']);
