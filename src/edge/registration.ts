@@ -138,9 +138,11 @@ export class Registration {
         if (!all && sn.addr !== undefined) continue;
         if (sn.purgeable) continue; // learned entries are numeric already
         try {
-          const address = await ctx.deps.resolve(sn.host);
+          // A dual-stack socket takes either family (the system's order), an IPv4 one (or -S2) only IPv4.
+          const family = ctx.udp?.local.family === 6 && !ctx.config.tcp ? 0 : 4;
+          const address = await ctx.deps.resolve(sn.host, family);
           if (sn.addr === undefined || sn.addr.address !== address) {
-            setSupernodeAddr(sn, { family: 4, address, port: sn.port });
+            setSupernodeAddr(sn, { family: address.includes(':') ? 6 : 4, address, port: sn.port });
           }
         } catch (err) {
           failed = true;
