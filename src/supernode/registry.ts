@@ -1,6 +1,6 @@
 // Edge registration (spec §9.1): REGISTER_SUPER → ACK/NAK, UNREGISTER_SUPER, relayed NAKs, expiry, auto-IP glue.
 import type { HeaderKeyUsed } from '../transform/header.js';
-import type { SockAddr } from '../util/ip.js';
+import { type SockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { type Mac, macToString, NULL_MAC } from '../util/mac.js';
 import { communityBytes, communityName } from '../wire/common.js';
@@ -37,7 +37,7 @@ export function edgeInfo(comm: Community, e: SnPeer): EdgeInfo {
   return {
     community: comm.isFederation ? '-/-' : comm.name,
     mac: e.mac === NULL_MAC ? '' : macToString(e.mac).toUpperCase(),
-    sockaddr: e.addr ? `${e.addr.address}:${e.addr.port}` : '',
+    sockaddr: e.addr ? sockAddrToString(e.addr) : '',
     ip4addr: e.devAddr === 0 ? '' : `${ipText(e.devAddr)}/${e.devBits}`,
     desc: communityName(e.desc),
   };
