@@ -28,6 +28,11 @@ export interface SupernodeEntry {
   addr: SockAddr | undefined;
   /** `addr` as IPv4 u32 (-1 for none or IPv6), for allocation-free sends. */
   ip4: number;
+  /**
+   * The same supernode's IPv4 address when `addr` is IPv6 and the name has an A record too: a dual-stack edge
+   * sends its forwarded REGISTERs there as well when IPv6 P2P did not come up (peer-table.ts: the IPv4 fallback).
+   */
+  alt4: SockAddr | undefined;
   mac: Mac;
   /** False for `-l` entries (n2n: SN_UNPURGEABLE). */
   purgeable: boolean;
@@ -54,6 +59,7 @@ export function newSupernodeEntry(
     port,
     addr: undefined,
     ip4: -1,
+    alt4: undefined,
     mac: NULL_MAC,
     purgeable,
     selection: CRITERION_DEFAULT,
