@@ -127,7 +127,7 @@ async function openTapDevice(o: TapOpenOptions): Promise<TapDevice> {
 /** The local address the kernel would use towards `to` (a connected UDP socket sends nothing). */
 function localAddressFor(to: SockAddr): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = createSocket('udp4');
+    const s = createSocket(to.family === 6 ? 'udp6' : 'udp4');
     s.once('error', () => {
       s.close();
       resolve(undefined);

@@ -2,6 +2,7 @@
 // edges on IPv6 are told IPv6 sockets (3.1.1 edges, on IPv4, never are).
 import { describe, expect, it } from 'vitest';
 import { parseEdgeArgs } from '../../src/cli/edge.js';
+import { autoMss, maxTapIpPacket, n2nOverheadBytes, UNDERLAY_IPV6_EXTRA_BYTES } from '../../src/edge/mss.js';
 import { resolveEdgeOptions } from '../../src/edge/options.js';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES, SockAddrCache } from '../../src/io/sockaddr.js';
 import { openUdp, openUdpAnyFamily } from '../../src/io/udp.js';
@@ -11,7 +12,7 @@ import { Reader } from '../../src/util/bytes.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { ipFamilyOf, parseHostPort, type SockAddr, splitBindSpec } from '../../src/util/ip.js';
 import { readSock, SOCK_IPV6_BYTES, writeSock } from '../../src/wire/sock.js';
-import { Flags, MsgType } from '../../src/wire/types.js';
+import { Flags, MsgType, TransformId } from '../../src/wire/types.js';
 import { makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
 
 const V6: SockAddr = { family: 6, address: '2001:db8::1:2', port: 7654 };
@@ -314,5 +315,18 @@ describe('one dual-stack socket (io/udp-native.ts, io/udp.ts)', () => {
       ds.close();
       p4.close();
     }
+  });
+});
+
+describe('--mss-clamp=auto over an IPv6 underlay', () => {
+  it('counts the 40-byte outer header and the 20-byte relayed sender socket', () => {
+    const v6 = n2nOverheadBytes(TransformId.CHACHA20, false, true);
+    // Relayed PACKET with an IPv6 sock: 24 + 12 + 20 + 2 = 58, the ChaCha20 IV 16, and the 20 bytes by which
+    // the IPv6 header outgrows the IPv4 one (maxTapIpPacket subtracts IPv4/UDP's 28).
+    expect(v6).toBe(58 + 16 + 20);
+    expect(v6 - n2nOverheadBytes(TransformId.CHACHA20, false)).toBe(UNDERLAY_IPV6_EXTRA_BYTES);
+    // Path 1500 − 40 IPv6 − 8 UDP − 74 − 14 Ethernet = 1364 for the inner IP packet.
+    expect(maxTapIpPacket(1500, 1500, v6)).toBe(1364);
+    expect(autoMss(1500, 1500, v6, false)).toBe(1324);
   });
 });
