@@ -334,6 +334,8 @@ void InitFrames(Napi::Env env, Napi::Object exports) {
   exports.Set("writeFrames", Napi::Function::New(env, WriteFrames, "writeFrames"));
   exports.Set("readFrames", Napi::Function::New(env, ReadFramesJs, "readFrames"));
   exports.Set("ADDR_STRIDE", Napi::Number::New(env, kAddrStride));
+  // EncodeAddr hands IPv4-mapped sources of a dual-stack socket over as IPv4 entries (JS opens one only then).
+  exports.Set("ADDR_V4_MAPPED_AS_V4", Napi::Boolean::New(env, true));
 }
 
 }  // namespace tsn2n

@@ -283,6 +283,10 @@ export function openNativeUdpAnyFamily(options: Omit<NativeUdpOptions, 'family'>
   if (address !== undefined && address !== '::') {
     return openNativeUdp({ ...options, family: address.includes(':') ? 6 : 4 });
   }
+  // An addon built before the IPv4-mapped handling would hand IPv4 peers over as IPv6 ones: IPv4 only then.
+  if (loadAddon().ADDR_V4_MAPPED_AS_V4 !== true) {
+    return openNativeUdp({ ...options, family: 4, address: '0.0.0.0' });
+  }
   try {
     return openNativeUdp({ ...options, family: 6, address: '::' });
   } catch (e) {
