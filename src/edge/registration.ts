@@ -8,7 +8,7 @@
 import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
 import type { Stamp } from '../transform/stamp.js';
-import { ipFamilyOf, type SockAddr, sockAddrToString } from '../util/ip.js';
+import { ipFamilyOf, type SockAddr, sameSockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { NULL_MAC } from '../util/mac.js';
 import type { Random } from '../util/random.js';
@@ -49,6 +49,7 @@ import {
   CRITERION_BAD,
   CRITERION_DEFAULT,
   CRITERION_GOOD,
+  canonicalAddr,
   criterionFromPong,
   newSupernodeEntry,
   type SupernodeEntry,
@@ -141,9 +142,9 @@ export class Registration {
           // A dual-stack socket takes either family (the system's order), an IPv4 one (or -S2) only IPv4.
           const family = ctx.udp?.local.family === 6 && !ctx.config.tcp ? 0 : 4;
           const address = await ctx.deps.resolve(sn.host, family);
-          if (sn.addr === undefined || sn.addr.address !== address) {
-            setSupernodeAddr(sn, { family: address.includes(':') ? 6 : 4, address, port: sn.port });
-          }
+          const addr: SockAddr = { family: address.includes(':') ? 6 : 4, address, port: sn.port };
+          if (sn.addr === undefined || !sameSockAddr(sn.addr, canonicalAddr(addr)))
+            setSupernodeAddr(sn, addr);
           sn.alt4 = undefined;
           if (family === 0 && sn.addr?.family === 6 && ipFamilyOf(sn.host) === 0) {
             // A name on IPv6: its IPv4 address too, for the IPv4 P2P fallback (none is no error).

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEdgeArgs } from '../../src/cli/edge.js';
 import { autoMss, maxTapIpPacket, n2nOverheadBytes, UNDERLAY_IPV6_EXTRA_BYTES } from '../../src/edge/mss.js';
 import { resolveEdgeOptions } from '../../src/edge/options.js';
+import { canonicalAddr, newSupernodeEntry, setSupernodeAddr } from '../../src/edge/supernodes.js';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES, SockAddrCache } from '../../src/io/sockaddr.js';
 import { openUdp, openUdpAnyFamily } from '../../src/io/udp.js';
 import { openNativeUdp, openNativeUdpAnyFamily } from '../../src/io/udp-native.js';
@@ -328,5 +329,15 @@ describe('--mss-clamp=auto over an IPv6 underlay', () => {
     // Path 1500 − 40 IPv6 − 8 UDP − 74 − 14 Ethernet = 1364 for the inner IP packet.
     expect(maxTapIpPacket(1500, 1500, v6)).toBe(1364);
     expect(autoMss(1500, 1500, v6, false)).toBe(1324);
+  });
+});
+
+describe('edge: supernode addresses', () => {
+  it('keeps IPv6 text canonical, so datagrams from the supernode are matched to it', () => {
+    const sn = newSupernodeEntry('[2001:DB8:6:0::1]:7654', '2001:DB8:6:0::1', 7654, false);
+    setSupernodeAddr(sn, { family: 6, address: '2001:DB8:6:0::1', port: 7654 });
+    expect(sn.addr).toEqual({ family: 6, address: '2001:db8:6::1', port: 7654 });
+    expect(sn.ip4).toBe(-1);
+    expect(canonicalAddr(V4)).toBe(V4);
   });
 });
