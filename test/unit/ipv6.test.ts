@@ -2,9 +2,11 @@
 // edges on IPv6 are told IPv6 sockets (3.1.1 edges, on IPv4, never are).
 import { describe, expect, it } from 'vitest';
 import { parseEdgeArgs } from '../../src/cli/edge.js';
+import { Edge } from '../../src/edge/index.js';
 import { autoMss, maxTapIpPacket, n2nOverheadBytes, UNDERLAY_IPV6_EXTRA_BYTES } from '../../src/edge/mss.js';
 import { resolveEdgeOptions } from '../../src/edge/options.js';
 import { canonicalAddr, newSupernodeEntry, setSupernodeAddr } from '../../src/edge/supernodes.js';
+import { MemoryTap } from '../../src/io/memory.js';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES, SockAddrCache } from '../../src/io/sockaddr.js';
 import { openUdp, openUdpAnyFamily } from '../../src/io/udp.js';
 import { openNativeUdp, openNativeUdpAnyFamily } from '../../src/io/udp-native.js';
@@ -12,8 +14,10 @@ import { resolveSupernodeOptions } from '../../src/supernode/options.js';
 import { Reader } from '../../src/util/bytes.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { ipFamilyOf, parseHostPort, type SockAddr, splitBindSpec } from '../../src/util/ip.js';
+import { decodeMessage } from '../../src/wire/messages.js';
 import { readSock, SOCK_IPV6_BYTES, writeSock } from '../../src/wire/sock.js';
 import { Flags, MsgType, TransformId } from '../../src/wire/types.js';
+import { FakeSupernode, ipv4Frame, makeWorld } from './edge-harness.js';
 import { makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
 
 const V6: SockAddr = { family: 6, address: '2001:db8::1:2', port: 7654 };
@@ -339,5 +343,52 @@ describe('edge: supernode addresses', () => {
     expect(sn.addr).toEqual({ family: 6, address: '2001:db8:6::1', port: 7654 });
     expect(sn.ip4).toBe(-1);
     expect(canonicalAddr(V4)).toBe(V4);
+  });
+});
+
+describe('edge: IPv4 fallback of a dual-stack edge', () => {
+  it('sends the forwarded REGISTER through the supernode name’s IPv4 address only from the second query round', async () => {
+    const w = makeWorld();
+    const sn = new FakeSupernode(w, '2001:db8::1', SN_PORT, { community: 'dual' });
+    // The same supernode's IPv4 address: here only a socket that records what reaches it.
+    const seen: Buffer[] = [];
+    const v4 = w.net.open('192.0.2.1', SN_PORT);
+    v4.onDatagram((d) => seen.push(Buffer.from(d)));
+    const tap = new MemoryTap();
+    const deps = {
+      ...w.deps('2001:db8::a', tap, 5),
+      resolve: async (_h: string, family?: 0 | 4 | 6) => (family === 4 ? '192.0.2.1' : '2001:db8::1'),
+    };
+    const round = 3;
+    const edge = new Edge(
+      {
+        community: 'dual',
+        supernodes: [`sn.test:${SN_PORT}`],
+        address: '10.1.0.1/24',
+        mac: '02:00:00:00:00:0a',
+        registerInterval: round,
+      },
+      deps,
+    );
+    await edge.start();
+    try {
+      await w.settle();
+      expect(sn.edges.size).toBe(1);
+      const peer = 0x02_00_00_00_00_0b;
+      const registersFor = (): number =>
+        seen.filter((d) => {
+          const m = decodeMessage(d, 0, d.length);
+          return m.type === MsgType.REGISTER && m.body.dstMac === peer;
+        }).length;
+      tap.inject(ipv4Frame(peer, 0x02_00_00_00_00_0a, '10.1.0.1', '10.1.0.2', 20));
+      await w.settle();
+      expect(registersFor()).toBe(0);
+      await w.advance(round + 1);
+      tap.inject(ipv4Frame(peer, 0x02_00_00_00_00_0a, '10.1.0.1', '10.1.0.2', 20));
+      await w.settle();
+      expect(registersFor()).toBe(1);
+    } finally {
+      await edge.stop();
+    }
   });
 });
