@@ -14,7 +14,8 @@ import { resolveSupernodeOptions } from '../../src/supernode/options.js';
 import { Reader } from '../../src/util/bytes.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { ipFamilyOf, parseHostPort, type SockAddr, splitBindSpec } from '../../src/util/ip.js';
-import { decodeMessage } from '../../src/wire/messages.js';
+import { communityBytes } from '../../src/wire/common.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/messages.js';
 import { readSock, SOCK_IPV6_BYTES, writeSock } from '../../src/wire/sock.js';
 import { Flags, MsgType, TransformId } from '../../src/wire/types.js';
 import { FakeSupernode, ipv4Frame, makeWorld } from './edge-harness.js';
@@ -389,6 +390,67 @@ describe('edge: IPv4 fallback of a dual-stack edge', () => {
       expect(registersFor()).toBe(1);
     } finally {
       await edge.stop();
+    }
+  });
+});
+
+describe('edge: IPv6 preferred between dual-stack peers', () => {
+  it('a peer known over IPv6 is not moved by its datagrams over IPv4', async () => {
+    const w = makeWorld();
+    const sn = new FakeSupernode(w, '2001:db8::1', SN_PORT, { community: 'pref' });
+    const base = { community: 'pref', supernodes: [`[2001:db8::1]:${SN_PORT}`] };
+    const A_PORT = 50010;
+    const a = w.edge('2001:db8::a', {
+      ...base,
+      address: '10.1.0.1/24',
+      mac: '02:00:00:00:00:0a',
+      localPort: A_PORT,
+    });
+    const b = w.edge('2001:db8::b', { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' });
+    const MAC_A = 0x02_00_00_00_00_0a;
+    const MAC_B = 0x02_00_00_00_00_0b;
+    await a.edge.start();
+    await b.edge.start();
+    try {
+      await w.settle();
+      expect(sn.edges.size).toBe(2);
+      const knownB = () => a.edge.peerTables().known.find((p) => p.mac === MAC_B);
+      for (let i = 0; i < 5 && knownB() === undefined; i++) {
+        a.tap.inject(ipv4Frame(MAC_B, MAC_A, '10.1.0.1', '10.1.0.2', 20));
+        b.tap.inject(ipv4Frame(MAC_A, MAC_B, '10.1.0.2', '10.1.0.1', 20));
+        await w.advance(1);
+      }
+      const bPort = knownB()?.addr.port ?? 0;
+      expect(knownB()?.addr).toEqual({ family: 6, address: '2001:db8::b', port: bPort });
+      // B's REGISTER as if it came over IPv4 (LAN discovery, an older path).
+      const reg = Buffer.alloc(256);
+      const len = encodeMessage(
+        {
+          type: MsgType.REGISTER,
+          common: { ttl: 2, type: MsgType.REGISTER, flags: 0, community: communityBytes('pref') },
+          body: {
+            // Above every cookie kind, so the socket check runs within the same second.
+            cookie: 0x7fff_ffff,
+            srcMac: MAC_B,
+            dstMac: MAC_A,
+            devAddr: { addr: 0, bitlen: 0 },
+            desc: new Uint8Array(16),
+          },
+        },
+        reg,
+        0,
+      );
+      w.net.inject(
+        { family: 4, address: '192.0.2.11', port: 40000 },
+        { family: 6, address: '2001:db8::a', port: A_PORT },
+        reg.subarray(0, len),
+      );
+      await w.settle();
+      expect(knownB()?.addr).toEqual({ family: 6, address: '2001:db8::b', port: bPort });
+      expect(a.logger.lines.join('\n')).not.toMatch(/changed/);
+    } finally {
+      await a.edge.stop();
+      await b.edge.stop();
     }
   });
 });
