@@ -10,9 +10,8 @@ import { advance, type Env, makeEnv, startSn, WireEdge } from './supernode-harne
 
 const MAC_A = 0x02_00_00_00_00_aa;
 const MAC_B = 0x02_00_00_00_00_bb;
-const MAC_X = 0x02_00_00_00_00_ee;
-const A_SOCK = { family: 4, address: '10.1.0.1', port: 41001 };
-const THIEF_SOCK = { family: 4, address: '10.66.0.66', port: 41066 };
+const A_SOCK = { family: 4 as const, address: '10.1.0.1', port: 41001 };
+const THIEF_SOCK = { family: 4 as const, address: '10.66.0.66', port: 41066 };
 const payload = Uint8Array.from({ length: 64 }, (_, i) => i);
 
 /** Where the supernode has edge `mac` of `community`. */
@@ -216,7 +215,7 @@ const EA = 0x02_00_00_00_00_0a;
 const EB = 0x02_00_00_00_00_0b;
 const A_HOST = '192.0.2.1';
 const B_HOST = '192.0.2.2';
-const FORGER = { family: 4, address: '192.0.2.66', port: 50066 };
+const FORGER = { family: 4 as const, address: '192.0.2.66', port: 50066 };
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

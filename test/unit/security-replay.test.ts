@@ -4,7 +4,7 @@ import type { Edge } from '../../src/edge/index.js';
 import type { MemoryDatagram } from '../../src/io/memory.js';
 import type { Supernode } from '../../src/supernode/index.js';
 import { decryptHeader, encryptHeader, headerLength, staticHeaderKeys } from '../../src/transform/header.js';
-import { STAMP_RECENT, type Stamp, StampGenerator, StampRecord } from '../../src/transform/stamp.js';
+import { STAMP_RECENT, type Stamp, StampGenerator, type StampRecord } from '../../src/transform/stamp.js';
 import { FakeClock } from '../../src/util/clock.js';
 import { communityBytes } from '../../src/wire/common.js';
 import { createPacketHeaderView, readPacketHeader } from '../../src/wire/packet.js';
