@@ -260,6 +260,9 @@ export class Registry {
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
+      // Stricter than C (which starts from now − 16 s): the creating registration's stamp is the first one
+      // seen, so a copy of it replayed at once is refused too.
+      if (comm.he === HeState.ENABLED) ctx.stamps.verify(ctx.rxStamp, n.stamp, false);
       n.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;
       n.devBits = reg.devAddr.bitlen;

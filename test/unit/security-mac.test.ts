@@ -158,6 +158,8 @@ describe('supernode: user/password community (-c with users)', () => {
     a.registerSuper();
     env.net.flush();
     expect(where(sn, 'netleo', MAC_A)).toEqual(A_SOCK);
+    // Later senders' stamps must be newer than A's (one fake clock for all).
+    env.clock.advance(1);
     return { env, sn, logan };
   }
 

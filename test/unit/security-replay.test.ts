@@ -121,6 +121,22 @@ describe('supernode: replayed -H datagrams', () => {
     expect(b.ofType(MsgType.PACKET)).toHaveLength(3);
   });
 
+  it('drops a copy of the registration that created the edge (C starts the record at now − 16 s and takes it)', async () => {
+    const env = makeEnv();
+    env.files[LIST_PATH] = LIST;
+    const sn = await startSn(env, { communityFile: LIST_PATH });
+    const a = new WireEdge(env, '10.2.0.1', { community: COMMUNITY, mac: 0x02_00_00_00_00_aa, he: true });
+    const first = a.send({
+      type: MsgType.REGISTER_SUPER,
+      common: a.common(MsgType.REGISTER_SUPER),
+      body: a.registerSuperBody(),
+    });
+    a.sendRaw(first);
+    env.net.flush();
+    expect(a.ofType(MsgType.REGISTER_SUPER_ACK)).toHaveLength(1);
+    expect(sn.stats.drops.stamp).toBe(1);
+  });
+
   it('drops a replayed REGISTER_SUPER (no jitter for registrations) and keeps the edge where it is', async () => {
     const { env, sn, a } = await heEdges();
     const reg = a.send({
