@@ -1,6 +1,17 @@
 // Security (issue 13 item 5): community isolation through a real open-mode supernode, and management ports closed to other hosts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, type LabHost, type LabProcess, mgmtRead, ping, waitForPing } from '../../src/lab/index.js';
+import {
+  type Lab,
+  type LabHost,
+  type LabProcess,
+  mgmtRead,
+  ping,
+  sleep,
+  waitForPing,
+} from '../../src/lab/index.js';
 import {
   assertAlive,
   EDGE_MGMT_PORT,
@@ -11,6 +22,7 @@ import {
   SN_ADDR,
   SN_IP,
   SN_MGMT_PORT,
+  SN_PORT,
   segmentTopology,
   snStats,
   startEdge,
@@ -202,5 +214,122 @@ describe.skipIf(gate.skip)('security: isolation and management exposure (open-mo
       `http://127.0.0.1:${SN_MGMT_PORT}/metrics`,
     ]);
     expect(metrics.stdout).toMatch(/^tsn2n_/m);
+  });
+});
+
+// ---------------------------------------------------------------- replay through a man in the middle
+
+const RA_IP = '10.87.0.1';
+const RB_IP = '10.87.0.2';
+const MITM_IP = '203.0.113.67';
+/** A replayed copy is sent this long after the original: far outside the 160 ms jitter. */
+const REPLAY_LATE_MS = 1000;
+const RELAY_PINGS = 20;
+
+/**
+ * A UDP relay the edges use as their supernode: every datagram is passed on, then sent again at once (same
+ * stamp) and once more REPLAY_LATE_MS later (an older stamp), both ways. 'STOP' from loopback ends it and prints
+ * its counts.
+ */
+const RELAY_SCRIPT = `
+const dgram=require('dgram');const [port,snHost,snPort,lateMs]=[Number(process.argv[1]),process.argv[2],Number(process.argv[3]),Number(process.argv[4])];
+const front=dgram.createSocket('udp4');const ups=new Map();const c={passed:0,copies:0,timers:new Set()};
+const thrice=(sock,m,p,h)=>{sock.send(m,p,h);sock.send(m,p,h);c.passed++;c.copies+=2;
+ const t=setTimeout(()=>{c.timers.delete(t);sock.send(m,p,h)},lateMs);c.timers.add(t)};
+front.on('message',(m,r)=>{
+ if(r.address==='127.0.0.1'&&m.toString()==='STOP'){for(const t of c.timers)clearTimeout(t);
+  process.stdout.write(JSON.stringify({passed:c.passed,copies:c.copies})+'\\n');process.exit(0)}
+ const key=r.address+':'+r.port;let up=ups.get(key);
+ if(!up){up=dgram.createSocket('udp4');up.bind(0);up.on('message',(m2)=>thrice(front,m2,r.port,r.address));ups.set(key,up)}
+ thrice(up,m,snPort,snHost)});
+front.bind(port);`;
+
+async function snDrops(lab: Lab, ns: string): Promise<Record<string, number>> {
+  // C 3.1.1 (E2E_SUPERNODE_CMD) has no HTTP server: no figures then.
+  const r = await lab.run(ns, ['curl', '-s', '-m', '5', `http://127.0.0.1:${SN_MGMT_PORT}/metrics`], {
+    check: false,
+  });
+  const out: Record<string, number> = {};
+  for (const m of r.stdout.matchAll(/^tsn2n_supernode_drops_total\{reason="(\w+)"\} (\d+)/gm))
+    out[m[1]] = Number(m[2]);
+  return out;
+}
+
+describe.skipIf(gate.skip)('security: replayed -H datagrams from a man in the middle', () => {
+  let lab: Lab;
+  let dir: string;
+
+  beforeAll(async () => {
+    lab = await newLab();
+    dir = mkdtempSync(join(tmpdir(), 'tsn2n-e2e-'));
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (lab) expect(lab.remaining()).toEqual([]);
+  });
+
+  it('every datagram to and from the supernode replayed at once and 1 s later: no duplicate reaches a TAP, each is counted', async () => {
+    const t = await segmentTopology(lab, ['ra', 'rb']);
+    const mitm = await lab.publicHost('mitm', `${MITM_IP}/24`);
+    const file = join(dir, 'community.list');
+    writeFileSync(file, 'replayh\n');
+    const sn = await startSupernode(lab, t.sn, ['-c', file]);
+    const relay = lab.runNode(
+      mitm.ns,
+      RELAY_SCRIPT,
+      [String(SN_PORT), SN_IP, String(SN_PORT), String(REPLAY_LATE_MS)],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    await sleep(500);
+    // -S1: no P2P, so every frame crosses the relay.
+    const cfg = {
+      community: 'replayh',
+      supernodes: [`${MITM_IP}:${SN_PORT}`],
+      cipher: 4,
+      headerEncryption: true,
+      extra: ['-S1'],
+    };
+    const [ra, rb] = t.edges;
+    const ea = startEdge(lab, ra, edgeArgs({ ...cfg, address: `${RA_IP}/24` }));
+    const eb = startEdge(lab, rb, edgeArgs({ ...cfg, address: `${RB_IP}/24` }));
+    try {
+      expect(await waitForPing(lab, ra.ns, RB_IP, UP_TIMEOUT_S), 'no ping through the relay').toBeDefined();
+      const r = await lab.run(
+        ra.ns,
+        ['ping', '-n', '-c', String(RELAY_PINGS), '-i', '0.1', '-W', '2', RB_IP],
+        { check: false, timeoutMs: 30_000 },
+      );
+      // Let the late copies of the last pings arrive.
+      await sleep(REPLAY_LATE_MS + 500);
+      const received = Number(r.stdout.match(/(\d+) received/)?.[1] ?? 0);
+      const dups = (r.stdout.match(/DUP!/g) ?? []).length;
+      const snD = await snDrops(lab, t.sn.ns);
+      // C 3.1.1 (E2E_EDGE_CMD) has no `drops` command: no figures then.
+      const aD = await edgeDrops(lab, ra.ns).catch(() => ({}) as Record<string, number>);
+      const bD = await edgeDrops(lab, rb.ns).catch(() => ({}) as Record<string, number>);
+      await lab.runNode(
+        mitm.ns,
+        "require('dgram').createSocket('udp4').send('STOP',Number(process.argv[1]),'127.0.0.1',()=>process.exit(0))",
+        [String(SN_PORT)],
+      );
+      const counts = JSON.parse((await relay).stdout.trim()) as { passed: number; copies: number };
+      figure(
+        'security (replay through a man in the middle, -H)',
+        `relay passed ${counts.passed} datagrams and sent ${counts.copies} replayed copies; ` +
+          `ping ${received}/${RELAY_PINGS}, ${dups} DUP!; stamp drops: supernode ${snD.stamp ?? 0}, edge a ${aD.rxStamp ?? 0}, edge b ${bD.rxStamp ?? 0}`,
+      );
+      expect(received).toBe(RELAY_PINGS);
+      expect(dups).toBe(0);
+      // Every ping and reply crossed the supernode twice (in and out), each time with two copies at once and a late one.
+      expect(snD.stamp ?? 0).toBeGreaterThanOrEqual(2 * 2 * RELAY_PINGS);
+      expect((aD.rxStamp ?? 0) + (bD.rxStamp ?? 0)).toBeGreaterThanOrEqual(2 * 2 * RELAY_PINGS);
+      assertAlive(sn, ea, eb);
+    } finally {
+      await Promise.all([ea.stop(), eb.stop()]);
+    }
   });
 });
