@@ -148,7 +148,9 @@ describe.skipIf(gate.skip)('security: isolation and management exposure (open-mo
         check: false,
       }),
     ]);
-    // The attacker writes community Y into PACKETs sent straight to x1's socket.
+    // The attacker writes community Y into PACKETs sent straight to x1's socket. (Y's multicast discovery
+    // REGISTERs on the shared segment land in the same counter, hence a difference of at least FORGED.)
+    const dropsBefore = (await edgeDrops(lab, x1.ns)).rxCommunity ?? 0;
     await lab.runNode(
       attacker.ns,
       FORGE_SCRIPT,
@@ -173,7 +175,7 @@ describe.skipIf(gate.skip)('security: isolation and management exposure (open-mo
     expect(after.map((a) => a[1])).toEqual(before.map((b) => b[1]));
     // Y's ARP requests did go out, to Y's other edge.
     expect(snAfter.broadcast).toBeGreaterThan(snBefore.broadcast);
-    expect(drops.rxCommunity).toBe(FORGED);
+    expect((drops.rxCommunity ?? 0) - dropsBefore).toBeGreaterThanOrEqual(FORGED);
     assertAlive(sn, ...edges);
   });
 
