@@ -294,7 +294,9 @@ export class Registry {
     // EDGE_MOVE_MIN_SECONDS. Without authentication (-M, or scheme 0) anyone may move an edge — that is how
     // roaming works — so this bounds how often a flood of claims can bounce its traffic around; a genuine
     // address change is one move. Refused silently: the edge retries, and a NAK would say "MAC in use".
-    if (moving && now - e.lastMove < EDGE_MOVE_MIN_SECONDS) return { status: Update.MOVE_LIMIT, answer };
+    // Registrations relayed by a federation member (skipAdd) are not claims: the edge went to that supernode.
+    if (moving && !skipAdd && now - e.lastMove < EDGE_MOVE_MIN_SECONDS)
+      return { status: Update.MOVE_LIMIT, answer };
     if (rekey) {
       comm.edges.delete(e.mac);
       e.mac = reg.edgeMac;

@@ -6,7 +6,16 @@ import { EDGE_MOVE_MIN_SECONDS } from '../../src/supernode/timers.js';
 import { binToAscii, generatePublicKey, userPrivateKey } from '../../src/transform/auth.js';
 import { MsgType } from '../../src/wire/types.js';
 import { ipv4Frame, makeWorld, realSupernode, type TestNode, type World } from './edge-harness.js';
-import { advance, type Env, makeEnv, startSn, WireEdge } from './supernode-harness.js';
+import {
+  advance,
+  type Env,
+  makeEnv,
+  SN_IP,
+  SN_IP2,
+  SN_PORT,
+  startSn,
+  WireEdge,
+} from './supernode-harness.js';
 
 const MAC_A = 0x02_00_00_00_00_aa;
 const MAC_B = 0x02_00_00_00_00_bb;
@@ -122,6 +131,35 @@ describe('supernode: REGISTER_SUPER claiming a registered MAC from another socke
   });
 });
 
+describe('supernode: the move limit and the federation', () => {
+  it('an edge that just moved and then goes to another supernode is handed over at once (relays are no claims)', async () => {
+    const env = makeEnv();
+    const sn1 = await startSn(env, {
+      mac: 0x02_00_00_00_01_01,
+      federation: 'fed',
+      peers: [`${SN_IP2}:${SN_PORT}`],
+    });
+    const sn2 = await startSn(
+      env,
+      { mac: 0x02_00_00_00_02_02, federation: 'fed', peers: [`${SN_IP}:${SN_PORT}`] },
+      SN_IP2,
+    );
+    advance(env, 11);
+    const { thief: moved } = trio(env, 'open', true);
+    moved.registerSuper();
+    env.net.flush();
+    expect(where(sn1, 'open', MAC_A)).toEqual(THIEF_SOCK);
+    // Within the same second it registers at sn2, which relays the registration to sn1.
+    moved.supernode = { family: 4, address: SN_IP2, port: SN_PORT };
+    moved.registerSuper();
+    env.net.flush();
+    expect(moved.ofType(MsgType.REGISTER_SUPER_ACK)).toHaveLength(2);
+    expect(where(sn1, 'open', MAC_A)).toBeUndefined();
+    expect(where(sn2, 'open', MAC_A)).toEqual(THIEF_SOCK);
+    expect(sn1.stats.drops[DropReason.MOVE_LIMIT]).toBe(0);
+  });
+});
+
 describe('supernode: PACKET claiming a registered MAC from another socket', () => {
   it('never moves the edge; if relayed at all, the receiver sees the real sender', async () => {
     const env = makeEnv();
@@ -215,8 +253,7 @@ describe('supernode: user/password community (-c with users)', () => {
 // ---------------------------------------------------------------- edge
 
 const COMMUNITY = 'macnet';
-const SN_HOST = '198.51.100.1';
-const SN_PORT = 7654;
+const SN_HOST = SN_IP;
 const EA = 0x02_00_00_00_00_0a;
 const EB = 0x02_00_00_00_00_0b;
 const A_HOST = '192.0.2.1';
