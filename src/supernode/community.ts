@@ -49,6 +49,8 @@ export class SnPeer {
   /** Seconds (Unix) of the last valid registration or answer; 0 = never. */
   lastSeen = 0;
   lastCookie = 0;
+  /** Seconds (Unix) of the last change of `addr` by a registration (registry.ts: the move limit); 0 = never. */
+  lastMove = 0;
   /** Preferred LAN socket from REGISTER_SUPER with the SOCKET flag (`edge -e`). */
   preferredSock: Sock | undefined;
   /** Set when the edge registered over TCP: everything for it goes over that connection. */

@@ -24,12 +24,20 @@ import type { SnContext } from './context.js';
 import type { Federation } from './federation.js';
 import type { Relay } from './relay.js';
 import { DropReason } from './stats.js';
-import { REG_LIFETIME_SECONDS, REGISTRATION_TIMEOUT_SECONDS } from './timers.js';
+import { EDGE_MOVE_MIN_SECONDS, REG_LIFETIME_SECONDS, REGISTRATION_TIMEOUT_SECONDS } from './timers.js';
 import type { Transport } from './transport.js';
 import type { EdgeInfo, UnregisterReason } from './types.js';
 
 /** Outcome of update_edge (sn_utils.c). */
-const Update = { NEW: 0, CHANGED: 1, SAME: 2, AUTH_FAIL: 3, LIMIT_COMMUNITY: 4, LIMIT_TOTAL: 5 } as const;
+const Update = {
+  NEW: 0,
+  CHANGED: 1,
+  SAME: 2,
+  AUTH_FAIL: 3,
+  LIMIT_COMMUNITY: 4,
+  LIMIT_TOTAL: 5,
+  MOVE_LIMIT: 6,
+} as const;
 type Update = (typeof Update)[keyof typeof Update];
 
 /** Event/management view of an edge. */
@@ -150,6 +158,7 @@ export class Registry {
     }
     if (status === Update.LIMIT_COMMUNITY) return DropReason.EDGE_LIMIT_COMMUNITY;
     if (status === Update.LIMIT_TOTAL) return DropReason.EDGE_LIMIT_TOTAL;
+    if (status === Update.MOVE_LIMIT) return DropReason.MOVE_LIMIT;
     if (status === Update.AUTH_FAIL) {
       this.sendNak(comm, m.common.community, reg.cookie, reg.edgeMac, from);
       return DropReason.AUTH;
@@ -252,6 +261,9 @@ export class Registry {
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
+      // Stricter than C (which starts from now − 16 s): the creating registration's stamp is the first one
+      // seen, so a copy of it replayed at once is refused too.
+      if (comm.he === HeState.ENABLED) ctx.stamps.verify(ctx.rxStamp, n.stamp, false);
       n.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;
       n.devBits = reg.devAddr.bitlen;
@@ -278,13 +290,22 @@ export class Registry {
     }
     const answer = this.auth.knownAuth(comm, e, reg.auth);
     if (answer === undefined) return { status: Update.AUTH_FAIL, answer: ZERO_AUTH };
+    const moving = !sameAddr(e.addr, from);
+    // Stricter than C (no limit there): a registered edge changes its socket at most once per
+    // EDGE_MOVE_MIN_SECONDS. Without authentication (-M, or scheme 0) anyone may move an edge — that is how
+    // roaming works — so this bounds how often a flood of claims can bounce its traffic around; a genuine
+    // address change is one move. Refused silently: the edge retries, and a NAK would say "MAC in use".
+    // Registrations relayed by a federation member (skipAdd) are not claims: the edge went to that supernode.
+    if (moving && !skipAdd && now - e.lastMove < EDGE_MOVE_MIN_SECONDS)
+      return { status: Update.MOVE_LIMIT, answer };
     if (rekey) {
       comm.edges.delete(e.mac);
       e.mac = reg.edgeMac;
       comm.edges.set(e.mac, e);
     }
     let status: Update = Update.SAME;
-    if (!sameAddr(e.addr, from)) {
+    if (moving) {
+      e.lastMove = now;
       e.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
       e.preferredSock = flags & Flags.SOCKET ? reg.sock : undefined;
       this.transport.bindConn(comm, e);

@@ -40,6 +40,8 @@ export const DropReason = {
   EDGE_LIMIT_COMMUNITY: 'edge_limit_community',
   /** A new edge refused: the supernode is full. */
   EDGE_LIMIT_TOTAL: 'edge_limit_total',
+  /** A registered edge's socket changed again sooner than EDGE_MOVE_MIN_SECONDS after the last change. */
+  MOVE_LIMIT: 'move_limit',
   /** A new community refused: too many communities. */
   COMMUNITY_LIMIT: 'community_limit',
   /** A new federation member or association not remembered: table full. */
