@@ -44,7 +44,7 @@ const ZERO_DESC_TEXT = bytesText(new Uint8Array(DESC_BYTES));
  */
 let nextSerial = 1;
 
-export class SnPeer {
+export class SnPeer implements StampRecord {
   /** Unique per process: a map key while the MAC is unknown. */
   readonly serial = nextSerial++;
   mac: Mac;
@@ -69,14 +69,26 @@ export class SnPeer {
   purgeable = true;
   /** Federation only: the `-l` text, for re-resolution. */
   hostSpec: string | undefined;
-  readonly stamp: StampRecord;
+  /**
+   * Its stamp record (spec §6: the newest valid stamp, hi/lo as StampRecord) held in the peer itself: a record
+   * object of its own costs another 40 bytes per edge. `stamp` is this peer seen as that record.
+   */
+  hi = 0;
+  lo = 0;
   /** desc and the auth token as byte strings (see bytesText). */
   private descText = ZERO_DESC_TEXT;
   private tokenText = '';
 
+  /** `stamp`: the initial record (StampGenerator.initialRecord), copied. */
   constructor(mac: Mac, stamp: StampRecord) {
     this.mac = mac;
-    this.stamp = stamp;
+    this.hi = stamp.hi;
+    this.lo = stamp.lo;
+  }
+
+  /** The stamp record checked and raised by StampGenerator.verify. */
+  get stamp(): StampRecord {
+    return this;
   }
 
   /** desc field (16 bytes); a copy: assign to change it. */

@@ -251,7 +251,8 @@ export class Registry {
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
-      n.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
+      // The sender's SockAddr is never mutated (transport.ts shares one per source): kept, not copied (48 bytes per edge).
+      n.setAddr(from, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;
       n.devBits = reg.devAddr.bitlen;
       n.desc = reg.desc.slice();
@@ -284,7 +285,7 @@ export class Registry {
     }
     let status: Update = Update.SAME;
     if (!sameAddr(e.addr, from)) {
-      e.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
+      e.setAddr(from, ipv4Of(from));
       e.preferredSock = flags & Flags.SOCKET ? reg.sock : undefined;
       this.transport.bindConn(comm, e);
       status = Update.CHANGED;
