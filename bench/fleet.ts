@@ -17,6 +17,7 @@ import {
   sampleProc,
   spawnSupernode,
   tsn2nEdgeCount,
+  udpRcvbufErrors,
 } from './fleet/proc.js';
 
 const MS_PER_S = 1000;
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       `${a.H ? ' -H' : ''}, REGISTER_SUPER every ${num('interval')} s, ${num('pps')} PACKETs/s, ` +
       `${num('duration')} s; load ${loadAverage()}; supernode RSS ${((before?.rssBytes ?? 0) / MB).toFixed(1)} MB`,
   );
+  const rcvbuf0 = udpRcvbufErrors();
   const t0 = Date.now();
   let lastCpu = before?.cpuSeconds ?? 0;
   let lastT = t0;
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     rssMaxMB: rssMax / MB,
     hwmMB: (after?.hwmBytes ?? 0) / MB,
     cpuAvgPercent: cpuAvg,
+    udpRcvbufErrors: udpRcvbufErrors() - rcvbuf0,
     load: loadAverage(),
   };
   console.log(
@@ -166,7 +169,8 @@ async function main(): Promise<void> {
       `${c.regNaks} NAKs; RTT ${fmt(fleet.regRtt)}\n` +
       `      PACKETs ${c.pktSent} sent, ${c.pktDelivered} delivered, ${c.pktMisrouted} misrouted; relay latency ` +
       `p50 ${report.pktLatencyMs.p50.toFixed(2)} ms, p99 ${report.pktLatencyMs.p99.toFixed(2)} ms; ` +
-      `generator send drops ${c.sendDropped}, bad datagrams ${c.rxBad}\n` +
+      `generator send drops ${c.sendDropped}, bad datagrams ${c.rxBad}; UDP receive-buffer overflows ` +
+      `(namespace-wide) ${report.udpRcvbufErrors}\n` +
       `      supernode RSS ${report.rssStartMB.toFixed(1)} → ${report.rssEndMB.toFixed(1)} MB (max ${report.rssMaxMB.toFixed(1)}, ` +
       `VmHWM ${report.hwmMB.toFixed(1)}), CPU ${cpuAvg.toFixed(1)} % of a core on average` +
       `${snEdges !== undefined ? `, ${snEdges} edges registered at the end` : ''}; load ${report.load}`,

@@ -61,6 +61,21 @@ export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
+/**
+ * UDP receive-buffer overflows of this network namespace (/proc/net/snmp RcvbufErrors): datagrams the kernel
+ * dropped because a socket (the supernode's or a generator socket) did not read fast enough. Namespace-wide: other
+ * processes on loopback count too.
+ */
+export function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return 0;
+  const names = lines[0].split(/\s+/);
+  const values = lines[1].split(/\s+/);
+  return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
+}
+
 /** Sum of tsn2n_supernode_edges from the tsn2n supernode's /metrics (HTTP on the -t port number). */
 export function tsn2nEdgeCount(mgmtPort: number): Promise<number | undefined> {
   return new Promise((resolve) => {
