@@ -1,4 +1,6 @@
-// What one registered edge costs a supernode: N registrations into an in-process Supernode (no sockets), heap and RSS before/after.
+// What one registered edge costs a supernode: N registrations into an in-process Supernode (no sockets), heap and RSS
+// before/after, and how long each registration took to handle (new edges, then one refresh of every edge): the
+// supernode's own share of a registration's round trip, GC pauses included, without the scheduling of a busy host.
 //
 //   npx tsc -p tsconfig.bench.json && node --expose-gc dist-bench/bench/fleet/memory.js [edges] [--snapshot]
 //
@@ -15,10 +17,12 @@ import { communityBytes } from '../../src/wire/common.js';
 import { encodeRegisterSuper } from '../../src/wire/messages.js';
 import { AuthScheme, MsgType, N2N_DEFAULT_TTL } from '../../src/wire/types.js';
 import { FIRST_MAC } from './generator.js';
+import { Histogram } from './histogram.js';
 
 const SOURCES = 16;
 const FIRST_PORT = 40_000;
 const TOP_KINDS = 12;
+const NS_PER_MS = 1e6;
 
 interface HeapSnapshotJson {
   snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
@@ -70,20 +74,38 @@ async function main(): Promise<void> {
     );
     handler?.(Buffer.from(buf.subarray(0, len)), froms[i % SOURCES]);
   };
+  /** Registers 1..n, each call timed into `h`; returns the seconds it all took. */
+  const pass = (h: Histogram): number => {
+    const start = process.hrtime.bigint();
+    for (let i = 1; i <= n; i++) {
+      const t = process.hrtime.bigint();
+      register(i);
+      h.add(Number(process.hrtime.bigint() - t) / NS_PER_MS);
+    }
+    return Number(process.hrtime.bigint() - start) / NS_PER_MS / 1000;
+  };
+  const show = (what: string, h: Histogram, s: number): string =>
+    `${what}: ${(n / s).toFixed(0)}/s, p50 ${(h.quantile(0.5) * 1000).toFixed(0)} µs, p99 ${(h.quantile(0.99) * 1000).toFixed(0)} µs, ` +
+    `p99.9 ${h.quantile(0.999).toFixed(2)} ms, max ${h.max.toFixed(1)} ms`;
   register(0);
   gc();
   gc();
   const m0 = process.memoryUsage();
-  for (let i = 1; i <= n; i++) register(i);
+  const hNew = new Histogram();
+  const sNew = pass(hNew);
   gc();
   gc();
   const m1 = process.memoryUsage();
+  const hRefresh = new Histogram();
+  const sRefresh = pass(hRefresh);
   if (sn.edgeCount !== n + 1) throw new Error(`only ${sn.edgeCount} of ${n + 1} edges registered`);
   const per = (k: keyof NodeJS.MemoryUsage): string => ((m1[k] - m0[k]) / n).toFixed(0);
   console.log(
     `${n} edges: heap ${per('heapUsed')} B/edge, external ${per('external')} B/edge, RSS ${per('rss')} B/edge ` +
       `(RSS ${(m0.rss / 1e6).toFixed(0)} → ${(m1.rss / 1e6).toFixed(0)} MB)`,
   );
+  console.log(show('  new edges', hNew, sNew));
+  console.log(show('  refreshes', hRefresh, sRefresh));
   if (process.argv.includes('--snapshot')) {
     const file = writeHeapSnapshot(join(tmpdir(), `tsn2n-fleet-${process.pid}.heapsnapshot`));
     const s = JSON.parse(readFileSync(file, 'utf8')) as HeapSnapshotJson;
