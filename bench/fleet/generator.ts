@@ -6,10 +6,10 @@
 // edge has its own MAC, its own dev_addr (the supernode's IP-spoofing check refuses two MACs on one address) and
 // its own ID-scheme auth token, the same on each refresh.
 //
-// Registrations follow a schedule, not a window: registration k goes to edge k mod N at k / rate seconds (the
-// first pass at `rampPerSec`, then N per `intervalMs`, as an edge's REGISTER_SUPER_INTERVAL), so the supernode sees
-// an open-loop arrival rate and a slow answer shows as a long round trip instead of slowing the senders. Each
-// REGISTER_SUPER carries a unique cookie, echoed by the ACK, which names its send time.
+// Registrations follow a schedule, not a window: edge i registers first at i / rampPerSec seconds and again every
+// `intervalMs` after that (an edge's REGISTER_SUPER_INTERVAL), so a slow ramp never lets an early edge expire and
+// the supernode sees an open-loop arrival rate: a slow answer shows as a long round trip instead of slowing the
+// senders. Each REGISTER_SUPER carries a unique cookie, echoed by the ACK, which names its edge and send time.
 import type { DatagramBatch } from '../../src/io/index.js';
 import { encodeSockAddr, openNativeUdp, SOCKADDR_BYTES } from '../../src/io/index.js';
 import type { NativeUdpSocket } from '../../src/io/udp-native.js';
@@ -66,7 +66,7 @@ export interface FleetOptions {
   headerEncryption: boolean;
   /** Re-registration period of every edge (3.1.1 REGISTER_SUPER_INTERVAL: 20 s). */
   intervalMs: number;
-  /** Registrations/s of the first pass (default edges per interval). */
+  /** First registrations/s while the fleet comes up (default edges per interval). */
   rampPerSec?: number;
   /** PACKETs/s in total between random pairs of registered edges. */
   packetsPerSec: number;
@@ -146,6 +146,11 @@ export class Fleet {
   /** Indices of edges that are up, for the pair choice. */
   private readonly upList: Uint32Array;
   private regSeq = 0;
+  /** Edge of each outstanding cookie. */
+  private readonly cookieEdge = new Uint32Array(COOKIE_RING);
+  /** Next edge of each pass (pass k: every edge's k-th registration); passes below firstPass are complete. */
+  private readonly passCursor: number[] = [];
+  private firstPass = 0;
   private t0 = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly payload: Buffer;
@@ -269,14 +274,22 @@ export class Fleet {
     return w;
   }
 
-  /** Registrations due by `elapsedMs`: the first pass at rampPerSec, then edges per interval. */
-  private regDue(elapsedMs: number): number {
+  /** Edges whose pass-k registration is due `sincePassStartMs` after pass k began (edge i: i / rampPerSec later). */
+  private passDue(sincePassStartMs: number): number {
+    if (sincePassStartMs < 0) return 0;
+    const ramp = this.opts.rampPerSec ?? (this.opts.edges * 1000) / this.opts.intervalMs;
+    return Math.min(this.opts.edges, Math.floor((sincePassStartMs * ramp) / 1000) + 1);
+  }
+
+  /** Sends every registration due by `elapsedMs`, pass by pass (passes overlap when the ramp is slow). */
+  private sendDueRegistrations(elapsedMs: number): void {
     const n = this.opts.edges;
-    const steady = (n * 1000) / this.opts.intervalMs;
-    const ramp = this.opts.rampPerSec ?? steady;
-    const rampMs = (n * 1000) / ramp;
-    if (elapsedMs <= rampMs) return Math.floor((elapsedMs * ramp) / 1000);
-    return n + Math.floor(((elapsedMs - rampMs) * steady) / 1000);
+    for (let k = this.firstPass; k * this.opts.intervalMs <= elapsedMs; k++) {
+      if (this.passCursor.length === k) this.passCursor.push(0);
+      const due = this.passDue(elapsedMs - k * this.opts.intervalMs);
+      while (this.passCursor[k] < due) this.sendRegister(this.regSeq++, this.passCursor[k]++);
+      if (k === this.firstPass && this.passCursor[k] === n) this.firstPass++;
+    }
   }
 
   private pktDue(elapsedMs: number): number {
@@ -286,8 +299,7 @@ export class Fleet {
   private tick(): void {
     if (!this.running) return;
     const elapsed = nowMs() - this.t0;
-    const due = this.regDue(elapsed);
-    while (this.regSeq < due) this.sendRegister(this.regSeq++);
+    this.sendDueRegistrations(elapsed);
     const pdue = this.pktDue(elapsed);
     while (this.counts.pktSent < pdue && this.counts.edgesUp >= 2) this.sendPacket();
     this.flushAll();
@@ -305,8 +317,7 @@ export class Fleet {
     encryptHeader(buf, at, len, hl, this.stamps.next(this.stamp), this.rnd.u32(), this.keys);
   }
 
-  private sendRegister(seq: number): void {
-    const edge = seq % this.opts.edges;
+  private sendRegister(seq: number, edge: number): void {
     const { s, at } = this.slotFor(edge);
     const len = this.regTemplate.length;
     this.regTemplate.copy(s.buf, at);
@@ -315,6 +326,7 @@ export class Fleet {
     this.seal(s.buf, at, len, headerLength(MsgType.REGISTER_SUPER, len, 0, false));
     s.lengths[s.n++] = len;
     this.outstanding[cookie] = 1;
+    this.cookieEdge[cookie] = edge;
     this.sentAt[cookie] = nowMs();
     this.counts.regSent++;
   }
@@ -396,7 +408,7 @@ export class Fleet {
       this.regRtt.add(rtt);
       this.regRttWindow.add(rtt);
       this.counts.regAnswered++;
-      const edge = this.edgeOfCookie(c);
+      const edge = this.cookieEdge[c];
       if (this.up[edge] === 0) {
         this.up[edge] = 1;
         this.upList[this.counts.edgesUp++] = edge;
@@ -433,12 +445,5 @@ export class Fleet {
       return;
     }
     this.counts.rxBad++;
-  }
-
-  /** The sequence number a ring index stands for: the newest sequence ≡ c mod ring that was sent. */
-  private edgeOfCookie(c: number): number {
-    const last = this.regSeq - 1;
-    const seq = last - ((last - c) & COOKIE_MASK);
-    return seq % this.opts.edges;
   }
 }
