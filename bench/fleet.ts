@@ -1,11 +1,13 @@
 // `npm run bench:fleet -- [options]`: many simulated edges against one supernode process over real UDP, sampled over time.
 //
 // Examples (see docs/reliability.md, "Fleet scale"):
-//   1,000 edges for 10 minutes, 200 PACKETs/s between random pairs, against tsn2n and C in turn:
-//     npm run bench:fleet -- --supernode tsn2n --edges 1000 --duration 600 --pps 200
-//     npm run bench:fleet -- --supernode c --edges 1000 --duration 600 --pps 200
-//   How many edges fit (each refreshed every 50 s, inside the 60 s registration timeout):
-//     npm run bench:fleet -- --supernode tsn2n --edges 1000000 --interval 50 --max-edges 1000000 --duration 110
+//   1,000 edges for 10 minutes, 500 PACKETs/s between random pairs, against tsn2n and C (side by side):
+//     npm run bench:fleet -- --supernode tsn2n --edges 1000 --duration 600 --sample 30 --pps 500
+//     npm run bench:fleet -- --supernode c --port 17754 --mgmt-port 15745 --edges 1000 --duration 600 --sample 30 --pps 500
+//   How many edges fit (first registrations at 8,000/s, each edge refreshed every 55 s, inside the 60 s
+//   registration timeout):
+//     npm run bench:fleet -- --supernode tsn2n --edges 1000000 --ramp 8000 --interval 55 --max-edges 1000000 \
+//       --duration 200 --sample 10 --pps 1000
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Fleet } from './fleet/generator.js';
