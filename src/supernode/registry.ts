@@ -1,6 +1,6 @@
 // Edge registration (spec §9.1): REGISTER_SUPER → ACK/NAK, UNREGISTER_SUPER, relayed NAKs, expiry, auto-IP glue.
 import type { HeaderKeyUsed } from '../transform/header.js';
-import type { SockAddr } from '../util/ip.js';
+import { type SockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { type Mac, macToString, NULL_MAC } from '../util/mac.js';
 import { communityBytes, communityName } from '../wire/common.js';
@@ -37,7 +37,7 @@ export function edgeInfo(comm: Community, e: SnPeer): EdgeInfo {
   return {
     community: comm.isFederation ? '-/-' : comm.name,
     mac: e.mac === NULL_MAC ? '' : macToString(e.mac).toUpperCase(),
-    sockaddr: e.addr ? `${e.addr.address}:${e.addr.port}` : '',
+    sockaddr: e.addr ? sockAddrToString(e.addr) : '',
     ip4addr: e.devAddr === 0 ? '' : `${ipText(e.devAddr)}/${e.devBits}`,
     desc: communityName(e.desc),
   };
@@ -127,7 +127,8 @@ export class Registry {
     if (user !== undefined && !this.auth.trailerOk(buf, keyUsed, user)) return DropReason.TRAILER;
     if (reg.edgeMac === ctx.mac) return DropReason.SELF;
 
-    const ackSock: Sock = { family: 4, port: from.port, address: from.address };
+    // The edge's own public socket, in the family it came over (an IPv6 one only ever goes to an IPv6 edge).
+    const ackSock: Sock = { family: from.family, port: from.port, address: from.address };
     let assigned = { addr: 0, bitlen: 0 };
     if (!comm.isFederation && wantsAutoIp(reg.devAddr.addr, reg.devAddr.bitlen)) {
       const a = assignEdgeAddress(comm, reg.desc);
