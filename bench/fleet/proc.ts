@@ -111,7 +111,7 @@ export interface RunningSupernode {
   stop(): Promise<void>;
 }
 
-/** Starts a supernode and waits until its UDP port is bound (seen in /proc/net/udp). */
+/** Starts a supernode and waits until its UDP port is bound (seen in /proc/net/udp or udp6). */
 export async function spawnSupernode(o: SpawnOptions): Promise<RunningSupernode> {
   const tmp = mkdtempSync(join(tmpdir(), 'tsn2n-fleet-'));
   const args: string[] = ['-p', String(o.port), '-t', String(o.mgmtPort)];
@@ -139,7 +139,8 @@ export async function spawnSupernode(o: SpawnOptions): Promise<RunningSupernode>
   const deadline = Date.now() + START_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the ${o.kind} supernode exited (${child.exitCode})`);
-    if (readFileSync('/proc/net/udp', 'utf8').includes(hexPort)) break;
+    // A dual-stack supernode socket is listed in udp6 only.
+    if (['/proc/net/udp', '/proc/net/udp6'].some((f) => readFileSync(f, 'utf8').includes(hexPort))) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the ${o.kind} supernode did not bind UDP ${o.port}`);
