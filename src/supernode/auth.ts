@@ -21,12 +21,6 @@ import type { Transport } from './transport.js';
 /** The auth field of answers that carry none (and of every NAK). */
 export const ZERO_AUTH: Auth = { scheme: AuthScheme.NONE, token: new Uint8Array(0) };
 
-function bytesEqual(a: Uint8Array, b: Uint8Array, len = a.length): boolean {
-  if (a.length < len || b.length < len) return false;
-  for (let i = 0; i < len; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Owns the dynamic key time and the federation's private key (the shared secrets of the file's users derive
  * from it). Decides whether a registration authenticates and what the ACK's auth field says; registry.ts
@@ -130,13 +124,11 @@ export class Authenticator {
   knownAuth(comm: Community, e: SnPeer, auth: Auth): Auth | undefined {
     if (e.authScheme === AuthScheme.NONE) return ZERO_AUTH;
     if (e.authScheme === AuthScheme.ID && auth.scheme === AuthScheme.ID) {
-      return auth.token.length === e.authToken.length && bytesEqual(auth.token, e.authToken)
-        ? ZERO_AUTH
-        : undefined;
+      return e.authTokenEquals(auth.token) ? ZERO_AUTH : undefined;
     }
     if (e.authScheme === AuthScheme.USER_PASSWORD && auth.scheme === AuthScheme.USER_PASSWORD) {
       // Stricter than C: the same user key as at registration (C accepts any listed user).
-      if (!bytesEqual(auth.token, e.authToken, AUTH_KEY_BYTES)) return undefined;
+      if (!e.authTokenEquals(auth.token, AUTH_KEY_BYTES)) return undefined;
       return this.userAnswer(comm, auth);
     }
     return undefined;

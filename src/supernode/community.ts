@@ -5,7 +5,7 @@ import type { HeaderKeys } from '../transform/header.js';
 import type { StampRecord } from '../transform/stamp.js';
 import type { SockAddr } from '../util/ip.js';
 import type { Mac } from '../util/mac.js';
-import type { Sock } from '../wire/types.js';
+import { DESC_BYTES, type Sock } from '../wire/types.js';
 import type { TcpConn } from './types.js';
 
 /** Header-encryption state of a community (n2n_define.h: HEADER_ENCRYPTION_*; spec §7.7). */
@@ -22,12 +22,30 @@ export interface SnUser {
 }
 
 /**
+ * Bytes as a one-byte string (char code = byte). Per registered edge this is what a supernode keeps most of: a
+ * 16-byte Uint8Array costs about 400 bytes in V8 (the view, its ArrayBuffer, the backing store), a 16-character
+ * string 32 — a third of the memory of a million edges (docs/reliability.md, "Fleet scale").
+ */
+function bytesText(b: Uint8Array): string {
+  // latin1 maps each byte to the char of that code, and gives a flat string (a += loop builds a rope).
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+function textBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+const ZERO_DESC_TEXT = bytesText(new Uint8Array(DESC_BYTES));
+
+/**
  * A registered edge, or (in the federation community) a known supernode. Socket fields are kept both as
  * the send target and as numbers for encoding, so the relay path does no parsing.
  */
 let nextSerial = 1;
 
-export class SnPeer {
+export class SnPeer implements StampRecord {
   /** Unique per process: a map key while the MAC is unknown. */
   readonly serial = nextSerial++;
   mac: Mac;
@@ -41,11 +59,8 @@ export class SnPeer {
   /** dev_addr from the registration. */
   devAddr = 0;
   devBits = 0;
-  /** desc field (16 bytes). */
-  desc: Uint8Array = new Uint8Array(16);
   /** Stored auth record (scheme 0 = none when `-M`). */
   authScheme = 0;
-  authToken: Uint8Array = new Uint8Array(0);
   /** Seconds (Unix) of the last valid registration or answer; 0 = never. */
   lastSeen = 0;
   lastCookie = 0;
@@ -59,11 +74,60 @@ export class SnPeer {
   purgeable = true;
   /** Federation only: the `-l` text, for re-resolution. */
   hostSpec: string | undefined;
-  readonly stamp: StampRecord;
+  /**
+   * Its stamp record (spec §6: the newest valid stamp, hi/lo as StampRecord) held in the peer itself: a record
+   * object of its own costs another 40 bytes per edge. `stamp` is this peer seen as that record.
+   */
+  hi = 0;
+  lo = 0;
+  /** The rest of StampRecord (stamp.ts: the ring of recent stamps, allocated at a -H sender's first check). */
+  recent: Uint32Array | undefined;
+  recentCount = 0;
+  recentPos = 0;
+  /** desc and the auth token as byte strings (see bytesText). */
+  private descText = ZERO_DESC_TEXT;
+  private tokenText = '';
 
+  /** `stamp`: the initial record (StampGenerator.initialRecord), copied. */
   constructor(mac: Mac, stamp: StampRecord) {
     this.mac = mac;
-    this.stamp = stamp;
+    this.hi = stamp.hi;
+    this.lo = stamp.lo;
+  }
+
+  /** The stamp record checked and raised by StampGenerator.verify. */
+  get stamp(): StampRecord {
+    return this;
+  }
+
+  /** desc field (16 bytes); a copy: assign to change it. */
+  get desc(): Uint8Array {
+    return textBytes(this.descText);
+  }
+
+  set desc(v: Uint8Array) {
+    this.descText = bytesText(v);
+  }
+
+  /** The auth token it registered with; a copy: assign to change it, compare with authTokenEquals. */
+  get authToken(): Uint8Array {
+    return textBytes(this.tokenText);
+  }
+
+  set authToken(v: Uint8Array) {
+    this.tokenText = bytesText(v);
+  }
+
+  /**
+   * Without `len`: `token` is the stored auth token (same length, same bytes). With it: both are at least `len`
+   * bytes long and their first `len` bytes agree. Reads the stored bytes in place (the registration path).
+   */
+  authTokenEquals(token: Uint8Array, len?: number): boolean {
+    const t = this.tokenText;
+    const n = len ?? token.length;
+    if (len === undefined ? t.length !== n : t.length < n || token.length < n) return false;
+    for (let i = 0; i < n; i++) if (t.charCodeAt(i) !== token[i]) return false;
+    return true;
   }
 
   setAddr(addr: SockAddr, ipv4: number): void {

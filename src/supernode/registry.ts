@@ -264,7 +264,8 @@ export class Registry {
       // Stricter than C (which starts from now − 16 s): the creating registration's stamp is the first one
       // seen, so a copy of it replayed at once is refused too.
       if (comm.he === HeState.ENABLED) ctx.stamps.verify(ctx.rxStamp, n.stamp, false);
-      n.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
+      // The sender's SockAddr is never mutated (transport.ts shares one per source): kept, not copied (48 bytes per edge).
+      n.setAddr(from, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;
       n.devBits = reg.devAddr.bitlen;
       n.desc = reg.desc.slice();
@@ -306,7 +307,7 @@ export class Registry {
     let status: Update = Update.SAME;
     if (moving) {
       e.lastMove = now;
-      e.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
+      e.setAddr(from, ipv4Of(from));
       e.preferredSock = flags & Flags.SOCKET ? reg.sock : undefined;
       this.transport.bindConn(comm, e);
       status = Update.CHANGED;
