@@ -16,6 +16,7 @@ import {
   type Sock,
 } from '../wire/types.js';
 import { ipText, ipv4Of, sameAddr } from './addr.js';
+import { Admission } from './admission.js';
 import { type Authenticator, ZERO_AUTH } from './auth.js';
 import { assignCommunitySubnet, assignEdgeAddress, wantsAutoIp } from './autoip.js';
 import type { CommunityTable } from './communities.js';
@@ -29,7 +30,15 @@ import type { Transport } from './transport.js';
 import type { EdgeInfo, UnregisterReason } from './types.js';
 
 /** Outcome of update_edge (sn_utils.c). */
-const Update = { NEW: 0, CHANGED: 1, SAME: 2, AUTH_FAIL: 3, LIMIT_COMMUNITY: 4, LIMIT_TOTAL: 5 } as const;
+const Update = {
+  NEW: 0,
+  CHANGED: 1,
+  SAME: 2,
+  AUTH_FAIL: 3,
+  LIMIT_COMMUNITY: 4,
+  LIMIT_TOTAL: 5,
+  LIMIT_RATE: 6,
+} as const;
 type Update = (typeof Update)[keyof typeof Update];
 
 /** Event/management view of an edge. */
@@ -57,6 +66,8 @@ export class Registry {
   private readonly transport: Transport;
   /** Registered edges over all communities (bounded by config.maxEdges). */
   private edgeTotal = 0;
+  /** New edges per sender address (a flood of forged MACs from one host fills no community). */
+  private readonly admission = new Admission();
 
   constructor(
     ctx: SnContext,
@@ -149,6 +160,7 @@ export class Registry {
     }
     if (status === Update.LIMIT_COMMUNITY) return DropReason.EDGE_LIMIT_COMMUNITY;
     if (status === Update.LIMIT_TOTAL) return DropReason.EDGE_LIMIT_TOTAL;
+    if (status === Update.LIMIT_RATE) return DropReason.NEW_EDGE_RATE;
     if (status === Update.AUTH_FAIL) {
       this.sendNak(comm, m.common.community, reg.cookie, reg.edgeMac, from);
       return DropReason.AUTH;
@@ -250,6 +262,7 @@ export class Registry {
       if (comm.edges.size >= ctx.config.maxEdgesPerCommunity)
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
+      if (!this.admission.take(ipv4Of(from), now)) return { status: Update.LIMIT_RATE, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
       n.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;

@@ -81,6 +81,17 @@ export class Relay {
     const end = off + len;
     const payloadOff = readPacketHeader(buf, off, end, v);
     if (!ctx.stampOk(comm, sn, v.srcMac, true)) return DropReason.STAMP;
+    // Not in 3.1.1 (it relays any PACKET): an edge's PACKET must come from an edge registered here, and a
+    // broadcast, which costs one send per member, from the socket it registered from. Forged PACKETs with
+    // random MACs would otherwise each be broadcast to the whole community (a flood amplifier) and teach every
+    // edge a new peer at the attacker's socket.
+    const dstIsGroup = isN2nMulticastOrBroadcast(v.dstMac);
+    if (!fromSn) {
+      const e = comm.edges.get(v.srcMac);
+      if (e === undefined) return DropReason.UNREGISTERED;
+      if (dstIsGroup && e.conn === undefined && (e.ipv4 !== ipv4Of(from) || e.port !== from.port))
+        return DropReason.UNREGISTERED;
+    }
     const payloadLen = end - payloadOff;
     const ivExtra = comm.hasUsers ? Math.min(HE_PAYLOAD_IV_BYTES, payloadLen) : 0;
     // Built in a send slot of the transport: with the batched socket it leaves with the rest of the batch.
@@ -113,8 +124,7 @@ export class Relay {
       hl = payloadOff - off + ivExtra;
     }
     if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, slot, outLen, comm.dynamicKeys!, hl);
-    if (!isN2nMulticastOrBroadcast(v.dstMac))
-      return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
+    if (!dstIsGroup) return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
     this.broadcast(comm, v.srcMac, fromSn, out, slot, outLen, now);
     return undefined;
   }
