@@ -81,15 +81,15 @@ export class Relay {
     const end = off + len;
     const payloadOff = readPacketHeader(buf, off, end, v);
     if (!ctx.stampOk(comm, sn, v.srcMac, true)) return DropReason.STAMP;
-    // Not in 3.1.1 (it relays any PACKET): an edge's PACKET must come from an edge registered here, and a
-    // broadcast, which costs one send per member, from the socket it registered from. Forged PACKETs with
-    // random MACs would otherwise each be broadcast to the whole community (a flood amplifier) and teach every
-    // edge a new peer at the attacker's socket.
-    const dstIsGroup = isN2nMulticastOrBroadcast(v.dstMac);
+    // Not in 3.1.1 (it relays any PACKET): an edge's PACKET must come from the socket (or TCP connection) the
+    // edge registered from. Forged PACKETs would otherwise be relayed as coming from the supernode, which edges
+    // trust more than a stranger; with random MACs each broadcast one went to the whole community (a flood
+    // amplifier) and taught every edge a new peer at the attacker's socket. An edge that moved registers again
+    // before anything can reach it here anyway.
+    const fromIp4 = fromSn ? -1 : ipv4Of(from);
     if (!fromSn) {
       const e = comm.edges.get(v.srcMac);
-      if (e === undefined) return DropReason.UNREGISTERED;
-      if (dstIsGroup && e.conn === undefined && (e.ipv4 !== ipv4Of(from) || e.port !== from.port))
+      if (e === undefined || (e.conn === undefined && (e.ipv4 !== fromIp4 || e.port !== from.port)))
         return DropReason.UNREGISTERED;
     }
     const payloadLen = end - payloadOff;
@@ -101,7 +101,7 @@ export class Relay {
     let hl: number;
     if (!fromSn) {
       // Re-encode with FROM_SUPERNODE|SOCKET and the sender's public socket; the payload is copied as is.
-      writeSockIpv4(this.sockScratch, 0, ipv4Of(from), from.port);
+      writeSockIpv4(this.sockScratch, 0, fromIp4, from.port);
       const hdrEnd = writePacketHeader(
         out,
         slot,
@@ -124,7 +124,8 @@ export class Relay {
       hl = payloadOff - off + ivExtra;
     }
     if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, slot, outLen, comm.dynamicKeys!, hl);
-    if (!dstIsGroup) return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
+    if (!isN2nMulticastOrBroadcast(v.dstMac))
+      return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
     this.broadcast(comm, v.srcMac, fromSn, out, slot, outLen, now);
     return undefined;
   }
