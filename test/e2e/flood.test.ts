@@ -199,7 +199,8 @@ describe.skipIf(gate.skip)('case 14: flood at the supernode and an edge', () => 
             `${result.sent} datagrams at ${Math.round(result.perSecond)}/s (exit ${ex.code}); ping ${pg.received}/${pg.transmitted} ` +
               `(${lossPct.toFixed(2)} % lost, avg ${pg.avgMs} ms); new edge registered ${Math.round(acked - asked)} ms after asking ` +
               `(${Math.round(acked - started)} ms after start); RSS sn ${(summary[0].before / KB) | 0}→${(summary[0].peak / KB) | 0} MB, ` +
-              `edge a ${(summary[1].before / KB) | 0}→${(summary[1].peak / KB) | 0} MB; load ${load0.toFixed(2)}→${load1.toFixed(2)}; ` +
+              `edge a ${(summary[1].before / KB) | 0}→${(summary[1].peak / KB) | 0} MB (second half: sn ` +
+              `+${(summary[0].lateGrowth / KB).toFixed(1)} MB, edge a +${(summary[1].lateGrowth / KB).toFixed(1)} MB); load ${load0.toFixed(2)}→${load1.toFixed(2)}; ` +
               `kernel rcvbuf drops sn/a/b ${kernelDrops}; sn drops: ${snDrops}; edge a drops: ${edgeDrops}`,
           );
           expect(ex.code).toBe(0);
