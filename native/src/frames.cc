@@ -77,6 +77,15 @@ void EncodeAddr(const struct sockaddr_storage& ss, uint8_t* out) {
     memcpy(out + 4, &sin->sin_addr, 4);
   } else if (ss.ss_family == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+      // An IPv4 peer of a dual-stack socket (::ffff:a.b.c.d): handed over as the IPv4 entry it is, so JS
+      // keys and answers IPv4 peers the same whichever socket family received them. Sends to an IPv4 entry
+      // on an AF_INET6 socket pass a sockaddr_in, which Linux accepts on a dual-stack socket (udpv6_sendmsg).
+      out[0] = 4;
+      memcpy(out + 2, &sin6->sin6_port, 2);
+      memcpy(out + 4, reinterpret_cast<const uint8_t*>(&sin6->sin6_addr) + 12, 4);
+      return;
+    }
     out[0] = 6;
     memcpy(out + 2, &sin6->sin6_port, 2);
     memcpy(out + 4, &sin6->sin6_addr, 16);
@@ -325,6 +334,8 @@ void InitFrames(Napi::Env env, Napi::Object exports) {
   exports.Set("writeFrames", Napi::Function::New(env, WriteFrames, "writeFrames"));
   exports.Set("readFrames", Napi::Function::New(env, ReadFramesJs, "readFrames"));
   exports.Set("ADDR_STRIDE", Napi::Number::New(env, kAddrStride));
+  // EncodeAddr hands IPv4-mapped sources of a dual-stack socket over as IPv4 entries (JS opens one only then).
+  exports.Set("ADDR_V4_MAPPED_AS_V4", Napi::Boolean::New(env, true));
 }
 
 }  // namespace tsn2n

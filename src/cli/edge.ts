@@ -22,7 +22,7 @@ import { EDGE_MGMT_PORT, serveEdgeManagement } from '../management/edge.js';
 import { DEFAULT_EDGE_HTTP_PORT } from '../management/http.js';
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/options.js';
 import { ConfigError } from '../util/errors.js';
-import { numberToIpv4, type SockAddr } from '../util/ip.js';
+import { numberToIpv4, type SockAddr, splitBindSpec } from '../util/ip.js';
 import { type Logger, LogLevel } from '../util/log.js';
 import {
   collect,
@@ -168,14 +168,9 @@ export function edgeOptionsFromFlags(o: RawOpts, env: NodeJS.ProcessEnv): EdgeOp
   }
   if (o.p !== undefined) {
     // edge.c: "-p ip:port", "-p ip" (has a dot) or "-p port".
-    const p = String(o.p);
-    const colon = p.indexOf(':');
-    let port: string | undefined;
-    if (colon >= 0) {
-      opts.bindAddress = p.slice(0, colon);
-      port = p.slice(colon + 1);
-    } else if (p.includes('.')) opts.bindAddress = p;
-    else port = p;
+    // Also `[ipv6]:port` and a bare IPv6 address (not in 3.1.1, which binds IPv4 only).
+    const { address, port } = splitBindSpec(String(o.p));
+    if (address !== undefined) opts.bindAddress = address;
     if (port !== undefined) {
       if (!/^\d+$/.test(port) || Number(port) > MAX_PORT) throw new ConfigError(`-p: invalid port '${port}'`);
       opts.localPort = Number(port);

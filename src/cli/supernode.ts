@@ -11,7 +11,7 @@ import {
 } from '../supernode/options.js';
 import { Supernode } from '../supernode/supernode.js';
 import { ConfigError } from '../util/errors.js';
-import { ipv4ToNumber } from '../util/ip.js';
+import { splitBindSpec } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import {
   collect,
@@ -33,18 +33,18 @@ const MAX_ID = 0xffffffff;
 /** The management socket is bound to loopback only (spec §13). */
 const MGMT_ADDRESS = '127.0.0.1';
 
-/** `-p [ip:]port` (3.1.1 takes a port; later versions also a bind address). */
+/** `-p [ip:]port` or `-p [ipv6]:port` (3.1.1 takes a port; later versions also a bind address). */
 function portArg(v: string): { address?: string; port: number } {
-  const i = v.lastIndexOf(':');
-  const port = intArg('-p', 0, MAX_PORT)(i >= 0 ? v.slice(i + 1) : v);
-  if (i < 0) return { port };
-  const address = v.slice(0, i);
+  let spec: { address?: string; port?: string };
   try {
-    ipv4ToNumber(address);
-  } catch {
-    throw new InvalidArgumentError(`-p expects [ipv4:]port, got '${v}'.`);
+    spec = splitBindSpec(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`-p expects [ip:]port or [ipv6]:port: ${(e as Error).message}.`);
   }
-  return { address, port };
+  if (spec.port === undefined)
+    throw new InvalidArgumentError(`-p expects [ip:]port or [ipv6]:port, got '${v}'.`);
+  const port = intArg('-p', 0, MAX_PORT)(spec.port);
+  return spec.address === undefined ? { port } : { address: spec.address, port };
 }
 
 /** Adds every option of n2n 3.1.1's supernode (supernode.c: getopt string and long_options) to `cmd`. */

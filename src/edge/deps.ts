@@ -70,8 +70,11 @@ export interface EdgeDeps {
   openMulticast(): Promise<UdpSocket | undefined>;
   /** Creates and configures the TAP device. */
   openTap(options: TapOpenOptions): Promise<TapDevice>;
-  /** Resolves a supernode host name to IPv4 text; rejects when it cannot. */
-  resolve(host: string): Promise<string>;
+  /**
+   * Resolves a supernode host name to IPv4 or IPv6 text (IPv4 only when `family` is 4, the default; 0 takes
+   * the system's first answer of either family); rejects when it cannot.
+   */
+  resolve(host: string, family?: 0 | 4 | 6): Promise<string>;
   /** The local IPv4 address the host would use to reach `to` (for `-e auto`). */
   localAddressFor?(to: SockAddr): Promise<string | undefined>;
   /**

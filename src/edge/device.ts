@@ -23,7 +23,7 @@ export class Device {
       if (detected) address = detected;
       else ctx.log(LogLevel.WARNING, '-e auto: could not detect the local address');
     }
-    ctx.preferred = { family: 4, address, port: ctx.udp!.local.port };
+    ctx.preferred = { family: address.includes(':') ? 6 : 4, address, port: ctx.udp!.local.port };
   }
 
   /**

@@ -194,7 +194,7 @@ export class Edge extends EventEmitter {
     const c = ctx.config;
     this.startTime = ctx.now();
     try {
-      await this.registration.resolveSupernodes(true);
+      // The socket first: its family (dual-stack or IPv4 only) decides which addresses names resolve to.
       this.attachUdp(
         await ctx.deps.openUdp({
           address: c.bindAddress,
@@ -203,6 +203,7 @@ export class Edge extends EventEmitter {
           pmtuDiscovery: c.pmtuDiscovery,
         }),
       );
+      await this.registration.resolveSupernodes(true);
       if (c.p2p && c.preferredAddress === undefined) {
         ctx.mcast = await ctx.deps.openMulticast();
         ctx.mcast?.onDatagram(this.receive.onMulticast);

@@ -37,7 +37,9 @@ export class MssLimits {
 
   private set(tapMtu: number, pathMtu: number | undefined): void {
     const ctx = this.ctx;
-    const overhead = n2nOverheadBytes(ctx.payload.transformId as TransformId, ctx.he);
+    // Registered over IPv6, the edge's paths (relayed and P2P) may be IPv6; over IPv4 they are all IPv4.
+    const ipv6Underlay = ctx.supernodes.cur.addr?.family === 6;
+    const overhead = n2nOverheadBytes(ctx.payload.transformId as TransformId, ctx.he, ipv6Underlay);
     const v4 = autoMss(tapMtu, pathMtu, overhead, false);
     const v6 = autoMss(tapMtu, pathMtu, overhead, true);
     this.pathMtu = pathMtu;

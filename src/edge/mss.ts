@@ -321,7 +321,7 @@ export function clampMss(b: Uint8Array, off: number, len: number, mssV4: number,
 
 // ---------------------------------------------------------------- the MSS that fits n2n's path
 
-/** IPv4 (20) + UDP (8) header bytes of every n2n datagram: 3.1.1 speaks UDP over IPv4 only (spec §1). */
+/** IPv4 (20) + UDP (8) header bytes of every n2n datagram over IPv4 (3.1.1 speaks UDP over IPv4 only, spec §1). */
 export const UNDERLAY_IPV4_UDP_BYTES = 28;
 /** PACKET header from an edge: common header 24 + two MACs 12 + compression and transform ids 2 (spec §4.2, §15.7). */
 export const PACKET_HEADER_BYTES = 38;
@@ -344,13 +344,25 @@ export const TAP_ETH_HEADER_BYTES = ETH_HEADER_BYTES;
  * (`-H`) encrypts the header in place and adds nothing, with user/password auth neither (§5.9, §7.2).
  * Compression is used only when it makes the frame shorter (§5.1), so it never adds either.
  */
-export function n2nOverheadBytes(transform: TransformId, headerEncryption: boolean): number {
+export function n2nOverheadBytes(
+  transform: TransformId,
+  headerEncryption: boolean,
+  ipv6Underlay = false,
+): number {
   return (
     PACKET_HEADER_RELAYED_BYTES +
     (transform === TransformId.NULL ? 0 : CIPHER_PREAMBLE_BYTES) +
-    (headerEncryption ? HEADER_ENCRYPTION_EXTRA_BYTES : 0)
+    (headerEncryption ? HEADER_ENCRYPTION_EXTRA_BYTES : 0) +
+    (ipv6Underlay ? UNDERLAY_IPV6_EXTRA_BYTES : 0)
   );
 }
+
+/**
+ * What an IPv6 underlay adds to the IPv4 figures above: the outer IPv6 header is 40 bytes, not 20, and the
+ * sender socket a supernode puts in a relayed PACKET is 20 bytes, not 8 (spec §2). Counted with the overhead
+ * so that `maxTapIpPacket` keeps subtracting the IPv4/UDP 28.
+ */
+export const UNDERLAY_IPV6_EXTRA_BYTES = 20 + 12;
 
 /**
  * The largest IP packet a TAP frame may carry: the TAP MTU, or less when the underlay path MTU cannot take the

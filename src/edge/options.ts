@@ -1,6 +1,6 @@
 // Edge options as a library user gives them, their defaults, and validation into the resolved EdgeConfig.
 import { ConfigError } from '../util/errors.js';
-import { ipv4ToNumber, parseHostPort } from '../util/ip.js';
+import { ipFamilyOf, ipv4ToNumber, parseHostPort } from '../util/ip.js';
 import { isMulticastMac, type Mac, parseMac } from '../util/mac.js';
 import { COMMUNITY_MAX_CHARS, CompressionId, DESC_BYTES, TransformId } from '../wire/types.js';
 import { parseTrafficRule, type TrafficRule } from './filter.js';
@@ -84,7 +84,10 @@ export interface EdgeOptions {
   mssClamp?: 'auto' | number;
   /** `-p`: local UDP port, default 0 (the OS picks). */
   localPort?: number;
-  /** `-p ip:port`: local bind address, default any. */
+  /**
+   * `-p ip:port`: local bind address. Default: every address on one dual-stack socket (IPv4 only where the
+   * host has no IPv6); an IPv4 address (also 0.0.0.0) binds IPv4 only, an IPv6 one IPv6 only.
+   */
   bindAddress?: string;
   /** `-T`: IP TOS of the UDP socket. */
   tos?: number;
@@ -334,12 +337,9 @@ export function resolveEdgeOptions(opts: EdgeOptions, caps: EdgeCapabilities = {
   const localPort = positiveInt(opts.localPort ?? 0, '-p', 'port', 0, MAX_U16);
   let bindAddress = opts.bindAddress;
   if (bindAddress !== undefined) {
-    try {
-      ipv4ToNumber(bindAddress);
-    } catch {
-      throw new ConfigError(`-p: invalid bind address '${bindAddress}'`);
-    }
-    if (bindAddress === '0.0.0.0') bindAddress = undefined;
+    if (ipFamilyOf(bindAddress) === 0) throw new ConfigError(`-p: invalid bind address '${bindAddress}'`);
+    // `::` is the default (dual-stack where the host has IPv6); 0.0.0.0 binds IPv4 only, as 3.1.1 does.
+    if (bindAddress === '::') bindAddress = undefined;
   }
   const tos = opts.tos === undefined ? undefined : positiveInt(opts.tos, '-T', 'TOS', 0, MAX_U8);
   let preferredAddress: number | 'auto' | undefined;

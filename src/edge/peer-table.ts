@@ -130,6 +130,10 @@ export class PeerTable {
       this.registerWithNewPeer(fromSn, viaMcast, mac, addr, ip4, port, now, reg);
       return;
     }
+    // A dual-stack peer known over IPv6 may also reach us over IPv4 (LAN discovery, an older path): IPv6 is
+    // preferred while it works, so such a packet neither moves the peer nor counts as life on the IPv6 path
+    // (if that path dies, checkSilence notices and the peer is found again, over IPv4 if need be).
+    if (!fromSn && ip4 >= 0 && p.addr.family === 6) return;
     if (!fromSn) {
       p.lastP2p = now;
       p.rxDirect++;
@@ -255,6 +259,12 @@ export class PeerTable {
       this.control.registerAck(origin, reg);
     }
     const ip4 = origin === from ? fromIp4 : origin.family === 4 ? ipv4Value(origin.address) : -1;
+    if (fromSn && origin !== from) {
+      // A dual-stack peer's IPv4 fallback (checkQueryPeerInfo): its socket in the other family than the one we
+      // try. Punch towards it at once, so its ACK or REGISTER can come back that way.
+      const p = this.pending.get(reg.srcMac);
+      if (p !== undefined && p.addr.family !== origin.family) this.registerTo(p, origin, Cookie.REGULAR);
+    }
     this.checkPeerRegistration(fromSn, viaMcast, reg.srcMac, reg.cookie, origin, ip4, origin.port, now, reg);
   }
 
@@ -320,11 +330,14 @@ export class PeerTable {
   onPeerInfo(pi: PeerInfo, piAddr: SockAddr, hasSock: boolean): void {
     if (this.ctx.state !== EdgeState.RUNNING) return;
     this.ctx.snAnswers++;
-    const p = this.pending.get(pi.mac) ?? this.known.get(pi.mac);
+    const pend = this.pending.get(pi.mac);
+    const p = pend ?? this.known.get(pi.mac);
     if (p === undefined) {
       this.ctx.drops.rxIgnored++;
       return;
     }
+    // A direct path in the other family (the IPv4 fallback) is not moved by a late answer about the first one.
+    if (pend === undefined && p.addr.family !== piAddr.family) return;
     if (!sameAddr(p.addr, piAddr)) setPeerAddr(p, piAddr);
     if (hasSock && pi.preferredSock !== undefined) {
       p.preferred = sockToAddr(pi.preferredSock);
@@ -349,10 +362,15 @@ export class PeerTable {
       this.pending.set(mac, p);
     }
     if (now - p.lastSentQuery > ctx.config.registerInterval) {
-      const sn = ctx.supernodes.cur.addr;
+      const cur = ctx.supernodes.cur;
+      const sn = cur.addr;
       this.control.register(sn ?? ctx.mcastAddr, mac, Cookie.FORWARDED);
+      // IPv6 first: only when a whole round passed without a direct path does the REGISTER also go through
+      // the supernode's IPv4 address, which hands the peer our IPv4 socket to punch back to (onRegister).
+      if (cur.alt4 !== undefined && p.queryRounds > 0) this.control.register(cur.alt4, mac, Cookie.FORWARDED);
       this.control.queryPeer(mac, sn);
       p.lastSentQuery = now;
+      p.queryRounds++;
     }
   }
 

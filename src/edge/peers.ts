@@ -23,6 +23,8 @@ export interface Peer {
   lastSeen: number;
   lastP2p: number;
   lastSentQuery: number;
+  /** Query rounds (checkQueryPeerInfo) while pending: from the second on, the IPv4 fallback is tried too. */
+  queryRounds: number;
   /** Cookie of the path that confirmed it; a higher one may replace the socket (spec §12.5). */
   lastCookie: number;
   /** Its overlay address (from REGISTER), 0 when unknown. */
@@ -90,6 +92,7 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     lastSeen: now,
     lastP2p: 0,
     lastSentQuery: 0,
+    queryRounds: 0,
     lastCookie: NO_COOKIE,
     devAddr: 0,
     devBits: 0,

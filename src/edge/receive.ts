@@ -9,7 +9,7 @@
 //      clamped (acceptRxFrame, --mss-clamp)
 //   4. flushTapWrites: one TAP write call for the batch's frames
 // Nothing here allocates per packet in steady state; every drop increments a counter in `drops`.
-import { decodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
+import { SOCKADDR_BYTES, SockAddrCache } from '../io/sockaddr.js';
 import type { DatagramBatch, UdpSocket } from '../io/types.js';
 import { isBatchUdpSocket } from '../io/types.js';
 import {
@@ -102,6 +102,8 @@ export class ReceivePath {
   /** Unix seconds read once per UDP batch (-1 outside one): a clock read per frame showed in profiles. */
   private batchNow = -1;
   private readonly addrCache = new Map<number, SockAddr>();
+  /** IPv6 senders' SockAddr objects, found again without decoding (io/sockaddr.ts). */
+  private readonly addr6Cache = new SockAddrCache(ADDR_CACHE_MAX);
   /** The sender of the batched datagram being processed and its IPv4 as u32 (-1 for IPv6). */
   private rxFrom: SockAddr | undefined;
   private rxFromIp4 = -1;
@@ -175,7 +177,7 @@ export class ReceivePath {
             ((addrs[a + 4] << 24) | (addrs[a + 5] << 16) | (addrs[a + 6] << 8) | addrs[a + 7]) >>> 0;
           from = this.cachedAddr(ip4, (addrs[a + 2] << 8) | addrs[a + 3]);
         } else {
-          from = decodeSockAddr(addrs, a);
+          from = this.addr6Cache.get(addrs, a);
         }
         this.rxFrom = from;
         this.rxFromIp4 =

@@ -8,7 +8,7 @@
 import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
 import type { Stamp } from '../transform/stamp.js';
-import { type SockAddr, sockAddrToString } from '../util/ip.js';
+import { ipFamilyOf, type SockAddr, sameSockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { NULL_MAC } from '../util/mac.js';
 import type { Random } from '../util/random.js';
@@ -49,6 +49,7 @@ import {
   CRITERION_BAD,
   CRITERION_DEFAULT,
   CRITERION_GOOD,
+  canonicalAddr,
   criterionFromPong,
   newSupernodeEntry,
   type SupernodeEntry,
@@ -138,9 +139,17 @@ export class Registration {
         if (!all && sn.addr !== undefined) continue;
         if (sn.purgeable) continue; // learned entries are numeric already
         try {
-          const address = await ctx.deps.resolve(sn.host);
-          if (sn.addr === undefined || sn.addr.address !== address) {
-            setSupernodeAddr(sn, { family: 4, address, port: sn.port });
+          // A dual-stack socket takes either family (the system's order), an IPv4 one (or -S2) only IPv4.
+          const family = ctx.udp?.local.family === 6 && !ctx.config.tcp ? 0 : 4;
+          const address = await ctx.deps.resolve(sn.host, family);
+          const addr: SockAddr = { family: address.includes(':') ? 6 : 4, address, port: sn.port };
+          if (sn.addr === undefined || !sameSockAddr(sn.addr, canonicalAddr(addr)))
+            setSupernodeAddr(sn, addr);
+          sn.alt4 = undefined;
+          if (family === 0 && sn.addr?.family === 6 && ipFamilyOf(sn.host) === 0) {
+            // A name on IPv6: its IPv4 address too, for the IPv4 P2P fallback (none is no error).
+            const a4 = await ctx.deps.resolve(sn.host, 4).catch(() => undefined);
+            if (a4 !== undefined && ipFamilyOf(a4) === 4) sn.alt4 = { family: 4, address: a4, port: sn.port };
           }
         } catch (err) {
           failed = true;

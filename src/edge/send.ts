@@ -71,6 +71,8 @@ export class SendPath {
   private readonly txOffsets = new Uint32Array(TX_BATCH_MAX);
   private readonly txLengths = new Uint32Array(TX_BATCH_MAX);
   private readonly txAddrs = new Uint8Array(TX_BATCH_MAX * SOCKADDR_BYTES);
+  /** Encoded IPv6 destinations by SockAddr object (a peer's address object lives as long as the address). */
+  private readonly encoded6 = new WeakMap<SockAddr, Uint8Array>();
   /**
    * Frames of the TAP batch waiting for encryption (payload batch, one native call) and, with -H, for their header
    * seal, which checksums the finished datagram. Run by flushTx before anything queued leaves.
@@ -341,12 +343,20 @@ export class SendPath {
       addrs[a + 7] = ip4 & 0xff;
       for (let j = 8; j < SOCKADDR_BYTES; j++) addrs[a + j] = 0;
     } else {
-      try {
-        encodeSockAddr(to, addrs, a);
-      } catch {
-        this.txCount--;
-        this.drops.txNoRoute++;
+      // IPv6: encoded once per SockAddr object (peers and supernodes keep theirs), then copied.
+      let enc = this.encoded6.get(to);
+      if (enc === undefined) {
+        enc = new Uint8Array(SOCKADDR_BYTES);
+        try {
+          encodeSockAddr(to, enc, 0);
+        } catch {
+          this.txCount--;
+          this.drops.txNoRoute++;
+          return;
+        }
+        this.encoded6.set(to, enc);
       }
+      addrs.set(enc, a);
     }
   }
 

@@ -1,6 +1,6 @@
 // The edge's supernode list and its selection criteria (load, RTT, MAC), after sn_selection.c.
 import { StampRecord } from '../transform/stamp.js';
-import type { SockAddr } from '../util/ip.js';
+import { ipv6Text, parseIpv6Into, type SockAddr } from '../util/ip.js';
 import { type Mac, NULL_MAC } from '../util/mac.js';
 import { Selection } from './options.js';
 import { ipv4Value } from './peers.js';
@@ -17,6 +17,7 @@ const CRITERION_SHOWN_BELOW = 2 ** 52;
 const TWO_POW_32 = 0x1_0000_0000;
 /** RTT criterion: the low 32 bits of the stamp shifted right by 22 (sn_selection.c). */
 const RTT_SHIFT = 2 ** 22;
+const IPV6_BYTES = 16;
 
 /** One supernode the edge knows: from `-l` (permanent) or from a REGISTER_SUPER_ACK list. */
 export interface SupernodeEntry {
@@ -28,6 +29,11 @@ export interface SupernodeEntry {
   addr: SockAddr | undefined;
   /** `addr` as IPv4 u32 (-1 for none or IPv6), for allocation-free sends. */
   ip4: number;
+  /**
+   * The same supernode's IPv4 address when `addr` is IPv6 and the name has an A record too: a dual-stack edge
+   * sends its forwarded REGISTERs there as well when IPv6 P2P did not come up (peer-table.ts: the IPv4 fallback).
+   */
+  alt4: SockAddr | undefined;
   mac: Mac;
   /** False for `-l` entries (n2n: SN_UNPURGEABLE). */
   purgeable: boolean;
@@ -54,6 +60,7 @@ export function newSupernodeEntry(
     port,
     addr: undefined,
     ip4: -1,
+    alt4: undefined,
     mac: NULL_MAC,
     purgeable,
     selection: CRITERION_DEFAULT,
@@ -65,8 +72,19 @@ export function newSupernodeEntry(
   };
 }
 
-/** Sets the resolved address (and its numeric form). */
+/**
+ * `addr` with IPv6 text made canonical (RFC 5952, as received addresses are decoded): datagrams are matched to
+ * their supernode by address text (byAddr), and a resolver hands a literal back as it was written.
+ */
+export function canonicalAddr(addr: SockAddr): SockAddr {
+  if (addr.family !== 6) return addr;
+  const b = new Uint8Array(IPV6_BYTES);
+  return parseIpv6Into(addr.address, b, 0) ? { ...addr, address: ipv6Text(b, 0) } : addr;
+}
+
+/** Sets the resolved address (canonical, see canonicalAddr) and its numeric form. */
 export function setSupernodeAddr(sn: SupernodeEntry, addr: SockAddr): void {
+  addr = canonicalAddr(addr);
   sn.addr = addr;
   sn.ip4 = addr.family === 4 ? ipv4Value(addr.address) : -1;
 }

@@ -8,8 +8,8 @@ import { nativeCipherBackend } from '../io/crypto-native.js';
 import { type LinuxTap, openTap } from '../io/tap.js';
 import { openTcpFramed } from '../io/tcp-framed.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
-import { DgramUdpSocket, openUdp } from '../io/udp.js';
-import { openNativeUdp } from '../io/udp-native.js';
+import { DgramUdpSocket, openUdpAnyFamily } from '../io/udp.js';
+import { openNativeUdpAnyFamily } from '../io/udp-native.js';
 import { loadZstd } from '../io/zstd.js';
 import { SystemClock } from '../util/clock.js';
 import type { SockAddr } from '../util/ip.js';
@@ -48,8 +48,8 @@ function warn(logger: Logger, msg: string): void {
 async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean): Promise<UdpSocket> {
   if (!useDgram && addonAvailable()) {
     // The addon's socket sets IP_TOS (-T) and IP_MTU_DISCOVER (-D) itself.
-    return openNativeUdp({
-      address: o.address ?? '0.0.0.0',
+    return openNativeUdpAnyFamily({
+      address: o.address,
       port: o.port,
       recvBufferBytes: UDP_RECV_BUFFER_BYTES,
       sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
@@ -59,8 +59,8 @@ async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean)
   }
   if (o.tos !== undefined) warn(logger, '-T: node:dgram cannot set the IP TOS; ignored');
   if (o.pmtuDiscovery) warn(logger, '-D: node:dgram uses the kernel default path MTU discovery setting');
-  return openUdp({
-    address: o.address ?? '0.0.0.0',
+  return openUdpAnyFamily({
+    address: o.address,
     port: o.port,
     recvBufferBytes: UDP_RECV_BUFFER_BYTES,
     sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
@@ -133,7 +133,7 @@ async function openTapDevice(o: TapOpenOptions): Promise<TapDevice> {
 /** The local address the kernel would use towards `to` (a connected UDP socket sends nothing). */
 function localAddressFor(to: SockAddr): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = createSocket('udp4');
+    const s = createSocket(to.family === 6 ? 'udp6' : 'udp4');
     s.once('error', () => {
       s.close();
       resolve(undefined);
@@ -168,6 +168,14 @@ async function routeMtu(to: SockAddr): Promise<number | undefined> {
   return undefined;
 }
 
+/**
+ * A supernode name's address: the first answer in the system's order (getaddrinfo sorts by RFC 6724, which
+ * puts IPv6 first only when this host has a usable IPv6 source), limited to `family` when it is 4 or 6.
+ */
+export async function resolveHost(host: string, family: 0 | 4 | 6 = 4): Promise<string> {
+  return (await lookup(host, { family })).address;
+}
+
 /** EdgeDeps for a real host: kernel TAP, UDP (batched through the addon when built), DNS, system clock. */
 export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
   const logger = options.logger ?? silentLogger;
@@ -181,7 +189,7 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     openTcp: (o) => openTcpToSupernode(o, logger),
     openMulticast: () => openMulticast(logger),
     openTap: openTapDevice,
-    resolve: async (host) => (await lookup(host, { family: 4 })).address,
+    resolve: resolveHost,
     localAddressFor,
     routeMtu,
     readTapAddress: (tap) => {

@@ -71,6 +71,8 @@ export interface NativeAddon {
   readFrames(fd: number, slab: Uint8Array, stride: number, headroom: number, lengths: Uint32Array): number;
   /** Bytes per encoded socket address (see encodeSockAddr in udp-native.ts). */
   readonly ADDR_STRIDE: number;
+  /** True when IPv4-mapped sources of a dual-stack socket arrive as IPv4 entries (absent in older builds). */
+  readonly ADDR_V4_MAPPED_AS_V4?: boolean;
 
   /**
    * setsockopt for IP TTL / TOS / path-MTU discovery (DF), on IPv6 sockets the IPv6 twin and, best effort, IPv4;

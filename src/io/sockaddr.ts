@@ -81,3 +81,44 @@ export function ipv4SockAddrKey(buf: Uint8Array, offset: number): number {
   const v = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
   return v * 0x10000 + ((buf[offset + 2] << 8) | buf[offset + 3]);
 }
+
+/** FNV-1a 32-bit parameters (the hash only spreads entries over buckets; a hit is confirmed byte by byte). */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+interface CachedEntry {
+  bytes: Uint8Array;
+  addr: SockAddr;
+}
+
+/**
+ * Decoded SockAddr objects of recently seen entries, so a batch of datagrams from known IPv6 peers decodes
+ * none of them again: the lookup hashes the 24 bytes and compares them with the cached entry, allocating
+ * nothing on a hit. The returned objects are shared and must not be mutated. Cleared when full.
+ */
+export class SockAddrCache {
+  private readonly map = new Map<number, CachedEntry>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(buf: Uint8Array, offset: number): SockAddr {
+    let h = FNV_OFFSET;
+    for (let i = 0; i < SOCKADDR_BYTES; i++) h = Math.imul(h ^ buf[offset + i], FNV_PRIME);
+    const hit = this.map.get(h);
+    if (hit !== undefined) {
+      const b = hit.bytes;
+      let same = true;
+      for (let i = 0; i < SOCKADDR_BYTES; i++) {
+        if (b[i] !== buf[offset + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return hit.addr;
+    }
+    const addr = decodeSockAddr(buf, offset);
+    if (this.map.size >= this.maxEntries) this.map.clear();
+    this.map.set(h, { bytes: buf.slice(offset, offset + SOCKADDR_BYTES), addr });
+    return addr;
+  }
+}

@@ -268,3 +268,29 @@ export class NativeUdpSocket implements BatchUdpSocket {
 export function openNativeUdp(options: NativeUdpOptions = {}): NativeUdpSocket {
   return new NativeUdpSocket(loadAddon(), options);
 }
+
+/** Errors of socket(AF_INET6) on a host without IPv6 (ipv6.disable=1, a kernel built without it). */
+const NO_IPV6_CODES: ReadonlySet<string> = new Set(['EAFNOSUPPORT', 'EPROTONOSUPPORT', 'EADDRNOTAVAIL']);
+
+/**
+ * Opens the main socket of an edge or supernode. Without an address (or with `::`) it is one dual-stack
+ * AF_INET6 socket, so IPv4 and IPv6 peers share one fd, one poller and one batch (IPv4 peers arrive as
+ * IPv4 entries, see frames.cc EncodeAddr); on a host without IPv6 it falls back to AF_INET `0.0.0.0`. An
+ * IPv4 literal binds AF_INET only (as 3.1.1 always does), an IPv6 literal AF_INET6.
+ */
+export function openNativeUdpAnyFamily(options: Omit<NativeUdpOptions, 'family'> = {}): NativeUdpSocket {
+  const address = options.address;
+  if (address !== undefined && address !== '::') {
+    return openNativeUdp({ ...options, family: address.includes(':') ? 6 : 4 });
+  }
+  // An addon built before the IPv4-mapped handling would hand IPv4 peers over as IPv6 ones: IPv4 only then.
+  if (loadAddon().ADDR_V4_MAPPED_AS_V4 !== true) {
+    return openNativeUdp({ ...options, family: 4, address: '0.0.0.0' });
+  }
+  try {
+    return openNativeUdp({ ...options, family: 6, address: '::' });
+  } catch (e) {
+    if (!NO_IPV6_CODES.has(String((e as { code?: unknown }).code))) throw e;
+    return openNativeUdp({ ...options, family: 4, address: '0.0.0.0' });
+  }
+}

@@ -10,6 +10,7 @@ import type { UdpSocket } from './types.js';
 export const UDP_POOL_BUFFER_BYTES = 2048;
 /** Buffers kept by a socket's own pool (a burst larger than this uses unpooled buffers). */
 const UDP_POOL_MAX_BUFFERS = 1024;
+const V4_MAPPED_PREFIX = '::ffff:';
 
 export interface UdpOptions {
   /** 4 (default) or 6; an IPv6 socket is dual-stack unless ipv6Only. */
@@ -66,7 +67,16 @@ export class DgramUdpSocket implements UdpSocket {
     this.socket.removeAllListeners('message');
     this.socket.on('message', (msg, rinfo) => {
       this.stats.received++;
-      handler(msg, { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port });
+      // An IPv4 peer of a dual-stack socket is reported as ::ffff:a.b.c.d: handed on as the IPv4 peer it is.
+      if (
+        rinfo.family === 'IPv6' &&
+        rinfo.address.startsWith(V4_MAPPED_PREFIX) &&
+        rinfo.address.includes('.')
+      ) {
+        handler(msg, { family: 4, address: rinfo.address.slice(V4_MAPPED_PREFIX.length), port: rinfo.port });
+      } else {
+        handler(msg, { family: rinfo.family === 'IPv6' ? 6 : 4, address: rinfo.address, port: rinfo.port });
+      }
     });
   }
 
@@ -114,6 +124,24 @@ export class DgramUdpSocket implements UdpSocket {
 
 /** Send errors (unreachable network, …) are per-datagram drops; with a callback dgram does not emit them. */
 function ignoreSendResult(): void {}
+
+/**
+ * Binds the main socket over node:dgram like openNativeUdpAnyFamily: dual-stack `::` without an address
+ * (AF_INET `0.0.0.0` on a host without IPv6), else the family of the literal.
+ */
+export async function openUdpAnyFamily(options: Omit<UdpOptions, 'family'> = {}): Promise<DgramUdpSocket> {
+  const address = options.address;
+  if (address !== undefined && address !== '::') {
+    return openUdp({ ...options, family: address.includes(':') ? 6 : 4 });
+  }
+  try {
+    return await openUdp({ ...options, family: 6, address: '::' });
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code);
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL' && code !== 'EPROTONOSUPPORT') throw e;
+    return openUdp({ ...options, family: 4, address: '0.0.0.0' });
+  }
+}
 
 /** Binds a UDP socket over node:dgram. Rejects with the bind error (EADDRINUSE, EACCES, …). */
 export function openUdp(options: UdpOptions = {}): Promise<DgramUdpSocket> {

@@ -1,5 +1,6 @@
 // Teardown of lab namespaces: listing and deleting them, leftovers of dead runs, and the exit/signal hooks.
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { killNow } from './processes.js';
 
 /** Every namespace we create starts with this, then the owner's pid, so a later run can tell ours from others. */
@@ -61,7 +62,12 @@ export function removeNamespaceSync(ns: string): void {
   } catch {
     // already gone
   }
+  // Per-namespace /etc files (Lab.hostsFile) that `ip netns exec` mounts over /etc.
+  rmSync(`${NETNS_ETC_DIR}/${ns}`, { recursive: true, force: true });
 }
+
+/** Where `ip netns exec NAME` finds files it bind-mounts over /etc (ip-netns(8)). */
+export const NETNS_ETC_DIR = '/etc/netns';
 
 /**
  * Removes namespaces left behind by lab runs whose owner process no longer exists (aborted runs).

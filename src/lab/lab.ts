@@ -1,10 +1,11 @@
 // The Lab: namespaces, veth links, the "internet" bridge, hosts and NAT routers, its processes and their teardown.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   cleanupLeftovers,
   listNamespaces,
+  NETNS_ETC_DIR,
   newLabPrefix,
   removeNamespaceSync,
   trackLab,
@@ -50,8 +51,10 @@ export interface LabHost {
   name: string;
   /** Real namespace name. */
   ns: string;
-  /** Underlay IPv4 address (no prefix). */
+  /** Underlay IPv4 address (no prefix); empty on an IPv6-only host. */
   ip: string;
+  /** Underlay IPv6 address (no prefix), when the host has one (publicHost with an IPv6 CIDR or `ipv6`). */
+  ip6?: string;
 }
 
 export interface NatRouter extends LabHost {
@@ -87,6 +90,7 @@ export class Lab implements NamespaceRunner {
   /** A temporary directory for the state files of the processes the lab starts (removed by destroy). */
   private readonly stateDir = mkdtempSync(join(tmpdir(), 'tsn2n-lab-state-'));
   private internetReady = false;
+  private bridgeIpv6Ready = false;
 
   private constructor(prefix: string, log: (line: string) => void, firewall: Firewall) {
     this.prefix = prefix;
@@ -235,19 +239,65 @@ export class Lab implements NamespaceRunner {
     await this.run(brNs, ['ip', 'link', 'set', port, 'master', bridge]);
   }
 
-  /** A host directly on the internet with a public address `cidr` on `eth0`. */
-  async publicHost(name: string, cidr: string, opts: { mtu?: number } = {}): Promise<LabHost> {
+  /**
+   * A host directly on the internet with a public address `cidr` on `eth0`: IPv4, or IPv6 (an IPv6-only host).
+   * `ipv6` adds an IPv6 address to an IPv4 host (dual-stack).
+   */
+  async publicHost(name: string, cidr: string, opts: { mtu?: number; ipv6?: string } = {}): Promise<LabHost> {
     const inet = await this.internet(opts.mtu);
     const ns = await this.namespace(name);
     await this.attachToBridge(inet, INTERNET_BRIDGE, ns, 'eth0', opts.mtu);
-    await this.addAddress(ns, 'eth0', cidr);
+    const v6Only = cidr.includes(':');
+    if (!v6Only) await this.addAddress(ns, 'eth0', cidr);
     // Joining a multicast group (n2n's local discovery) needs a route for it, else ENODEV. Not a default route:
     // with one, traffic for an overlay address whose TAP is not up yet would leak onto the underlay, where the
     // peer's kernel answers ARP for its TAP address (arp_ignore=0), and a ping would "pass" without the tunnel.
-    await this.run(ns, ['ip', 'route', 'add', MULTICAST_NET, 'dev', 'eth0']);
-    const h: LabHost = { name, ns, ip: splitCidr(cidr).ip };
+    // An IPv6-only host has no IPv4 route at all, as in life: with one, its IPv4 multicast would leave eth0
+    // with the TAP's address as source, and a peer would learn an overlay address as an underlay socket.
+    if (!v6Only) await this.run(ns, ['ip', 'route', 'add', MULTICAST_NET, 'dev', 'eth0']);
+    const h: LabHost = { name, ns, ip: v6Only ? '' : splitCidr(cidr).ip };
+    const v6 = v6Only ? cidr : opts.ipv6;
+    if (v6 !== undefined) await this.addIpv6(h, v6);
     this.hosts.set(name, h);
     return h;
+  }
+
+  /**
+   * Gives a host's `eth0` an IPv6 address. Namespaces start with IPv6 off (see namespace()); it is turned on
+   * for eth0 alone (a TAP made later stays IPv4), without router solicitations, and the address skips
+   * duplicate address detection (`nodad`) so it is usable at once and tests do not wait or flake on DAD.
+   */
+  async addIpv6(host: LabHost, cidr: string): Promise<void> {
+    await this.sysctl(host.ns, 'net.ipv6.conf.eth0.accept_ra', '0');
+    await this.sysctl(host.ns, 'net.ipv6.conf.eth0.disable_ipv6', '0');
+    await this.sysctl(host.ns, 'net.ipv6.conf.lo.disable_ipv6', '0');
+    await this.run(host.ns, ['ip', '-6', 'addr', 'add', cidr, 'dev', 'eth0', 'nodad']);
+    if (!this.bridgeIpv6Ready) {
+      // Neighbour discovery goes to solicited-node multicast groups; with snooping on and no MLD querier on
+      // the bridge, those frames could be held back. The internet bridge floods them instead.
+      await this.run(this.nsName(INTERNET), [
+        'ip',
+        'link',
+        'set',
+        INTERNET_BRIDGE,
+        'type',
+        'bridge',
+        'mcast_snooping',
+        '0',
+      ]);
+      this.bridgeIpv6Ready = true;
+    }
+    host.ip6 = splitCidr(cidr).ip;
+  }
+
+  /**
+   * Gives a host its own /etc/hosts (`ip netns exec` mounts /etc/netns/<ns>/hosts over /etc/hosts for every
+   * process the lab starts there), e.g. a name with only an AAAA record. Removed with the namespace.
+   */
+  hostsFile(host: LabHost, lines: readonly string[]): void {
+    const dir = join(NETNS_ETC_DIR, host.ns);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'hosts'), `127.0.0.1 localhost\n::1 localhost\n${lines.join('\n')}\n`);
   }
 
   /** Adds another public address on an existing public host (e.g. a second "ISP" address). */

@@ -3,7 +3,7 @@ import type { UdpSocket } from '../io/types.js';
 import type { Community, SnPeer } from '../supernode/community.js';
 import { DropReason } from '../supernode/stats.js';
 import type { EdgeInfo, Supernode, UnregisterReason } from '../supernode/supernode.js';
-import type { SockAddr } from '../util/ip.js';
+import { type SockAddr, sockAddrToString } from '../util/ip.js';
 import { macToString, NULL_MAC } from '../util/mac.js';
 import {
   DEFAULT_MGMT_PASSWORD,
@@ -51,7 +51,7 @@ function macText(mac: number): string {
 }
 
 function sockText(p: SnPeer): string {
-  return p.addr ? `${p.addr.address}:${p.addr.port}` : (p.hostSpec ?? '');
+  return p.addr ? sockAddrToString(p.addr) : (p.hostSpec ?? '');
 }
 
 function descText(p: SnPeer): string {

@@ -1,4 +1,4 @@
-// New-edge admission per sender address: a token bucket per IPv4, so one host cannot fill a community with forged MACs.
+// New-edge admission per sender address: a token bucket per IP address, so one host cannot fill a community with forged MACs.
 //
 // Not in 3.1.1 (C stores every REGISTER_SUPER's MAC without limit). Genuine edges add one MAC per socket and then
 // only refresh it; a flood of REGISTER_SUPERs with random MACs from one host would otherwise take every slot of the
@@ -19,20 +19,24 @@ interface Bucket {
 }
 
 export class Admission {
-  private readonly buckets = new Map<number, Bucket>();
+  /** By IPv4 as u32, or by IPv6 address text. */
+  private readonly buckets = new Map<number | string, Bucket>();
 
   constructor(
     private readonly burst = NEW_EDGE_BURST,
     private readonly perSecond = NEW_EDGES_PER_SECOND,
   ) {}
 
-  /** Takes a token for a new edge from `ip4` (IPv4 as u32) at `now` (Unix seconds); false when none is left. */
-  take(ip4: number, now: number): boolean {
-    let b = this.buckets.get(ip4);
+  /**
+   * Takes a token for a new edge from `key` (IPv4 as u32, or an IPv6 address as text) at `now` (Unix seconds);
+   * false when none is left.
+   */
+  take(key: number | string, now: number): boolean {
+    let b = this.buckets.get(key);
     if (b === undefined) {
       if (this.buckets.size >= MAX_TRACKED) this.buckets.clear();
       b = { tokens: this.burst, at: now };
-      this.buckets.set(ip4, b);
+      this.buckets.set(key, b);
     } else if (now > b.at) {
       b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.perSecond);
       b.at = now;

@@ -1,4 +1,5 @@
 // Supernode state records: communities, registered edges / federation members, associations (spec §9).
+import { encodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
 import type { AuthSecret } from '../transform/auth.js';
 import type { HeaderKeys } from '../transform/header.js';
 import type { StampRecord } from '../transform/stamp.js';
@@ -32,8 +33,10 @@ export class SnPeer {
   mac: Mac;
   /** Public socket (the UDP source of its registration); undefined for an unresolved `-l` peer. */
   addr: SockAddr | undefined;
-  /** addr as u32 / port, for writing socks. */
+  /** addr as u32 / port, for writing socks (ipv4 0 when addr is IPv6). */
   ipv4 = 0;
+  /** An IPv6 addr as its io/sockaddr.ts entry (undefined for IPv4): the batched send copies it. */
+  addr6: Uint8Array | undefined;
   port = 0;
   /** dev_addr from the registration. */
   devAddr = 0;
@@ -46,6 +49,8 @@ export class SnPeer {
   /** Seconds (Unix) of the last valid registration or answer; 0 = never. */
   lastSeen = 0;
   lastCookie = 0;
+  /** Seconds (Unix) of the last change of `addr` by a registration (registry.ts: the move limit); 0 = never. */
+  lastMove = 0;
   /** Preferred LAN socket from REGISTER_SUPER with the SOCKET flag (`edge -e`). */
   preferredSock: Sock | undefined;
   /** Set when the edge registered over TCP: everything for it goes over that connection. */
@@ -63,8 +68,25 @@ export class SnPeer {
 
   setAddr(addr: SockAddr, ipv4: number): void {
     this.addr = addr;
-    this.ipv4 = ipv4;
+    this.ipv4 = addr.family === 4 ? ipv4 : 0;
     this.port = addr.port;
+    if (addr.family === 6) {
+      // Encoded once, so the batched relay queues IPv6 edges by copying 24 bytes (transport.ts: sendToPeer).
+      const b = new Uint8Array(SOCKADDR_BYTES);
+      encodeSockAddr(addr, b, 0);
+      this.addr6 = b;
+    } else {
+      this.addr6 = undefined;
+    }
+  }
+
+  /**
+   * Whether this edge may be told IPv6 sockets. 3.1.1 opens only PF_INET sockets, so an edge that reached us
+   * over IPv6 is certainly not 3.1.1; one on IPv4 may be, and 3.1.1 mishandles an AF_INET6 n2n_sock_t
+   * (wire.c: fill_sockaddr leaves the sockaddr unset and sendto gets stack garbage; docs/supernode.md).
+   */
+  get takesIpv6(): boolean {
+    return this.addr?.family === 6;
   }
 }
 

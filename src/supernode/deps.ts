@@ -5,8 +5,8 @@ import { createServer, type Socket } from 'node:net';
 import { addonAvailable } from '../io/addon.js';
 import { nativeCipherBackend } from '../io/crypto-native.js';
 import type { UdpSocket } from '../io/types.js';
-import { openUdp } from '../io/udp.js';
-import { openNativeUdp } from '../io/udp-native.js';
+import { openUdpAnyFamily } from '../io/udp.js';
+import { openNativeUdpAnyFamily } from '../io/udp-native.js';
 import { asHeaderBackend } from '../transform/header.js';
 import { SystemClock } from '../util/clock.js';
 import { silentLogger } from '../util/log.js';
@@ -25,17 +25,20 @@ const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  */
 const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 
-/** The addon's batched socket (recvmmsg/sendmmsg with GRO/GSO) when it is built, else node:dgram. */
+/**
+ * The addon's batched socket (recvmmsg/sendmmsg with GRO/GSO) when it is built, else node:dgram; for `::` one
+ * dual-stack socket (IPv4-only where the host has no IPv6), for a literal one of its family.
+ */
 function openRelayUdp(address: string, port: number): Promise<UdpSocket> | UdpSocket {
   if (addonAvailable()) {
-    return openNativeUdp({
+    return openNativeUdpAnyFamily({
       address,
       port,
       recvBufferBytes: UDP_RECV_BUFFER_BYTES,
       sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
     });
   }
-  return openUdp({ family: 4, address, port });
+  return openUdpAnyFamily({ address, port });
 }
 
 /** A node:net socket as a TcpConn: writes copy the caller's bytes, errors just close it. */
@@ -45,7 +48,7 @@ function tcpConn(s: Socket): TcpConn {
   const raw = s.remoteAddress ?? '0.0.0.0';
   const address = raw.startsWith(V4_MAPPED_PREFIX) ? raw.slice(V4_MAPPED_PREFIX.length) : raw;
   return {
-    remote: { family: 4, address, port: s.remotePort ?? 0 },
+    remote: { family: address.includes(':') ? 6 : 4, address, port: s.remotePort ?? 0 },
     onData: (h) => {
       s.on('data', h);
     },

@@ -1,7 +1,7 @@
 // Supernode options: the library's input shape, 3.1.1's defaults, and validation into a resolved config.
 import { DEFAULT_FEDERATION_NAME, FEDERATION_PREFIX } from '../transform/auth.js';
 import { ConfigError } from '../util/errors.js';
-import { ipv4ToNumber, parseHostPort } from '../util/ip.js';
+import { ipFamilyOf, ipv4ToNumber, parseHostPort } from '../util/ip.js';
 import { type Mac, parseMac } from '../util/mac.js';
 import { communityBytes } from '../wire/common.js';
 import { VERSION_BYTES } from '../wire/types.js';
@@ -34,7 +34,10 @@ const MAX_AUTO_IP_BITS = 30;
 export interface SupernodeOptions {
   /** UDP port (`-p`), default 7654. 0 lets the OS choose (tests). */
   port?: number;
-  /** Address to bind the main socket to; default every IPv4 address (`0.0.0.0`), as 3.1.1. */
+  /**
+   * Address to bind the main socket to; default `::`, every IPv4 and IPv6 address on one dual-stack socket
+   * (3.1.1 binds IPv4 only). An IPv4 literal (also `0.0.0.0`) binds IPv4 only.
+   */
   bindAddress?: string;
   /** Federation name without the leading '*' (`-F`), default "Federation". */
   federation?: string;
@@ -176,8 +179,10 @@ function positiveInt(v: number | undefined, dflt: number, what: string): number 
 export function resolveSupernodeOptions(o: SupernodeOptions = {}): SupernodeConfig {
   const port = o.port ?? DEFAULT_SUPERNODE_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new ConfigError(`invalid port ${port}`);
-  const bindAddress = o.bindAddress ?? '0.0.0.0';
-  ipv4ToNumber(bindAddress);
+  // Default `::`: one dual-stack socket (IPv4 peers as before, IPv6 edges too); an explicit 0.0.0.0 binds
+  // IPv4 only, as 3.1.1 always does.
+  const bindAddress = o.bindAddress ?? '::';
+  if (ipFamilyOf(bindAddress) === 0) throw new ConfigError(`invalid bind address '${bindAddress}'`);
   const federationName =
     o.federation === undefined ? DEFAULT_FEDERATION_NAME : federationFullName(o.federation);
   if (federationName.length < 2) throw new ConfigError('federation name must not be empty');

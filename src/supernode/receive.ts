@@ -78,7 +78,6 @@ export class Receiver {
   private process(buf: Buffer, off: number, len: number, from: SockAddr): DropReason | undefined {
     const { ctx } = this;
     if (len < COMMON_HEADER_BYTES) return DropReason.TOO_SHORT;
-    if (from.family !== 4) return DropReason.NOT_IPV4;
     let comm: Community | undefined;
     let keyUsed: HeaderKeyUsed = HeaderKeyUsed.NONE;
     if (looksPlain(buf, off)) {
@@ -130,6 +129,8 @@ export class Receiver {
     }
     const fromSn = (flags & Flags.FROM_SUPERNODE) !== 0;
     let sn: SnPeer | undefined;
+    // Edges may come over IPv6 (docs/supernode.md); the federation stays IPv4, as every 3.1.1 supernode.
+    if (fromSn && from.family !== 4) return DropReason.NOT_IPV4;
     if (fromSn) {
       sn = this.federation.bySock(from);
       if (sn === undefined && type !== MsgType.REGISTER_SUPER) return DropReason.UNKNOWN_SUPERNODE;

@@ -1,6 +1,6 @@
 // Edge registration (spec §9.1): REGISTER_SUPER → ACK/NAK, UNREGISTER_SUPER, relayed NAKs, expiry, auto-IP glue.
 import type { HeaderKeyUsed } from '../transform/header.js';
-import type { SockAddr } from '../util/ip.js';
+import { type SockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { type Mac, macToString, NULL_MAC } from '../util/mac.js';
 import { communityBytes, communityName } from '../wire/common.js';
@@ -25,7 +25,7 @@ import type { SnContext } from './context.js';
 import type { Federation } from './federation.js';
 import type { Relay } from './relay.js';
 import { DropReason } from './stats.js';
-import { REG_LIFETIME_SECONDS, REGISTRATION_TIMEOUT_SECONDS } from './timers.js';
+import { EDGE_MOVE_MIN_SECONDS, REG_LIFETIME_SECONDS, REGISTRATION_TIMEOUT_SECONDS } from './timers.js';
 import type { Transport } from './transport.js';
 import type { EdgeInfo, UnregisterReason } from './types.js';
 
@@ -37,7 +37,8 @@ const Update = {
   AUTH_FAIL: 3,
   LIMIT_COMMUNITY: 4,
   LIMIT_TOTAL: 5,
-  LIMIT_RATE: 6,
+  MOVE_LIMIT: 6,
+  LIMIT_RATE: 7,
 } as const;
 type Update = (typeof Update)[keyof typeof Update];
 
@@ -46,7 +47,7 @@ export function edgeInfo(comm: Community, e: SnPeer): EdgeInfo {
   return {
     community: comm.isFederation ? '-/-' : comm.name,
     mac: e.mac === NULL_MAC ? '' : macToString(e.mac).toUpperCase(),
-    sockaddr: e.addr ? `${e.addr.address}:${e.addr.port}` : '',
+    sockaddr: e.addr ? sockAddrToString(e.addr) : '',
     ip4addr: e.devAddr === 0 ? '' : `${ipText(e.devAddr)}/${e.devBits}`,
     desc: communityName(e.desc),
   };
@@ -138,7 +139,8 @@ export class Registry {
     if (user !== undefined && !this.auth.trailerOk(buf, keyUsed, user)) return DropReason.TRAILER;
     if (reg.edgeMac === ctx.mac) return DropReason.SELF;
 
-    const ackSock: Sock = { family: 4, port: from.port, address: from.address };
+    // The edge's own public socket, in the family it came over (an IPv6 one only ever goes to an IPv6 edge).
+    const ackSock: Sock = { family: from.family, port: from.port, address: from.address };
     let assigned = { addr: 0, bitlen: 0 };
     if (!comm.isFederation && wantsAutoIp(reg.devAddr.addr, reg.devAddr.bitlen)) {
       const a = assignEdgeAddress(comm, reg.desc);
@@ -160,6 +162,7 @@ export class Registry {
     }
     if (status === Update.LIMIT_COMMUNITY) return DropReason.EDGE_LIMIT_COMMUNITY;
     if (status === Update.LIMIT_TOTAL) return DropReason.EDGE_LIMIT_TOTAL;
+    if (status === Update.MOVE_LIMIT) return DropReason.MOVE_LIMIT;
     if (status === Update.LIMIT_RATE) return DropReason.NEW_EDGE_RATE;
     if (status === Update.AUTH_FAIL) {
       this.sendNak(comm, m.common.community, reg.cookie, reg.edgeMac, from);
@@ -262,9 +265,13 @@ export class Registry {
       if (comm.edges.size >= ctx.config.maxEdgesPerCommunity)
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
-      if (!this.admission.take(ipv4Of(from), now)) return { status: Update.LIMIT_RATE, answer };
+      if (!this.admission.take(from.family === 4 ? ipv4Of(from) : from.address, now))
+        return { status: Update.LIMIT_RATE, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
-      n.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
+      // Stricter than C (which starts from now − 16 s): the creating registration's stamp is the first one
+      // seen, so a copy of it replayed at once is refused too.
+      if (comm.he === HeState.ENABLED) ctx.stamps.verify(ctx.rxStamp, n.stamp, false);
+      n.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
       n.devAddr = reg.devAddr.addr;
       n.devBits = reg.devAddr.bitlen;
       n.desc = reg.desc.slice();
@@ -290,14 +297,23 @@ export class Registry {
     }
     const answer = this.auth.knownAuth(comm, e, reg.auth);
     if (answer === undefined) return { status: Update.AUTH_FAIL, answer: ZERO_AUTH };
+    const moving = !sameAddr(e.addr, from);
+    // Stricter than C (no limit there): a registered edge changes its socket at most once per
+    // EDGE_MOVE_MIN_SECONDS. Without authentication (-M, or scheme 0) anyone may move an edge — that is how
+    // roaming works — so this bounds how often a flood of claims can bounce its traffic around; a genuine
+    // address change is one move. Refused silently: the edge retries, and a NAK would say "MAC in use".
+    // Registrations relayed by a federation member (skipAdd) are not claims: the edge went to that supernode.
+    if (moving && !skipAdd && now - e.lastMove < EDGE_MOVE_MIN_SECONDS)
+      return { status: Update.MOVE_LIMIT, answer };
     if (rekey) {
       comm.edges.delete(e.mac);
       e.mac = reg.edgeMac;
       comm.edges.set(e.mac, e);
     }
     let status: Update = Update.SAME;
-    if (!sameAddr(e.addr, from)) {
-      e.setAddr({ family: 4, address: from.address, port: from.port }, ipv4Of(from));
+    if (moving) {
+      e.lastMove = now;
+      e.setAddr({ family: from.family, address: from.address, port: from.port }, ipv4Of(from));
       e.preferredSock = flags & Flags.SOCKET ? reg.sock : undefined;
       this.transport.bindConn(comm, e);
       status = Update.CHANGED;

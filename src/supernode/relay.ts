@@ -11,7 +11,7 @@ import {
   encodeRegisterSuper,
 } from '../wire/messages.js';
 import { createPacketHeaderView, readPacketHeader, writePacketHeader } from '../wire/packet.js';
-import { writeSockIpv4 } from '../wire/sock.js';
+import { SOCK_IPV4_BYTES, SOCK_IPV6_BYTES, writeSock, writeSockIpv4 } from '../wire/sock.js';
 import {
   type Common,
   Flags,
@@ -20,7 +20,7 @@ import {
   type RegisterSuper,
   VERSION_BYTES,
 } from '../wire/types.js';
-import { ipv4Of } from './addr.js';
+import { ipv4Of, sameAddr } from './addr.js';
 import type { CommunityTable } from './communities.js';
 import { type Community, HeState, type SnPeer, type SnUser } from './community.js';
 import type { SnContext } from './context.js';
@@ -46,7 +46,12 @@ export class Relay {
   private readonly federation: Federation;
   private readonly transport: Transport;
   private readonly pktView = createPacketHeaderView();
-  private readonly sockScratch = new Uint8Array(8);
+  private readonly sockScratch = new Uint8Array(SOCK_IPV4_BYTES);
+  /** The encoded socket of the last IPv6 sender (transport.ts hands the same SockAddr object per peer). */
+  private readonly sock6Scratch = new Uint8Array(SOCK_IPV6_BYTES);
+  private lastFrom6: SockAddr | undefined;
+  /** Length of what buildRelayed wrote last. */
+  private builtLen = 0;
   private versionCache: Uint8Array | undefined;
 
   constructor(ctx: SnContext, table: CommunityTable, federation: Federation, transport: Transport) {
@@ -86,48 +91,108 @@ export class Relay {
     // trust more than a stranger; with random MACs each broadcast one went to the whole community (a flood
     // amplifier) and taught every edge a new peer at the attacker's socket. An edge that moved registers again
     // before anything can reach it here anyway.
-    const fromIp4 = fromSn ? -1 : ipv4Of(from);
     if (!fromSn) {
       const e = comm.edges.get(v.srcMac);
-      if (e === undefined || (e.conn === undefined && (e.ipv4 !== fromIp4 || e.port !== from.port)))
+      if (e === undefined || (e.conn === undefined && !sameAddr(e.addr, from)))
         return DropReason.UNREGISTERED;
     }
     const payloadLen = end - payloadOff;
     const ivExtra = comm.hasUsers ? Math.min(HE_PAYLOAD_IV_BYTES, payloadLen) : 0;
-    // Built in a send slot of the transport: with the batched socket it leaves with the rest of the batch.
-    const out = this.transport.txBuf;
-    const slot = this.transport.reserve();
-    let outLen: number;
-    let hl: number;
-    if (!fromSn) {
-      // Re-encode with FROM_SUPERNODE|SOCKET and the sender's public socket; the payload is copied as is.
-      writeSockIpv4(this.sockScratch, 0, fromIp4, from.port);
-      const hdrEnd = writePacketHeader(
-        out,
-        slot,
-        ttl,
-        flags | Flags.FROM_SUPERNODE | Flags.SOCKET,
-        comm.field,
-        v.srcMac,
-        v.dstMac,
-        this.sockScratch,
-        v.compression,
-        v.transform,
-      );
-      buf.copy(out, hdrEnd, payloadOff, end);
-      outLen = hdrEnd - slot + payloadLen;
-      hl = hdrEnd - slot + ivExtra;
-    } else {
+    if (fromSn) {
       // Already relayed once: forwarded unchanged, only the header encryption is redone.
+      const slot = this.transport.reserve();
+      const out = this.transport.txBuf;
       buf.copy(out, slot, off, end);
-      outLen = len;
-      hl = payloadOff - off + ivExtra;
+      if (comm.he === HeState.ENABLED) {
+        ctx.sealer.seal(out, slot, len, comm.dynamicKeys!, payloadOff - off + ivExtra);
+      }
+      if (!isN2nMulticastOrBroadcast(v.dstMac))
+        return this.forward(comm, v.dstMac, true, out, slot, len, now);
+      this.broadcast(comm, v.srcMac, true, out, slot, len, now);
+      return undefined;
     }
-    if (comm.he === HeState.ENABLED) ctx.sealer.seal(out, slot, outLen, comm.dynamicKeys!, hl);
-    if (!isN2nMulticastOrBroadcast(v.dstMac))
-      return this.forward(comm, v.dstMac, fromSn, out, slot, outLen, now);
-    this.broadcast(comm, v.srcMac, fromSn, out, slot, outLen, now);
+    // From an edge: re-encoded with FROM_SUPERNODE|SOCKET and the sender's public socket, the payload copied
+    // as is. The socket of an IPv6 sender goes only to IPv6 edges (SnPeer.takesIpv6); everyone else (IPv4
+    // edges, maybe 3.1.1, and the federation) gets the datagram without a socket, as 3.1.1 would mishandle it.
+    let sock: Uint8Array | undefined = this.sockScratch;
+    if (from.family === 6) {
+      if (from !== this.lastFrom6) {
+        writeSock(this.sock6Scratch, 0, { family: 6, port: from.port, address: from.address });
+        this.lastFrom6 = from;
+      }
+      sock = this.sock6Scratch;
+    } else {
+      writeSockIpv4(this.sockScratch, 0, ipv4Of(from), from.port);
+    }
+    const bothFamilies = from.family === 6;
+    if (!isN2nMulticastOrBroadcast(v.dstMac)) {
+      const e = comm.edges.get(v.dstMac);
+      if (bothFamilies && e?.takesIpv6 !== true) sock = undefined;
+      const slot = this.transport.reserve();
+      this.buildRelayed(slot, buf, payloadOff, end, ttl, flags, comm, v.srcMac, v.dstMac, sock, ivExtra);
+      return this.forward(comm, v.dstMac, false, this.transport.txBuf, slot, this.builtLen, now);
+    }
+    // Two consecutive slots when an IPv6 sender's broadcast needs both variants.
+    const slot = this.transport.reserve(bothFamilies ? 2 : 1);
+    this.buildRelayed(slot, buf, payloadOff, end, ttl, flags, comm, v.srcMac, v.dstMac, sock, ivExtra);
+    const len1 = this.builtLen;
+    if (!bothFamilies) {
+      this.broadcast(comm, v.srcMac, false, this.transport.txBuf, slot, len1, now);
+      return undefined;
+    }
+    // An IPv6 sender's broadcast: with its socket to IPv6 edges, without to the rest and the federation.
+    const slot4 = slot + this.transport.slotBytes;
+    this.buildRelayed(slot4, buf, payloadOff, end, ttl, flags, comm, v.srcMac, v.dstMac, undefined, ivExtra);
+    const len4 = this.builtLen;
+    const out = this.transport.txBuf;
+    this.broadcastFederation(out, slot4, len4, now);
+    for (const e of comm.edges.values()) {
+      if (e.mac === v.srcMac) continue;
+      const sent = e.takesIpv6
+        ? this.transport.sendToPeer(e, out, len1, slot)
+        : this.transport.sendToPeer(e, out, len4, slot4);
+      if (sent) ctx.stats.broadcast++;
+    }
     return undefined;
+  }
+
+  /**
+   * Writes the relayed PACKET (header with `sock`, or none, then the payload) into the transport slot at `slot`
+   * and seals it; its length is left in builtLen.
+   */
+  private buildRelayed(
+    slot: number,
+    buf: Buffer,
+    payloadOff: number,
+    end: number,
+    ttl: number,
+    flags: number,
+    comm: Community,
+    srcMac: Mac,
+    dstMac: Mac,
+    sock: Uint8Array | undefined,
+    ivExtra: number,
+  ): void {
+    const out = this.transport.txBuf;
+    const v = this.pktView;
+    const hdrEnd = writePacketHeader(
+      out,
+      slot,
+      ttl,
+      flags | Flags.FROM_SUPERNODE | Flags.SOCKET,
+      comm.field,
+      srcMac,
+      dstMac,
+      sock,
+      v.compression,
+      v.transform,
+    );
+    buf.copy(out, hdrEnd, payloadOff, end);
+    const outLen = hdrEnd - slot + (end - payloadOff);
+    if (comm.he === HeState.ENABLED) {
+      this.ctx.sealer.seal(out, slot, outLen, comm.dynamicKeys!, hdrEnd - slot + ivExtra);
+    }
+    this.builtLen = outLen;
   }
 
   /** sn_utils.c: MSG_TYPE_REGISTER — an edge's hole-punching REGISTER to another edge, unicast only. */
@@ -152,8 +217,15 @@ export class Relay {
     let out: Buffer;
     let len: number;
     if (!fromSn) {
-      reg.sock = { family: 4, port: from.port, address: from.address };
-      const common: Common = { ...m.common, ttl, flags: flags | Flags.FROM_SUPERNODE | Flags.SOCKET };
+      // An IPv6 sender's socket only to an IPv6 edge (see onPacket); without it 3.1.1 answers the supernode.
+      const withSock = from.family === 4 || comm.edges.get(reg.dstMac)?.takesIpv6 === true;
+      reg.sock = withSock ? { family: from.family, port: from.port, address: from.address } : undefined;
+      const sockFlag = withSock ? Flags.SOCKET : 0;
+      const common: Common = {
+        ...m.common,
+        ttl,
+        flags: (flags & ~Flags.SOCKET) | Flags.FROM_SUPERNODE | sockFlag,
+      };
       out = ctx.ctl;
       len = encodeRegister(common, reg, out, 0);
     } else {
@@ -228,7 +300,8 @@ export class Relay {
     user: SnUser | undefined,
     now: number,
   ): void {
-    if (this.federation.community.edges.size === 0) return;
+    // The federation is IPv4 (3.1.1 supernodes): an IPv6 edge's socket is not told to it.
+    if (this.federation.community.edges.size === 0 || from.family !== 4) return;
     const { ctx } = this;
     const common: Common = {
       ttl: N2N_DEFAULT_TTL,
@@ -286,7 +359,7 @@ export class Relay {
           aflags: 0,
           srcMac: ctx.mac,
           mac: NULL_MAC,
-          sock: { family: 4, port: from.port, address: from.address },
+          sock: { family: from.family, port: from.port, address: from.address },
           load: swap32(this.table.load()),
           uptime: now - ctx.startSec,
           version: this.versionField(),
@@ -301,10 +374,16 @@ export class Relay {
     if (comm === undefined) return DropReason.UNKNOWN_COMMUNITY;
     const target = comm.edges.get(q.targetMac);
     if (target?.addr !== undefined) {
+      // IPv6 sockets only to an asker on IPv6 (SnPeer.takesIpv6): an IPv4 asker (maybe 3.1.1) is not told
+      // where an IPv6-only target is, and keeps reaching it through us.
+      const askerIpv6 = from.family === 6;
+      if (target.addr.family === 6 && !askerIpv6) return undefined;
+      const preferredSock =
+        target.preferredSock?.family === 6 && !askerIpv6 ? undefined : target.preferredSock;
       const common: Common = {
         ttl: N2N_DEFAULT_TTL,
         type: MsgType.PEER_INFO,
-        flags: Flags.FROM_SUPERNODE | (target.preferredSock ? Flags.SOCKET : 0),
+        flags: Flags.FROM_SUPERNODE | (preferredSock ? Flags.SOCKET : 0),
         community: m.common.community,
       };
       const len = encodePeerInfo(
@@ -313,8 +392,8 @@ export class Relay {
           aflags: 0,
           srcMac: q.srcMac,
           mac: q.targetMac,
-          sock: { family: 4, port: target.addr.port, address: target.addr.address },
-          preferredSock: target.preferredSock,
+          sock: { family: target.addr.family, port: target.addr.port, address: target.addr.address },
+          preferredSock,
           load: swap32(this.table.load()),
           uptime: now - ctx.startSec,
           version: this.versionField(),

@@ -44,6 +44,8 @@ export const DropReason = {
   NEW_EDGE_RATE: 'new_edge_rate',
   /** A PACKET from an edge that is not registered in its community from that socket. */
   UNREGISTERED: 'unregistered',
+  /** A registered edge's socket changed again sooner than EDGE_MOVE_MIN_SECONDS after the last change. */
+  MOVE_LIMIT: 'move_limit',
   /** A new community refused: too many communities. */
   COMMUNITY_LIMIT: 'community_limit',
   /** A new federation member or association not remembered: table full. */

@@ -22,6 +22,12 @@ export const ASSOCIATION_TIMEOUT_SECONDS = 3 * REGISTRATION_TIMEOUT_SECONDS;
 export const SORT_SECONDS = 90;
 /** Unresolved `-l` names are retried this often. */
 export const RESOLVE_RETRY_SECONDS = 30;
+/**
+ * A registered edge's socket changes at most once in this many seconds (whole-second clock: moves at least
+ * 1 s apart). Not in 3.1.1 (docs/reliability.md, Security). A refused edge is not answered, and its next
+ * REGISTER_SUPER (the silence probe a second later, or the -i interval) gets through.
+ */
+export const EDGE_MOVE_MIN_SECONDS = 2;
 /** reg_lifetime(): the ACK's lifetime field, ignored by edges. */
 export const REG_LIFETIME_SECONDS = 15;
 

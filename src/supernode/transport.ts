@@ -1,5 +1,5 @@
 // The supernode's sockets: the UDP socket, the TCP listener with its 2-byte framing (spec §1), and every send.
-import { decodeSockAddr, SOCKADDR_BYTES } from '../io/sockaddr.js';
+import { SOCKADDR_BYTES, SockAddrCache } from '../io/sockaddr.js';
 import { type BatchUdpSocket, type DatagramBatch, isBatchUdpSocket, type UdpSocket } from '../io/types.js';
 import { numberToIpv4, type SockAddr } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
@@ -74,6 +74,7 @@ export class Transport {
   private readonly txLengths = new Uint32Array(TX_QUEUE_MAX);
   private readonly txAddrs = new Uint8Array(TX_QUEUE_MAX * SOCKADDR_BYTES);
   private readonly addrCache = new Map<number, SockAddr>();
+  private readonly addr6Cache = new SockAddrCache(ADDR_CACHE_MAX);
 
   constructor(
     ctx: SnContext,
@@ -103,7 +104,10 @@ export class Transport {
     }
     if (config.tcp) {
       try {
-        this.tcpListener = await deps.listenTcp(config.bindAddress, sock.local.port, (c) => this.accept(c));
+        // The UDP socket's own address: `::` became 0.0.0.0 on a host without IPv6.
+        const tcpAddress =
+          sock.local.family === 4 && config.bindAddress === '::' ? '0.0.0.0' : config.bindAddress;
+        this.tcpListener = await deps.listenTcp(tcpAddress, sock.local.port, (c) => this.accept(c));
       } catch (e) {
         sock.close();
         this.socket = undefined;
@@ -135,7 +139,7 @@ export class Transport {
     try {
       for (let i = 0; i < b.count; i++) {
         const a = i * SOCKADDR_BYTES;
-        const from = addrs[a] === 4 ? this.cachedAddr(addrs, a) : decodeSockAddr(addrs, a);
+        const from = addrs[a] === 4 ? this.cachedAddr(addrs, a) : this.addr6Cache.get(addrs, a);
         this.deliver(b.slab, i * b.stride + b.headroom, b.lengths[i], from);
       }
     } finally {
@@ -162,20 +166,31 @@ export class Transport {
   // ---------------------------------------------------------------- sending
 
   /**
-   * The offset in txBuf of a free slot (TX_SLOT_BYTES) for one outgoing datagram. Queued sends of earlier slots
-   * leave first when every slot is taken; the slot stays valid until the next reserve.
+   * The offset in txBuf of a free slot (TX_SLOT_BYTES) for one outgoing datagram, or the first of `count`
+   * consecutive ones. Queued sends of earlier slots leave first when too few are free; the slots stay valid until
+   * the next reserve.
    */
-  reserve(): number {
+  reserve(count = 1): number {
     if (!this.batching) return 0;
-    if (this.txSlots === TX_SLOTS) this.flushTx();
-    return this.txSlots++ * TX_SLOT_BYTES;
+    if (this.txSlots + count > TX_SLOTS) this.flushTx();
+    const slot = this.txSlots * TX_SLOT_BYTES;
+    this.txSlots += count;
+    return slot;
+  }
+
+  /** Bytes per slot: `reserve(n)` returns the first of n consecutive slots this far apart. */
+  get slotBytes(): number {
+    return TX_SLOT_BYTES;
   }
 
   /** To a registered edge: over its TCP connection if it registered over TCP, else UDP. */
   sendToPeer(e: SnPeer, buf: Uint8Array, len: number, off = 0): boolean {
     if (e.conn !== undefined) return this.sendTcp(e.conn, buf, off, len);
     if (e.addr === undefined) return false;
-    if (this.batching && buf === this.txBuf && e.ipv4 !== 0) return this.queue(off, len, e.ipv4, e.port);
+    if (this.batching && buf === this.txBuf) {
+      if (e.ipv4 !== 0) return this.queue(off, len, e.ipv4, e.port);
+      if (e.addr6 !== undefined) return this.queue6(off, len, e.addr6);
+    }
     return this.sendTo(e.addr, buf, len, off);
   }
 
@@ -217,6 +232,16 @@ export class Transport {
     addrs[a + IPV4_OFF + 2] = (ip4 >>> 8) & 0xff;
     addrs[a + IPV4_OFF + 3] = ip4 & 0xff;
     for (let j = IPV4_OFF + 4; j < SOCKADDR_BYTES; j++) addrs[a + j] = 0;
+    return true;
+  }
+
+  /** Queues txBuf[off, +len) for an IPv6 edge, its address entry encoded beforehand (SnPeer.addr6). */
+  private queue6(off: number, len: number, addr6: Uint8Array): boolean {
+    if (this.txCount === TX_QUEUE_MAX) this.flushTx();
+    const i = this.txCount++;
+    this.txOffsets[i] = off;
+    this.txLengths[i] = len;
+    this.txAddrs.set(addr6, i * SOCKADDR_BYTES);
     return true;
   }
 

@@ -23,6 +23,13 @@ export const STAMP_FRAME_HI = 0x10;
 /** TIME_STAMP_JITTER = 0x27100000 (160 ms: 0x27100 µs << 12), low half. */
 export const STAMP_JITTER = 0x27100000;
 
+/**
+ * Accepted stamps a record remembers for the duplicate check of the jitter rule (stricter than C, which takes
+ * any stamp within 160 ms of the newest again, an exact replay included): 16 × 8 bytes, allocated the first time
+ * the record is verified (only -H senders are).
+ */
+export const STAMP_RECENT = 16;
+
 const MICROS_PER_MS = 1000;
 const MICROS_PER_SECOND = 1_000_000;
 const U32_RANGE = 0x100000000;
@@ -34,6 +41,33 @@ const U32_RANGE = 0x100000000;
 export class StampRecord implements Stamp {
   hi = 0;
   lo = 0;
+  /** The last STAMP_RECENT accepted stamps as hi, lo pairs (a ring); undefined until the first check. */
+  recent: Uint32Array | undefined;
+  /** Entries of `recent` in use, and where the next one goes. */
+  recentCount = 0;
+  recentPos = 0;
+}
+
+/** Whether `rec` accepted hi:lo before (exact duplicate) or hi:lo is older than every stamp it remembers. */
+function seenOrTooOld(rec: StampRecord, hi: number, lo: number): boolean {
+  const r = rec.recent;
+  if (r === undefined) return false;
+  let older = rec.recentCount === STAMP_RECENT;
+  for (let i = 0; i < 2 * rec.recentCount; i += 2) {
+    if (r[i] === hi && r[i + 1] === lo) return true;
+    if (!greaterU64(r[i], r[i + 1], hi, lo)) older = false;
+  }
+  return older;
+}
+
+/** Remembers an accepted stamp in `rec`'s ring. */
+function remember(rec: StampRecord, hi: number, lo: number): void {
+  rec.recent ??= new Uint32Array(2 * STAMP_RECENT);
+  const i = 2 * rec.recentPos;
+  rec.recent[i] = hi;
+  rec.recent[i + 1] = lo;
+  rec.recentPos = (rec.recentPos + 1) % STAMP_RECENT;
+  if (rec.recentCount < STAMP_RECENT) rec.recentCount++;
 }
 
 /** Signed comparison helper: is the 64-bit value (hi signed, lo unsigned) <= 0? */
@@ -95,8 +129,9 @@ export class StampGenerator {
   /**
    * Checks a received stamp (spec §6): within ±16 s of the local clock and, if `record` is given,
    * newer than the sender's previous valid stamp (by more than −160 ms with `allowJitter`, or
-   * −160 ms << 8 when the stamp has the counter-only flag). On success the record is raised to
-   * max(record, stamp). Returns false (record unchanged) otherwise.
+   * −160 ms << 8 when the stamp has the counter-only flag) — and, stricter than C, not one of the last
+   * STAMP_RECENT accepted stamps nor older than all of them. On success the record is raised to
+   * max(record, stamp) and remembers the stamp. Returns false (record unchanged) otherwise.
    */
   verify(stamp: Stamp, record: StampRecord | null | undefined, allowJitter: boolean): boolean {
     const now = this.scratch;
@@ -130,7 +165,12 @@ export class StampGenerator {
     if (greaterU64(sHi, sLo, record.hi, record.lo)) {
       record.hi = sHi;
       record.lo = sLo;
+    } else if (seenOrTooOld(record, sHi, sLo)) {
+      // Only the jitter rule lets a stamp not above the newest through: it must be one not seen before (a
+      // reordered datagram), and not older than the last STAMP_RECENT accepted ones (then we cannot tell).
+      return false;
     }
+    remember(record, sHi, sLo);
     return true;
   }
 }

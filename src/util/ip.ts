@@ -46,7 +46,9 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
   if (v6) {
     host = v6[1];
     portStr = v6[2];
+    if (ipFamilyOf(host) !== 6) throw new ConfigError(`'${host}' in '${s}' is not an IPv6 address`);
   } else {
+    if (s.startsWith('[')) throw new ConfigError(`invalid address '${s}' (expected [ipv6]:port)`);
     const i = s.lastIndexOf(':');
     if (i < 0) {
       host = s;
@@ -54,6 +56,8 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
       host = s.slice(0, i);
       portStr = s.slice(i + 1);
     }
+    // 2001:db8::1:7654 would be ambiguous: the port of an IPv6 address follows brackets.
+    if (host.includes(':')) throw new ConfigError(`IPv6 address in '${s}' needs brackets: [ipv6]:port`);
   }
   let port = defaultPort;
   if (portStr !== undefined) {
@@ -64,6 +68,38 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
   if (port === undefined) throw new ConfigError(`missing port in '${s}' (expected host:port)`);
   if (host.length === 0) throw new ConfigError(`missing host in '${s}' (expected host:port)`);
   return { host, port };
+}
+
+/**
+ * Splits a `-p` value: `port`, `ip`, `ip:port`, `[ipv6]:port`, `[ipv6]` or a bare IPv6 address. The address,
+ * when present, is a checked IPv4 or IPv6 literal; the port text is returned unchecked (callers range it).
+ * Throws ConfigError with a one-line message.
+ */
+export function splitBindSpec(v: string): { address?: string; port?: string } {
+  const bracket = /^\[([^\]]*)\](?::(.*))?$/.exec(v);
+  let address: string | undefined;
+  let port: string | undefined;
+  if (bracket) {
+    address = bracket[1];
+    port = bracket[2];
+    if (ipFamilyOf(address) !== 6) throw new ConfigError(`'${address}' in '${v}' is not an IPv6 address`);
+  } else if (v.indexOf(':') !== v.lastIndexOf(':')) {
+    // Two or more colons without brackets: an IPv6 address alone.
+    address = v;
+  } else {
+    const colon = v.indexOf(':');
+    if (colon >= 0) {
+      address = v.slice(0, colon);
+      port = v.slice(colon + 1);
+    } else if (v.includes('.')) address = v;
+    else port = v;
+  }
+  if (address !== undefined && ipFamilyOf(address) === 0) {
+    throw new ConfigError(
+      `invalid bind address '${address}' in '${v}' (expected ip, ip:port or [ipv6]:port)`,
+    );
+  }
+  return { address, port };
 }
 
 const IPV6_GROUPS = 8;
@@ -130,6 +166,13 @@ export function parseIpv6Into(s: string, out: Uint8Array, off: number): boolean 
     out[off + 2 * i + 1] = groups[i] & 0xff;
   }
   return true;
+}
+
+/** 4 for IPv4 text, 6 for IPv6 text (a `%zone` allowed), 0 for anything else (a host name). */
+export function ipFamilyOf(s: string): 0 | 4 | 6 {
+  if (parseIpv4(s) >= 0) return 4;
+  if (s.includes(':') && parseIpv6Into(s, new Uint8Array(16), 0)) return 6;
+  return 0;
 }
 
 /** 16 address bytes → RFC 5952 text (lower case, longest zero run as `::`, IPv4-mapped as ::ffff:a.b.c.d). */
