@@ -81,8 +81,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
     int off = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
   }
-  // Larger socket buffers absorb bursts; failure (over rmem_max) is not fatal, the kernel clamps.
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  // Larger socket buffers absorb bursts (and a flood while the process waits for a CPU). With CAP_NET_ADMIN
+  // (edges run as root for the TAP) SO_RCVBUFFORCE may exceed net.core.rmem_max, as wireguard-go does; else
+  // SO_RCVBUF, which the kernel clamps to rmem_max. Failure is not fatal.
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), sslen) < 0) {
     int err = errno;

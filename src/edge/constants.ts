@@ -60,6 +60,13 @@ export const MAX_SUPERNODE_ENTRIES = 128;
  * random MACs would grow memory until the purge. Far above any real community's size.
  */
 export const MAX_PEERS = 4096;
+/**
+ * New pending peers taken at once, then NEW_PEERS_PER_SECOND (not in 3.1.1). Each costs a REGISTER to its socket
+ * and a multicast REGISTER; forged PACKETs or REGISTERs from random MACs would otherwise make the edge answer every
+ * one of them. A real community's edges appear a few at a time; one refused now is taken with its next datagram.
+ */
+export const NEW_PEER_BURST = 128;
+export const NEW_PEERS_PER_SECOND = 32;
 /** Ports tried by the -L port-prediction burst (edge_utils.c: register_with_new_peer). */
 export const PORT_PREDICTION_BURST = 16;
 /** IP TTL restored after the burst (Linux default). */

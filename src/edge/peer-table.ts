@@ -14,6 +14,8 @@ import {
   ACK_SOCK_GRACE_S,
   DEFAULT_IP_TTL,
   MAX_PEERS,
+  NEW_PEER_BURST,
+  NEW_PEERS_PER_SECOND,
   P2P_DEAD_MS,
   P2P_PROBE_MS,
   PEER_REFRESH_S,
@@ -43,10 +45,27 @@ export class PeerTable {
   /** Peers confirmed reachable directly (edge_utils.c: known_peers). */
   readonly known = new Map<Mac, Peer>();
 
+  /** Token bucket of new pending peers (NEW_PEER_BURST, NEW_PEERS_PER_SECOND): tokens left at newPeerAt (s). */
+  private newPeerTokens = NEW_PEER_BURST;
+  private newPeerAt = 0;
+
   constructor(
     private readonly ctx: EdgeContext,
     private readonly control: Control,
   ) {}
+
+  private takeNewPeerToken(now: number): boolean {
+    if (now > this.newPeerAt) {
+      this.newPeerTokens = Math.min(
+        NEW_PEER_BURST,
+        this.newPeerTokens + (now - this.newPeerAt) * NEW_PEERS_PER_SECOND,
+      );
+      this.newPeerAt = now;
+    }
+    if (this.newPeerTokens < 1) return false;
+    this.newPeerTokens--;
+    return true;
+  }
 
   // ------------------------------------------------------------------ checks on what arrives
 
@@ -156,6 +175,10 @@ export class PeerTable {
     if (p === undefined) {
       if (this.pending.size >= MAX_PEERS) {
         ctx.drops.peersFull++;
+        return;
+      }
+      if (!this.takeNewPeerToken(now)) {
+        ctx.drops.peersRate++;
         return;
       }
       const a = addr ?? addrOf(ip4, port);

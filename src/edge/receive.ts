@@ -62,6 +62,21 @@ import type { Registration } from './registration.js';
 import type { EdgeDrops, EdgeTraffic } from './stats.js';
 import type { SupernodeEntry } from './supernodes.js';
 
+/** Control message types rxControl handles, indexed by type (edge_utils.c: process_udp's switch). */
+const EDGE_RX_TYPES: readonly boolean[] = (() => {
+  const t = new Array<boolean>(Flags.TYPE_MASK + 1).fill(false);
+  for (const m of [
+    MsgType.REGISTER,
+    MsgType.REGISTER_ACK,
+    MsgType.REGISTER_SUPER_ACK,
+    MsgType.REGISTER_SUPER_NAK,
+    MsgType.PEER_INFO,
+    MsgType.RE_REGISTER_SUPER,
+  ])
+    t[m] = true;
+  return t;
+})();
+
 export class ReceivePath {
   // Fixed references, loaded once per use instead of through the context.
   private readonly config: EdgeConfig;
@@ -258,6 +273,12 @@ export class ReceivePath {
     }
     if (type === MsgType.PACKET) {
       this.rxPacket(buf, off, off + len, from, sn, viaMcast);
+      return;
+    }
+    // Types an edge never takes (REGISTER_SUPER, QUERY_PEER, …: most of a flood's well-formed junk) are dropped
+    // before their body is decoded.
+    if (!EDGE_RX_TYPES[type]) {
+      this.drops.rxIgnored++;
       return;
     }
     // The user/password trailer is not part of the message.

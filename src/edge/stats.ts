@@ -82,6 +82,8 @@ export class EdgeDrops {
   rxAuth = 0;
   /** A new peer refused because its table holds MAX_PEERS already (forged REGISTERs/PACKETs from random MACs). */
   peersFull = 0;
+  /** A new peer refused because more than NEW_PEER_BURST arrived at once (constants.ts): a flood of forged MACs. */
+  peersRate = 0;
   /** Message types an edge ignores (REGISTER_SUPER, QUERY_PEER, …) or REGISTERs not for us. */
   rxIgnored = 0;
 }

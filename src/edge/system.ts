@@ -25,6 +25,12 @@ import {
 
 /** Socket buffers of the main UDP socket: a burst of full-size frames fits without drops. */
 const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Receive buffer of the main UDP socket: a flood's junk (issue 13: ~25,000 datagrams/s at one daemon) must not
+ * push genuine datagrams out while the process waits for a CPU on a loaded host; 32 MB holds about a second of
+ * it. Above net.core.rmem_max only with CAP_NET_ADMIN (native/src/udp.cc: SO_RCVBUFFORCE); else clamped.
+ */
+const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 /** Kernel transmit queue of the TAP device, in frames (the kernel's default of 500 drops under load). */
 const TAP_TX_QUEUE_FRAMES = 1000;
 
@@ -45,7 +51,7 @@ async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean)
     return openNativeUdpAnyFamily({
       address: o.address,
       port: o.port,
-      recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+      recvBufferBytes: UDP_RECV_BUFFER_BYTES,
       sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
       tos: o.tos,
       pmtuDiscovery: o.pmtuDiscovery,
@@ -56,7 +62,7 @@ async function openMainUdp(o: UdpOpenOptions, logger: Logger, useDgram: boolean)
   return openUdpAnyFamily({
     address: o.address,
     port: o.port,
-    recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+    recvBufferBytes: UDP_RECV_BUFFER_BYTES,
     sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
   });
 }

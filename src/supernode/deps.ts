@@ -18,6 +18,12 @@ const TCP_BACKLOG = 3;
 const V4_MAPPED_PREFIX = '::ffff:';
 /** Socket buffers of the relay socket: a burst of relayed datagrams must not overflow them (as the edge's). */
 const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Receive buffer of the main UDP socket: a flood's junk (issue 13: ~25,000 datagrams/s at one daemon) must not
+ * push genuine datagrams out while the process waits for a CPU on a loaded host; 32 MB holds about a second of
+ * it. Above net.core.rmem_max only with CAP_NET_ADMIN (native/src/udp.cc: SO_RCVBUFFORCE); else clamped.
+ */
+const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 
 /**
  * The addon's batched socket (recvmmsg/sendmmsg with GRO/GSO) when it is built, else node:dgram; for `::` one
@@ -28,7 +34,7 @@ function openRelayUdp(address: string, port: number): Promise<UdpSocket> | UdpSo
     return openNativeUdpAnyFamily({
       address,
       port,
-      recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+      recvBufferBytes: UDP_RECV_BUFFER_BYTES,
       sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
     });
   }

@@ -16,6 +16,7 @@ import {
   type Sock,
 } from '../wire/types.js';
 import { ipText, ipv4Of, sameAddr } from './addr.js';
+import { Admission } from './admission.js';
 import { type Authenticator, ZERO_AUTH } from './auth.js';
 import { assignCommunitySubnet, assignEdgeAddress, wantsAutoIp } from './autoip.js';
 import type { CommunityTable } from './communities.js';
@@ -37,6 +38,7 @@ const Update = {
   LIMIT_COMMUNITY: 4,
   LIMIT_TOTAL: 5,
   MOVE_LIMIT: 6,
+  LIMIT_RATE: 7,
 } as const;
 type Update = (typeof Update)[keyof typeof Update];
 
@@ -65,6 +67,8 @@ export class Registry {
   private readonly transport: Transport;
   /** Registered edges over all communities (bounded by config.maxEdges). */
   private edgeTotal = 0;
+  /** New edges per sender address (a flood of forged MACs from one host fills no community). */
+  private readonly admission = new Admission();
 
   constructor(
     ctx: SnContext,
@@ -159,6 +163,7 @@ export class Registry {
     if (status === Update.LIMIT_COMMUNITY) return DropReason.EDGE_LIMIT_COMMUNITY;
     if (status === Update.LIMIT_TOTAL) return DropReason.EDGE_LIMIT_TOTAL;
     if (status === Update.MOVE_LIMIT) return DropReason.MOVE_LIMIT;
+    if (status === Update.LIMIT_RATE) return DropReason.NEW_EDGE_RATE;
     if (status === Update.AUTH_FAIL) {
       this.sendNak(comm, m.common.community, reg.cookie, reg.edgeMac, from);
       return DropReason.AUTH;
@@ -260,6 +265,8 @@ export class Registry {
       if (comm.edges.size >= ctx.config.maxEdgesPerCommunity)
         return { status: Update.LIMIT_COMMUNITY, answer };
       if (this.edgeTotal >= ctx.config.maxEdges) return { status: Update.LIMIT_TOTAL, answer };
+      if (!this.admission.take(from.family === 4 ? ipv4Of(from) : from.address, now))
+        return { status: Update.LIMIT_RATE, answer };
       const n = new SnPeer(reg.edgeMac, ctx.stamps.initialRecord());
       // Stricter than C (which starts from now − 16 s): the creating registration's stamp is the first one
       // seen, so a copy of it replayed at once is refused too.

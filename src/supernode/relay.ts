@@ -20,7 +20,7 @@ import {
   type RegisterSuper,
   VERSION_BYTES,
 } from '../wire/types.js';
-import { ipv4Of } from './addr.js';
+import { ipv4Of, sameAddr } from './addr.js';
 import type { CommunityTable } from './communities.js';
 import { type Community, HeState, type SnPeer, type SnUser } from './community.js';
 import type { SnContext } from './context.js';
@@ -86,6 +86,16 @@ export class Relay {
     const end = off + len;
     const payloadOff = readPacketHeader(buf, off, end, v);
     if (!ctx.stampOk(comm, sn, v.srcMac, true)) return DropReason.STAMP;
+    // Not in 3.1.1 (it relays any PACKET): an edge's PACKET must come from the socket (or TCP connection) the
+    // edge registered from. Forged PACKETs would otherwise be relayed as coming from the supernode, which edges
+    // trust more than a stranger; with random MACs each broadcast one went to the whole community (a flood
+    // amplifier) and taught every edge a new peer at the attacker's socket. An edge that moved registers again
+    // before anything can reach it here anyway.
+    if (!fromSn) {
+      const e = comm.edges.get(v.srcMac);
+      if (e === undefined || (e.conn === undefined && !sameAddr(e.addr, from)))
+        return DropReason.UNREGISTERED;
+    }
     const payloadLen = end - payloadOff;
     const ivExtra = comm.hasUsers ? Math.min(HE_PAYLOAD_IV_BYTES, payloadLen) : 0;
     if (fromSn) {

@@ -40,6 +40,10 @@ export const DropReason = {
   EDGE_LIMIT_COMMUNITY: 'edge_limit_community',
   /** A new edge refused: the supernode is full. */
   EDGE_LIMIT_TOTAL: 'edge_limit_total',
+  /** A new edge refused: its sender address registered too many new MACs lately (admission.ts). */
+  NEW_EDGE_RATE: 'new_edge_rate',
+  /** A PACKET from an edge that is not registered in its community from that socket. */
+  UNREGISTERED: 'unregistered',
   /** A registered edge's socket changed again sooner than EDGE_MOVE_MIN_SECONDS after the last change. */
   MOVE_LIMIT: 'move_limit',
   /** A new community refused: too many communities. */

@@ -27,7 +27,12 @@ export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 export class WireError extends Error {
   readonly code: WireErrorCode;
   constructor(code: WireErrorCode, message: string) {
+    // Bad input is routine on the packet path (a flood brings thousands a second): a stack trace for each one
+    // showed in flood profiles and tells nothing the code and message do not.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'WireError';
     this.code = code;
   }

@@ -1,12 +1,14 @@
-// Floods: 100,000 bogus registrations and random datagrams leave the supernode's tables bounded.
+// Floods: 100,000 bogus registrations and random datagrams leave the supernode's tables bounded; forged PACKETs go nowhere.
 import { describe, expect, it } from 'vitest';
+import { NEW_EDGE_BURST, NEW_EDGES_PER_SECOND } from '../../src/supernode/admission.js';
 import { fixedString } from '../../src/util/bytes.js';
 import type { SockAddr } from '../../src/util/ip.js';
 import { writeMac } from '../../src/util/mac.js';
 import { communityBytes } from '../../src/wire/common.js';
 import { encodeRegisterSuper } from '../../src/wire/messages.js';
+import { encodePacket, PACKET_HEADER_BYTES } from '../../src/wire/packet.js';
 import { MsgType } from '../../src/wire/types.js';
-import { makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
+import { advance, makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
 
 const FLOOD = 100_000;
 const BATCH = 1000;
@@ -121,5 +123,72 @@ describe('floods', () => {
     );
     expect(d.too_short).toBeGreaterThan(0);
     expect(d.no_key).toBeGreaterThan(0);
+  });
+});
+
+describe('flood hardening (issue 13)', () => {
+  const payload = Uint8Array.from({ length: 100 }, (_, i) => i);
+
+  it('PACKETs from MACs not registered at the sending socket are dropped, never relayed or broadcast', async () => {
+    const env = makeEnv();
+    const sn = await startSn(env);
+    const a = new WireEdge(env, '192.0.2.10', { community: 'victim', mac: 0x02aaaaaaaaaa });
+    const b = new WireEdge(env, '192.0.2.11', { community: 'victim', mac: 0x02bbbbbbbbbb });
+    a.registerSuper();
+    b.registerSuper();
+    env.net.flush();
+    b.clear();
+    const FORGED = 1000;
+    const pkt = Buffer.alloc(PACKET_HEADER_BYTES + payload.length);
+    for (let i = 0; i < FORGED; i++) {
+      // Random MACs (broadcast and unicast), and the genuine edge a's MAC from another socket.
+      const src = i % 3 === 2 ? 0x02aaaaaaaaaa : 0x020000100000 + i;
+      const dst = i % 3 === 0 ? 0xffff_ffff_ffff : 0x02bbbbbbbbbb;
+      const common = { ttl: 2, type: MsgType.PACKET, flags: 0, community: communityBytes('victim') };
+      const off = encodePacket(common, { srcMac: src, dstMac: dst, compression: 1, transform: 1 }, pkt, 0);
+      pkt.set(payload, off);
+      env.net.inject({ family: 4, address: '203.0.113.66', port: 20000 + (i % 8) }, SN, pkt);
+      if (i % BATCH === BATCH - 1) env.net.flush();
+    }
+    env.net.flush();
+    expect(sn.stats.drops.unregistered).toBe(FORGED);
+    expect(b.ofType(MsgType.PACKET)).toHaveLength(0);
+    expect(sn.stats.broadcast).toBe(0);
+    // The genuine edge's own PACKETs still pass.
+    a.packet(0x02bbbbbbbbbb, payload);
+    a.packet(0xffff_ffff_ffff, payload);
+    env.net.flush();
+    expect(b.ofType(MsgType.PACKET)).toHaveLength(2);
+  });
+
+  it(`one address registers at most ${NEW_EDGE_BURST} new MACs at once, then ${NEW_EDGES_PER_SECOND}/s; others are not held up`, async () => {
+    const env = makeEnv();
+    const sn = await startSn(env);
+    const msg = registerSuper('victim');
+    const attacker: SockAddr = { family: 4, address: '203.0.113.66', port: 20000 };
+    const FORGED = 1000;
+    for (let i = 0; i < FORGED; i++) {
+      writeMac(msg, EDGE_MAC_OFF, 0x020000000000 + i + 1);
+      msg.writeUInt32BE((0x0b000000 + i) >>> 0, EDGE_MAC_OFF + 6);
+      env.net.inject(attacker, SN, msg);
+      if (i % BATCH === BATCH - 1) env.net.flush();
+    }
+    env.net.flush();
+    expect(sn.edgeCount).toBe(NEW_EDGE_BURST);
+    expect(sn.stats.drops.new_edge_rate).toBe(FORGED - NEW_EDGE_BURST);
+    // A genuine edge from another address registers at once.
+    const legit = new WireEdge(env, '192.0.2.10', { community: 'victim', mac: 0x02aaaaaaaaaa });
+    legit.registerSuper();
+    env.net.flush();
+    expect(legit.ofType(MsgType.REGISTER_SUPER_ACK)).toHaveLength(1);
+    // A second later the attacker's address has earned a few tokens back, no more.
+    advance(env, 1);
+    for (let i = 0; i < 100; i++) {
+      writeMac(msg, EDGE_MAC_OFF, 0x020000100000 + i);
+      msg.writeUInt32BE((0x0c000000 + i) >>> 0, EDGE_MAC_OFF + 6);
+      env.net.inject(attacker, SN, msg);
+    }
+    env.net.flush();
+    expect(sn.edgeCount).toBe(NEW_EDGE_BURST + 1 + NEW_EDGES_PER_SECOND);
   });
 });
