@@ -106,6 +106,9 @@ export function tsn2nEdgeCount(mgmtPort: number): Promise<number | undefined> {
   });
 }
 
+/** Per-address admission burst and rate high enough never to hold back the generator. */
+const UNLIMITED_NEW_EDGES = 1_000_000_000;
+
 export interface RunningSupernode {
   pid: number;
   stop(): Promise<void>;
@@ -126,6 +129,8 @@ export async function spawnSupernode(o: SpawnOptions): Promise<RunningSupernode>
     if (o.maxEdges !== undefined) {
       args.push('--max-edges', String(o.maxEdges), '--max-edges-per-community', String(o.maxEdges));
     }
+    // Every simulated edge comes from one IP address: lift the per-address admission (C has none).
+    args.push('--new-edges-per-address', `${UNLIMITED_NEW_EDGES}/${UNLIMITED_NEW_EDGES}`);
     child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.tsn2nMain, 'supernode', ...args], {
       stdio: ['ignore', out, out],
     });

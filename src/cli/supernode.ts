@@ -5,13 +5,15 @@ import { openUdp } from '../io/udp.js';
 import { DEFAULT_SUPERNODE_HTTP_PORT } from '../management/http.js';
 import { SupernodeManagement } from '../management/supernode.js';
 import {
+  DEFAULT_NEW_EDGE_BURST,
+  DEFAULT_NEW_EDGES_PER_SECOND,
   DEFAULT_SUPERNODE_MGMT_PORT,
   DEFAULT_SUPERNODE_PORT,
   type SupernodeOptions,
 } from '../supernode/options.js';
 import { Supernode } from '../supernode/supernode.js';
 import { ConfigError } from '../util/errors.js';
-import { splitBindSpec } from '../util/ip.js';
+import { sockAddrToString, splitBindSpec } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import {
   collect,
@@ -87,7 +89,28 @@ function defineSupernodeOptions(cmd: Command): Command {
       '--max-communities <n>',
       'new communities refused beyond this many (default 4096)',
       intArg('--max-communities', 1, MAX_ID),
+    )
+    .option(
+      '--new-edges-per-address <burst[/per-second]>',
+      `new edges one sender IP address may register at once, then per second (default ${DEFAULT_NEW_EDGE_BURST}/${DEFAULT_NEW_EDGES_PER_SECOND})`,
+      admissionArg,
     );
+}
+
+/** `--new-edges-per-address` parsed. */
+interface Admission {
+  burst: number;
+  perSecond: number | undefined;
+}
+
+/** Parses `<burst>[/<per-second>]`, each a positive integer. */
+function admissionArg(v: string): Admission {
+  const m = /^(\d+)(?:\/(\d+))?$/.exec(v.trim());
+  const burst = m ? Number(m[1]) : 0;
+  const perSecond = m?.[2] !== undefined ? Number(m[2]) : undefined;
+  if (!m || burst < 1 || burst > MAX_ID || (perSecond !== undefined && (perSecond < 1 || perSecond > MAX_ID)))
+    throw new InvalidArgumentError(`expected <burst>[/<per-second>] with positive integers, got '${v}'`);
+  return { burst, perSecond };
 }
 
 const MERGE_RULES: MergeRules = { lists: new Set(['l']), counts: new Set(['verbose']) };
@@ -112,6 +135,8 @@ export function supernodeOptionsFromFlags(raw: RawOpts, env: NodeJS.ProcessEnv):
     autoIpRange: raw.autoip as string | undefined,
     maxEdgesPerCommunity: raw.maxEdgesPerCommunity as number | undefined,
     maxEdges: raw.maxEdges as number | undefined,
+    newEdgeBurst: (raw.newEdgesPerAddress as Admission | undefined)?.burst,
+    newEdgesPerSecond: (raw.newEdgesPerAddress as Admission | undefined)?.perSecond,
     maxCommunities: raw.maxCommunities as number | undefined,
   };
   if (o.federation !== undefined && o.federation.replace(/^\*/, '').length === 0) {
@@ -241,10 +266,10 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
     : 'any community';
   logger.log(
     LogLevel.NORMAL,
-    `supernode listening on UDP ${main.address}:${main.port} (main), ${mgmt.address.address}:${mgmt.address.port} (management); ` +
+    `supernode listening on UDP ${sockAddrToString(main)} (main), ${sockAddrToString(mgmt.address)} (management); ` +
       `federation '${fed.federationName}' with ${fed.peers.length} peer(s); ${communities}`,
   );
-  notify(`${SdState.READY}\nSTATUS=listening on UDP ${main.address}:${main.port}`);
+  notify(`${SdState.READY}\nSTATUS=listening on UDP ${sockAddrToString(main)}`);
   dropPrivileges(raw, logger);
   await stopped;
   mgmt.close();

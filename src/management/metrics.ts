@@ -16,6 +16,8 @@ export const OTHER_COMMUNITY = 'other';
 /** Peers whose RTT tsn2n_edge_peer_rtt_seconds reports (direct ones first). */
 export const MAX_RTT_SERIES = 64;
 const MS_PER_S = 1000;
+/** Event-loop delay sampling period for the nodejs_eventloop_lag_* histograms (ms). */
+const EVENT_LOOP_SAMPLE_MS = 100;
 /**
  * prom-client's default gauges that end in _total, which Prometheus reserves for counters (`promtool check
  * metrics` rejects them). Their per-type siblings (nodejs_active_handles{type}, …) stay; sum() gives the total.
@@ -78,7 +80,8 @@ function gauge<L extends string>(
 /** tsn2n_build_info, process_* / nodejs_* and the hook counters, in a new registry. */
 function baseRegistry(version: string, hooks: (() => HookStats | undefined) | undefined): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // prom-client samples event-loop delay on a timer of this period; its 10 ms default wakes an idle daemon 100 times a second.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
   gauge(registry, 'tsn2n_build_info', 'tsn2n version (always 1)', ['version'], () => [[{ version }, 1]]);
   counter(

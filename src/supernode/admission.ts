@@ -5,10 +5,8 @@
 // community (config.maxEdgesPerCommunity) and lock out the edges that come later. Refreshes of registered edges
 // never take a token.
 
-/** New edges one IPv4 address may register at once (a NAT gateway with a few dozen edges behind it). */
-export const NEW_EDGE_BURST = 64;
-/** Tokens an address earns back per second. */
-export const NEW_EDGES_PER_SECOND = 4;
+// The burst and rate come from the config (options.ts: DEFAULT_NEW_EDGE_BURST, DEFAULT_NEW_EDGES_PER_SECOND).
+
 /** Addresses remembered; the table starts over when it is full (a flood of spoofed senders). */
 const MAX_TRACKED = 65_536;
 
@@ -22,9 +20,10 @@ export class Admission {
   /** By IPv4 as u32, or by IPv6 address text. */
   private readonly buckets = new Map<number | string, Bucket>();
 
+  /** `burst` new edges at once per address, then `perSecond`. */
   constructor(
-    private readonly burst = NEW_EDGE_BURST,
-    private readonly perSecond = NEW_EDGES_PER_SECOND,
+    private readonly burst: number,
+    private readonly perSecond: number,
   ) {}
 
   /**

@@ -25,6 +25,12 @@ export const DEFAULT_MAX_EDGES = 16384;
 export const DEFAULT_MAX_COMMUNITIES = 4096;
 export const DEFAULT_MAX_SUPERNODES = 256;
 export const DEFAULT_MAX_ASSOCIATIONS = 65536;
+/**
+ * New edges one sender IP address may register at once, and per second after that (admission.ts). A site with more
+ * edges behind one NAT address than the burst (or a load generator) raises it, or the rest join at the rate.
+ */
+export const DEFAULT_NEW_EDGE_BURST = 64;
+export const DEFAULT_NEW_EDGES_PER_SECOND = 4;
 
 /** Prefix lengths allowed for `-a` (supernode.c: 1..30). */
 const MIN_AUTO_IP_BITS = 1;
@@ -67,6 +73,10 @@ export interface SupernodeOptions {
   maxEdges?: number;
   /** Communities (besides the federation) that may exist at once. Default 4096. */
   maxCommunities?: number;
+  /** New edges one sender IP address may register at once (admission.ts). Default 64. */
+  newEdgeBurst?: number;
+  /** New edges one sender IP address earns back per second. Default 4. */
+  newEdgesPerSecond?: number;
   /** Federation members remembered. Default 256. */
   maxSupernodes?: number;
   /** Remembered "edge MAC → other supernode" associations. Default 65536. */
@@ -97,6 +107,8 @@ export interface SupernodeConfig {
   maxEdgesPerCommunity: number;
   maxEdges: number;
   maxCommunities: number;
+  newEdgeBurst: number;
+  newEdgesPerSecond: number;
   maxSupernodes: number;
   maxAssociations: number;
 }
@@ -215,6 +227,8 @@ export function resolveSupernodeOptions(o: SupernodeOptions = {}): SupernodeConf
     ),
     maxEdges: positiveInt(o.maxEdges, DEFAULT_MAX_EDGES, 'maxEdges'),
     maxCommunities: positiveInt(o.maxCommunities, DEFAULT_MAX_COMMUNITIES, 'maxCommunities'),
+    newEdgeBurst: positiveInt(o.newEdgeBurst, DEFAULT_NEW_EDGE_BURST, 'newEdgeBurst'),
+    newEdgesPerSecond: positiveInt(o.newEdgesPerSecond, DEFAULT_NEW_EDGES_PER_SECOND, 'newEdgesPerSecond'),
     maxSupernodes: positiveInt(o.maxSupernodes, DEFAULT_MAX_SUPERNODES, 'maxSupernodes'),
     maxAssociations: positiveInt(o.maxAssociations, DEFAULT_MAX_ASSOCIATIONS, 'maxAssociations'),
   };

@@ -68,7 +68,7 @@ export class Registry {
   /** Registered edges over all communities (bounded by config.maxEdges). */
   private edgeTotal = 0;
   /** New edges per sender address (a flood of forged MACs from one host fills no community). */
-  private readonly admission = new Admission();
+  private readonly admission: Admission;
 
   constructor(
     ctx: SnContext,
@@ -84,6 +84,7 @@ export class Registry {
     this.federation = federation;
     this.relay = relay;
     this.transport = transport;
+    this.admission = new Admission(ctx.config.newEdgeBurst, ctx.config.newEdgesPerSecond);
   }
 
   /** Registered edges over all communities. */

@@ -15,7 +15,7 @@
 // transport's (a datagram arrived; a TCP connection an edge registered over closed) and the timer's work.
 import { EventEmitter } from 'node:events';
 import { ConfigError } from '../util/errors.js';
-import type { SockAddr } from '../util/ip.js';
+import { type SockAddr, sockAddrToString } from '../util/ip.js';
 import { type Logger, LogLevel } from '../util/log.js';
 import { type Mac, macToString } from '../util/mac.js';
 import { Authenticator } from './auth.js';
@@ -186,10 +186,7 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
     const local = await this.transport.open();
     ctx.running = true;
     this.timers.start(now);
-    ctx.log(
-      LogLevel.INFO,
-      `supernode ${macToString(this.mac)} listening on UDP ${local.address}:${local.port}`,
-    );
+    ctx.log(LogLevel.INFO, `supernode ${macToString(this.mac)} listening on UDP ${sockAddrToString(local)}`);
     this.emit('started');
   }
 

@@ -217,7 +217,7 @@ describe('tsn2n supernode process', () => {
     const port = nextPort();
     const mport = nextPort();
     const sn = await startSupernode(['-p', String(port), '-t', String(mport), '-F', 'e2eFed', '-f']);
-    expect(sn.stderr.join('')).toContain(`0.0.0.0:${port} (main)`);
+    expect(sn.stderr.join('')).toContain(`[::]:${port} (main)`);
     const a = new UdpEdge(await UdpClient.open(), 'e2e', MAC_A, port);
     const b = new UdpEdge(await UdpClient.open(), 'e2e', MAC_B, port);
     a.registerSuper(0x1111);
@@ -447,7 +447,7 @@ describe('tsn2n supernode process', () => {
     const conf = join(tmp, 'supernode.conf');
     writeFileSync(conf, `# test\n-p=${nextPort()}\n-c ${list}\n--management-password=sekrit\n-f\n`);
     const sn = await startSupernode([conf, '-p', String(port), '-t', String(mport)]);
-    expect(sn.stderr.join('')).toContain(`0.0.0.0:${port} (main)`);
+    expect(sn.stderr.join('')).toContain(`[::]:${port} (main)`);
     expect(sn.stderr.join('')).toContain('1 fixed, 1 patterns');
     await expect(mgmt(mport, 'w 1:1:n2n verbose 2')).rejects.toThrow(/badauth/);
     expect(await mgmt(mport, 'w 1:1:sekrit reload_communities')).toEqual([

@@ -24,6 +24,8 @@ async function run(headerEncryption: boolean): Promise<{ fleet: Fleet; sn: Super
       port: 0,
       bindAddress: '127.0.0.1',
       tcp: false,
+      // All simulated edges share one sender address: admit them all at once (admission.ts).
+      newEdgeBurst: EDGES,
       communityFile: headerEncryption ? '/fleet.list' : undefined,
     },
     { readTextFile: () => 'fleet\n' },

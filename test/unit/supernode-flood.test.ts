@@ -1,6 +1,11 @@
 // Floods: 100,000 bogus registrations and random datagrams leave the supernode's tables bounded; forged PACKETs go nowhere.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NEW_EDGE_BURST, NEW_EDGES_PER_SECOND } from '../../src/supernode/admission.js';
+import {
+  DEFAULT_NEW_EDGE_BURST as NEW_EDGE_BURST,
+  DEFAULT_NEW_EDGES_PER_SECOND as NEW_EDGES_PER_SECOND,
+} from '../../src/supernode/options.js';
 import { fixedString } from '../../src/util/bytes.js';
 import type { SockAddr } from '../../src/util/ip.js';
 import { writeMac } from '../../src/util/mac.js';
@@ -9,6 +14,9 @@ import { encodeRegisterSuper } from '../../src/wire/messages.js';
 import { encodePacket, PACKET_HEADER_BYTES } from '../../src/wire/packet.js';
 import { MsgType } from '../../src/wire/types.js';
 import { advance, makeEnv, SN_IP, SN_PORT, startSn, WireEdge } from './supernode-harness.js';
+
+/** The built CLI (npm test builds before vitest runs). */
+const CLI_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 const FLOOD = 100_000;
 const BATCH = 1000;
@@ -190,5 +198,40 @@ describe('flood hardening (issue 13)', () => {
     }
     env.net.flush();
     expect(sn.edgeCount).toBe(NEW_EDGE_BURST + 1 + NEW_EDGES_PER_SECOND);
+  });
+
+  it('--new-edges-per-address sets the burst and rate (a site with many edges behind one NAT address)', async () => {
+    const BURST = 300;
+    const RATE = 50;
+    const env = makeEnv();
+    const sn = await startSn(env, { newEdgeBurst: BURST, newEdgesPerSecond: RATE });
+    const msg = registerSuper('site');
+    const nat: SockAddr = { family: 4, address: '198.51.100.7', port: 30000 };
+    const send = (n: number, base: number): void => {
+      for (let i = 0; i < n; i++) {
+        writeMac(msg, EDGE_MAC_OFF, base + i);
+        msg.writeUInt32BE((0x0d000000 + (base & 0xf00000) + i) >>> 0, EDGE_MAC_OFF + 6);
+        env.net.inject({ ...nat, port: nat.port + (i % 1000) }, SN, msg);
+        if (i % BATCH === BATCH - 1) env.net.flush();
+      }
+      env.net.flush();
+    };
+    send(BURST + 100, 0x020000200000);
+    expect(sn.edgeCount).toBe(BURST);
+    advance(env, 1);
+    send(100, 0x020000300000);
+    expect(sn.edgeCount).toBe(BURST + RATE);
+  });
+
+  it('the CLI refuses a malformed --new-edges-per-address with one line and a non-zero exit', () => {
+    for (const bad of ['0', '10/0', 'x', '5/']) {
+      const r = spawnSync(process.execPath, [CLI_MAIN, 'supernode', '--new-edges-per-address', bad], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--new-edges-per-address');
+    }
   });
 });
