@@ -229,6 +229,20 @@ export interface NativeAddon {
     rands: Uint32Array,
     count: number,
   ): void;
+  /**
+   * headerOpen for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count: out[4i] = 1 and
+   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; four
+   * checksums side by side. Every range is checked first.
+   */
+  headerOpenBatch?(
+    key: NativeHeaderKey,
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    community20: Uint8Array,
+    out: Uint32Array,
+    count: number,
+  ): void;
   /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
   pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 
