@@ -146,11 +146,13 @@ export class ReceivePath {
 
   readonly onUdp = (data: Buffer, from: SockAddr): void => {
     this.processUdp(data, 0, data.length, from, false);
+    this.ctx.fastPath?.refresh();
   };
 
   /** The local-discovery socket's datagrams (REGISTERs from edges on our LAN). */
   readonly onMulticast = (data: Buffer, from: SockAddr): void => {
     this.processUdp(data, 0, data.length, from, true);
+    this.ctx.fastPath?.refresh();
   };
 
   /**
@@ -160,6 +162,7 @@ export class ReceivePath {
   readonly onUdpBatch = (b: DatagramBatch): void => {
     const slab = b.slab;
     const addrs = b.addrs;
+    this.ctx.fastPath?.collectNow();
     this.rxBatching = true;
     this.batchNow = nowSeconds(this.clock);
     try {
@@ -189,6 +192,7 @@ export class ReceivePath {
       if (this.decCount > 0) this.runRxCrypto();
       this.tapSlots = 0;
       this.flushTapWrites();
+      this.ctx.fastPath?.refresh();
     }
   };
 

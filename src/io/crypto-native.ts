@@ -91,7 +91,8 @@ class NativeStream {
  */
 export class NativePayloadBatch {
   private readonly addon: NativeAddon;
-  private readonly key: NativeCipherKey;
+  /** @internal For the native fast path (io/fastpath.ts). */
+  readonly key: NativeCipherKey;
 
   constructor(addon: NativeAddon, key: NativeCipherKey) {
     this.addon = addon;
