@@ -6,13 +6,14 @@
 //   control.ts       control messages out: encode, seal (-H), send
 //   peer-table.ts    the other edges: pending / known tables, REGISTER / ACK / PEER_INFO, hole punching, purge
 //   peer-watch.ts    those tables as events: a peer up / down / changing path (`peerState`)
+//   fastpath.ts      the native fast path (steady-state P2P data in the addon): when, which peers, its counters
 //   send.ts          TAP → UDP: checks, compression, encryption, PACKET header, (batched) send
 //   receive.ts       UDP → TAP: header decryption, checks, peer bookkeeping, decryption, TAP writes; dispatch
 //   registration.ts  the supernodes: bootstrap, REGISTER_SUPER / ACK / NAK, selection, failover, DNS, re-open
 //   device.ts        the TAP device, our address, -e, -n routes, closing
 //   timers.ts        the one coarse tick and every periodic action
-// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch, fastpath, send,
-// registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
+// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch,
+// fastpath, send, registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
 import { EventEmitter } from 'node:events';
 import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
