@@ -9,7 +9,6 @@ import { readMac } from '../../src/util/mac.js';
 import { FakeSupernode, makeWorld, type World } from './edge-harness.js';
 
 const COMMUNITY = 'fastnet';
-const MAC_A = 0x02_00_00_00_00_0a;
 const MAC_B = 0x02_00_00_00_00_0b;
 // Stats layout of native/src/fastpath.cc: totals, then 4 per peer slot.
 const RX_PACKETS = 0;

@@ -9,7 +9,7 @@ import { loadAddon, PollKind } from '../../src/io/addon.js';
 import { nativeCipherBackend } from '../../src/io/crypto-native.js';
 import { type FastPathPort, openFastPath } from '../../src/io/fastpath.js';
 import type { DatagramBatch, TapDevice } from '../../src/io/types.js';
-import { type NativeUdpSocket, openNativeUdp } from '../../src/io/udp-native.js';
+import { openNativeUdp } from '../../src/io/udp-native.js';
 import { readMac, writeMac } from '../../src/util/mac.js';
 import { SeededRandom } from '../../src/util/random.js';
 import {
