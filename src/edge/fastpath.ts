@@ -45,6 +45,8 @@ export class EdgeFastPath {
   private table = new Uint8Array(0);
   private next = new Uint8Array(0);
   private slots: Peer[] = [];
+  /** pushPeers' scratch: the peers behind `next`'s entries. */
+  private readonly nextSlots: Peer[] = [];
   private count = 0;
   /** The native counters already applied. */
   private readonly seen = new Float64Array(STAT_TOTALS);
@@ -219,14 +221,17 @@ export class EdgeFastPath {
     let n = 0;
     for (const p of this.peers.known.values()) if (p.ip4 !== -1) n++;
     if (n > port.maxPeers) n = 0;
+    // Built in scratch that only grows, compared with what was pushed; copied only when it differs.
     if (this.next.length < Math.max(1, n) * PEER_BYTES)
       this.next = new Uint8Array(Math.max(1, n) * PEER_BYTES);
     const next = this.next;
-    const slots: Peer[] = [];
+    const nextSlots = this.nextSlots;
+    let count = 0;
+    let same = n === this.count;
     if (n > 0) {
       for (const p of this.peers.known.values()) {
         if (p.ip4 === -1) continue;
-        const o = slots.length * PEER_BYTES;
+        const o = count * PEER_BYTES;
         writeMac(next, o, p.mac);
         const ip = p.ip4 >>> 0;
         next[o + PEER_IP] = ip >>> 24;
@@ -247,23 +252,24 @@ export class EdgeFastPath {
         next[o + PEER_UNTIL + 1] = (u >>> 16) & 0xff;
         next[o + PEER_UNTIL + 2] = (u >>> 8) & 0xff;
         next[o + PEER_UNTIL + 3] = u & 0xff;
-        slots.push(p);
+        if (same && (this.slots[count] !== p || !sameBytes(this.table, next, o, PEER_BYTES))) same = false;
+        nextSlots[count++] = p;
       }
     }
-    if (slots.length === this.count && this.sameSlots(slots, next)) return;
-    const table = next.slice(0, Math.max(1, slots.length) * PEER_BYTES);
+    if (same) return;
+    const table = next.slice(0, Math.max(1, count) * PEER_BYTES);
     // Slots start from the native counters as they stand (what was counted before is collected already).
     this.seenPeers = port.stats.slice(STAT_TOTALS, STAT_TOTALS + STATS_PER_PEER * port.maxPeers);
-    port.setPeers(table, slots.length);
+    port.setPeers(table, count);
     this.table = table;
-    this.slots = slots;
-    this.count = slots.length;
+    this.slots = nextSlots.slice(0, count);
+    this.count = count;
   }
+}
 
-  private sameSlots(slots: Peer[], next: Uint8Array): boolean {
-    for (let i = 0; i < slots.length; i++) if (slots[i] !== this.slots[i]) return false;
-    const t = this.table;
-    for (let i = 0; i < slots.length * PEER_BYTES; i++) if (t[i] !== next[i]) return false;
-    return true;
-  }
+/** Whether a[o, o+n) and b[o, o+n) hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array, o: number, n: number): boolean {
+  if (a.length < o + n) return false;
+  for (let i = o; i < o + n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
