@@ -12,6 +12,7 @@
         'src/udp.cc',
         'src/crypto.cc',
         'src/header.cc',
+        'src/fastpath.cc',
         'src/tapoffload.cc',
         'src/notify.cc',
       ],

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "crypto.h"
+#include "fastpath.h"
 #include "frames.h"
 #include "header.h"
 #include "netif.h"
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::FdPoller::Init(env, exports);
   tsn2n::InitCrypto(env, exports);
   tsn2n::InitHeader(env, exports);
+  tsn2n::FastPath::Init(env, exports);
   tsn2n::InitNotify(env, exports);
   return exports;
 }

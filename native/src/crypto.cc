@@ -862,6 +862,25 @@ Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void* PayloadKeyFrom(napi_env env, napi_value v) { return GetKey(env, v); }
+
+bool PayloadDecryptOne(void* key, const uint8_t* in, size_t len, uint8_t* plain, size_t* plainLen) {
+  auto* k = static_cast<CipherKey*>(key);
+  if (k->kind != kSpeck && k->kind != kChaCha20 && k->kind != kTwofish && k->kind != kAes) return false;
+  Framing framing(k);
+  if (!framing.Decrypt(in, len, plain)) return false;
+  *plainLen = len - kIvBytes;
+  return true;
+}
+
+bool PayloadEncryptOne(void* key, const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out) {
+  auto* k = static_cast<CipherKey*>(key);
+  if (k->kind != kSpeck && k->kind != kChaCha20 && k->kind != kTwofish && k->kind != kAes) return false;
+  if (len > kMaxPlaintext) return false;
+  Framing framing(k);
+  return framing.Encrypt(r, plain, len, out);
+}
+
 void InitCrypto(Napi::Env env, Napi::Object exports) {
   exports.Set("cipherKey", Napi::Function::New(env, CipherKeyJs, "cipherKey"));
   exports.Set("cryptoInfo", Napi::Function::New(env, CryptoInfo, "cryptoInfo"));

@@ -5,6 +5,15 @@
 
 namespace tsn2n {
 
+// For the native fast path (fastpath.cc): the key behind a cipherKey handle (nullptr if `v` is not one), and
+// one payload decrypted with the transforms' framing (in[0, len) → plain[0, len − 16)); false when invalid.
+// `plain` must hold 2048 bytes and not overlap `in`.
+void* PayloadKeyFrom(napi_env env, napi_value v);
+bool PayloadDecryptOne(void* key, const uint8_t* in, size_t len, uint8_t* plain, size_t* plainLen);
+// One payload encrypted with the transforms' framing: the 16 bytes `r` (IV or random block) then plain[0, len)
+// encrypted, 16 + len bytes at `out` (len <= 2048, no overlap); false when OpenSSL fails.
+bool PayloadEncryptOne(void* key, const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out);
+
 // Registers cipherKey, cbcEncrypt, cbcDecrypt, streamXor, payloadEncrypt, payloadDecrypt and cryptoInfo on
 // `exports`.
 void InitCrypto(Napi::Env env, Napi::Object exports);

@@ -182,37 +182,91 @@ void Seal(const HeaderKey& k, uint8_t* d, size_t len, size_t hl, uint32_t stampH
   SealWith(k, d, Pearson64(d, len), hl, stampHi, stampLo, rand);
 }
 
-// On success the plaintext datagram is back in place and out = {stamp hi, stamp lo, hl}; on failure the
-// buffer is byte-identical to what it was.
-bool Open(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out) {
+// openBatch's state for one datagram between the Speck steps and the checksum.
+struct OpenLane {
+  uint8_t* d;
+  size_t len;
+  size_t hl;
+  uint32_t csHigh, stampHi, stampLo;
+  uint8_t savedIv[kBlockBytes];
+  uint8_t savedPlain[kMinBytes - kMagicOff];
+};
+
+// Open's steps up to the checksum; false (buffer untouched) when the magic's hl is impossible.
+bool OpenBegin(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, OpenLane* s) {
   if (len < kMinBytes) return false;
   uint8_t magic[4];
   memcpy(magic, d + kMagicOff, sizeof(magic));
   SpeckCtr(k.ctr, d, magic, sizeof(magic));
   const uint32_t hl = LoadBe32(magic) - kMagic;
   if (hl > len || hl < kMinBytes) return false;
-  uint8_t savedIv[kBlockBytes];
-  uint8_t savedPlain[kMinBytes - kMagicOff];
-  memcpy(savedIv, d, kBlockBytes);
-  SpeckCtr(k.ctr, savedIv, d + kMagicOff, hl - kMagicOff);
+  s->d = d;
+  s->len = len;
+  s->hl = hl;
+  memcpy(s->savedIv, d, kBlockBytes);
+  SpeckCtr(k.ctr, s->savedIv, d + kMagicOff, hl - kMagicOff);
   SpeckDecryptBlock(k.iv, d);
-  const uint32_t csHigh = LoadBe32(d);
-  const uint32_t stampHi = LoadBe32(d + kStampHiOff);
-  const uint32_t stampLo = LoadBe32(d + kStampLoOff);
-  memcpy(savedPlain, d + kMagicOff, sizeof(savedPlain));
+  s->csHigh = LoadBe32(d);
+  s->stampHi = LoadBe32(d + kStampHiOff);
+  s->stampLo = LoadBe32(d + kStampLoOff);
+  memcpy(s->savedPlain, d + kMagicOff, sizeof(s->savedPlain));
   memmove(d, d + kMovedOff, kMovedBytes);
   memcpy(d + kCommunityOff, community, kCommunityBytes);
-  const uint64_t cs = Pearson64(d, len);
-  if (static_cast<uint32_t>(cs >> 32) != csHigh) {
-    memcpy(d + kMagicOff, savedPlain, sizeof(savedPlain));
-    SpeckCtr(k.ctr, savedIv, d + kMagicOff, hl - kMagicOff);
-    memcpy(d, savedIv, kBlockBytes);
+  return true;
+}
+
+// Open's steps after the checksum `cs` over the restored datagram: out = {stamp hi, lo, hl}, or the datagram
+// put back byte-identically and false.
+bool OpenEnd(const HeaderKey& k, const OpenLane& s, uint64_t cs, uint32_t* out) {
+  if (static_cast<uint32_t>(cs >> 32) != s.csHigh) {
+    memcpy(s.d + kMagicOff, s.savedPlain, sizeof(s.savedPlain));
+    SpeckCtr(k.ctr, s.savedIv, s.d + kMagicOff, s.hl - kMagicOff);
+    memcpy(s.d, s.savedIv, kBlockBytes);
     return false;
   }
-  out[0] = stampHi ^ static_cast<uint32_t>(cs);
-  out[1] = stampLo;
-  out[2] = hl;
+  out[0] = s.stampHi ^ static_cast<uint32_t>(cs);
+  out[1] = s.stampLo;
+  out[2] = static_cast<uint32_t>(s.hl);
   return true;
+}
+
+// On success the plaintext datagram is back in place and out = {stamp hi, stamp lo, hl}; on failure the
+// buffer is byte-identical to what it was.
+bool Open(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out) {
+  OpenLane s;
+  if (!OpenBegin(k, d, len, community, &s)) return false;
+  return OpenEnd(k, s, Pearson64(d, len), out);
+}
+
+// Open over datagrams d[i] = buf + offs[i], len lens[i]: out[4i] = 1 and out[4i+1..3] = {stamp hi, lo, hl} for
+// those that open, out[4i] = 0 and the datagram untouched for the others; up to four checksums side by side.
+void OpenBatch(const HeaderKey& k, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,
+               const uint8_t* community, uint32_t* out) {
+  OpenLane lanes[kLanes];
+  size_t index[kLanes];
+  uint8_t* data[kLanes];
+  size_t dlen[kLanes];
+  uint64_t cs[kLanes];
+  int n = 0;
+  for (size_t i = 0; i <= count; i++) {
+    if (i < count) {
+      out[4 * i] = 0;
+      if (OpenBegin(k, buf + offs[i], lens[i], community, &lanes[n])) {
+        index[n] = i;
+        data[n] = lanes[n].d;
+        dlen[n] = lanes[n].len;
+        n++;
+      }
+    }
+    if (n == kLanes || (i == count && n > 0)) {
+      Pearson64Lanes(data, dlen, n, cs);
+      for (int j = 0; j < n; j++) {
+        uint32_t* o = out + 4 * index[j];
+        o[0] = OpenEnd(k, lanes[j], cs[j], o + 1) ? 1 : 0;
+      }
+      n = 0;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------- N-API
@@ -359,6 +413,40 @@ napi_value HeaderSealBatchJs(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// headerOpenBatch(key, buf, offs, lens, community20, out: Uint32Array(4 count), count): headerOpen for datagram
+// i = buf[offs[i], +lens[i]) with its result at out[4i] (1 opened, 0 not: untouched) and {stamp hi, lo, hl} at
+// out[4i+1..3]; every range is checked first.
+napi_value HeaderOpenBatchJs(napi_env env, napi_callback_info info) {
+  const char* usage =
+      "headerOpenBatch(key, buf: Uint8Array, offs: Uint32Array, lens: Uint32Array, community: Uint8Array(20), "
+      "out: Uint32Array, count)";
+  constexpr size_t kArgs = 7;
+  size_t argc = kArgs;
+  napi_value argv[kArgs];
+  uint8_t *buf, *community;
+  uint32_t *offs, *lens, *out;
+  size_t bufLen, nOffs, nLens, communityLen, nOut, count;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kArgs) {
+    return ThrowType(env, usage);
+  }
+  const HeaderKey* key = GetKey(env, argv[0]);
+  if (key == nullptr || !GetBytes(env, argv[1], &buf, &bufLen) || !GetU32s(env, argv[2], &offs, &nOffs) ||
+      !GetU32s(env, argv[3], &lens, &nLens) || !GetBytes(env, argv[4], &community, &communityLen) ||
+      !GetU32s(env, argv[5], &out, &nOut) || !GetIndex(env, argv[6], &count)) {
+    return ThrowType(env, usage);
+  }
+  if (communityLen != kCommunityBytes || count > nOffs || count > nLens || count > nOut / 4) {
+    return ThrowRange(env, "headerOpenBatch: count exceeds an array, or the community is not 20 bytes");
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (static_cast<size_t>(offs[i]) + lens[i] > bufLen) {
+      return ThrowRange(env, "headerOpenBatch: a range outside its buffer");
+    }
+  }
+  OpenBatch(*key, buf, offs, lens, count, community, out);
+  return nullptr;
+}
+
 // pearson64(buf, off, len, out: Uint32Array(2)): out = {hi, lo} (for tests and benchmarks).
 napi_value Pearson64Js(napi_env env, napi_callback_info info) {
   const char* usage = "pearson64(buf: Uint8Array, off, len, out: Uint32Array(2))";
@@ -386,6 +474,7 @@ void InitHeader(Napi::Env env, Napi::Object exports) {
   SetRaw(env, exports, "headerSeal", HeaderSealJs);
   SetRaw(env, exports, "headerOpen", HeaderOpenJs);
   SetRaw(env, exports, "headerSealBatch", HeaderSealBatchJs);
+  SetRaw(env, exports, "headerOpenBatch", HeaderOpenBatchJs);
   SetRaw(env, exports, "pearson64", Pearson64Js);
 }
 

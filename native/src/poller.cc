@@ -1,6 +1,7 @@
 // FdPoller: uv_poll readiness → read every ready frame/datagram into the JS slab → one JS call per batch.
 #include "poller.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +32,7 @@ void FdPoller::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&FdPoller::Start>("start"),
                                         InstanceMethod<&FdPoller::Stop>("stop"),
                                         InstanceMethod<&FdPoller::Close>("close"),
+                                        InstanceMethod<&FdPoller::SetFastPath>("setFastPath"),
                                         InstanceAccessor<&FdPoller::GetFd>("fd"),
                                         InstanceAccessor<&FdPoller::GetClosed>("closed"),
                                     });
@@ -142,6 +144,22 @@ void FdPoller::Shutdown() {
   }
 }
 
+Napi::Value FdPoller::SetFastPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "setFastPath(fastPath: FastPath | null)";
+  if (info.Length() < 1) ThrowUsage(env, usage);
+  if (info[0].IsNull() || info[0].IsUndefined()) {
+    fast_ = nullptr;
+    fastRef_.Reset();
+    return env.Undefined();
+  }
+  FastPath* fast = FastPath::From(env, info[0]);
+  if (fast == nullptr) ThrowUsage(env, usage);
+  fast_ = fast;
+  fastRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  return env.Undefined();
+}
+
 Napi::Value FdPoller::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 
 Napi::Value FdPoller::GetClosed(const Napi::CallbackInfo& info) {
@@ -169,6 +187,27 @@ void FdPoller::Drain(int status) {
       count = kind_ == kTap ? ReadFrames(fd_, slab_, &tapScratch_, &err) : RecvDatagrams(fd_, slab_, &scratch_, &err);
     }
     if (count == 0 && err == 0) return;
+    const uint32_t received = count;
+    if (fast_ != nullptr && count > 0) {
+      // The fast path takes a leading run; the rest moves to the front of the slab for JS, in order.
+      const uint32_t taken = kind_ == kUdp ? fast_->RunRx(slab_, count) : fast_->RunTx(slab_, count);
+      if (taken > 0 && taken < count) {
+        for (uint32_t j = taken; j < count; j++) {
+          const size_t from = static_cast<size_t>(j) * slab_.stride;
+          const size_t to = static_cast<size_t>(j - taken) * slab_.stride;
+          memmove(slab_.base + to + slab_.headroom, slab_.base + from + slab_.headroom, slab_.lengths[j]);
+          slab_.lengths[j - taken] = slab_.lengths[j];
+          if (slab_.addrs != nullptr) {
+            memmove(slab_.addrs + (j - taken) * kAddrStride, slab_.addrs + j * kAddrStride, kAddrStride);
+          }
+        }
+      }
+      count -= taken;
+    }
+    if (count == 0 && err == 0) {
+      if (received < slab_.capacity) return;
+      continue;
+    }
     try {
       callback_.MakeCallback(Value(), {Napi::Number::New(env, count), Napi::Number::New(env, err)}, *async_);
     } catch (const Napi::Error& e) {
@@ -176,7 +215,7 @@ void FdPoller::Drain(int status) {
       napi_fatal_exception(env, e.Value());
       return;
     }
-    if (err != 0 || count < slab_.capacity) return;
+    if (err != 0 || received < slab_.capacity) return;
   }
 }
 

@@ -330,7 +330,12 @@ async function runEdge(configFile: string | undefined, cliOpts: RawOpts, cmd: Co
     );
   if (statePath !== NO_STATE && options.password === undefined)
     options.authToken = loadOrCreateToken(statePath, logger);
-  const edge = new Edge(options, { ...systemEdgeDeps({ logger }), addRoutes: routeInstaller(logger) });
+  // TSN2N_NATIVE_FASTPATH=0 keeps every packet on the JS path (edge/fastpath.ts), for comparison and as a way out.
+  const nativeFastPath = process.env.TSN2N_NATIVE_FASTPATH !== '0';
+  const edge = new Edge(options, {
+    ...systemEdgeDeps({ logger, nativeFastPath }),
+    addRoutes: routeInstaller(logger),
+  });
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;
   try {
     mgmtSocket = await openUdp({ address: '127.0.0.1', port: mgmtPort });

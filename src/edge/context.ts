@@ -173,6 +173,11 @@ export class EdgeContext {
   /** The datagram being handled: its time stamp and user/password trailer hash, written by header decryption. */
   readonly rxStamp: Stamp = { hi: 0, lo: 0 };
   readonly trailerHash = new Uint8Array(16);
+  /**
+   * The native receive fast path (edge/fastpath.ts), set by the Edge when the deps offer one: the packet paths and
+   * timers call collectNow before they read peers or counters and refresh after they may have changed them.
+   */
+  fastPath: { collectNow(): void; refresh(): void; close(): void } | undefined;
 
   constructor(options: EdgeOptions, deps: Partial<EdgeDeps>, events: EventEmitter) {
     this.events = events;

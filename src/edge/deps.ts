@@ -43,6 +43,27 @@ export function canSetTtl(s: UdpSocket): s is UdpSocket & TtlSettable {
   return typeof (s as Partial<TtlSettable>).setTtl === 'function';
 }
 
+/** What edge/fastpath.ts drives (io/fastpath.ts's FastPathPort, matched structurally: edge may not import io). */
+export interface FastPathPort {
+  readonly stats: Float64Array;
+  readonly maxPeers: number;
+  setPeers(table: Uint8Array, count: number): void;
+  setEnabled(rx: boolean, tx: boolean): void;
+  detach(): void;
+}
+
+/** Opens a fast path for the edge's socket and TAP (EdgeDeps.openFastPath); undefined when they are not native. */
+export type OpenFastPath = (
+  udp: unknown,
+  tap: unknown,
+  batch: unknown,
+  community20: Uint8Array,
+  ownMac: Uint8Array,
+  transform: number,
+  devAddr: number,
+  allowRouting: boolean,
+) => FastPathPort | undefined;
+
 /** Undo handle for routes installed with `addRoutes`. */
 export type RouteCleanup = () => Promise<void>;
 
@@ -82,6 +103,8 @@ export interface EdgeDeps {
    * Undefined when it cannot be told; then only the TAP MTU limits the MSS.
    */
   routeMtu?(to: SockAddr): Promise<number | undefined>;
+  /** The native receive fast path for the main socket and TAP (edge/fastpath.ts); absent: every packet through JS. */
+  openFastPath?: OpenFastPath;
   /** Installs the `-n` routes once the TAP device is up. `supernode` is the current one (for 0.0.0.0/0). */
   addRoutes?(
     routes: readonly EdgeRoute[],

@@ -6,13 +6,14 @@
 //   control.ts       control messages out: encode, seal (-H), send
 //   peer-table.ts    the other edges: pending / known tables, REGISTER / ACK / PEER_INFO, hole punching, purge
 //   peer-watch.ts    those tables as events: a peer up / down / changing path (`peerState`)
+//   fastpath.ts      the native fast path (steady-state P2P data in the addon): when, which peers, its counters
 //   send.ts          TAP → UDP: checks, compression, encryption, PACKET header, (batched) send
 //   receive.ts       UDP → TAP: header decryption, checks, peer bookkeeping, decryption, TAP writes; dispatch
 //   registration.ts  the supernodes: bootstrap, REGISTER_SUPER / ACK / NAK, selection, failover, DNS, re-open
 //   device.ts        the TAP device, our address, -e, -n routes, closing
 //   timers.ts        the one coarse tick and every periodic action
-// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch, send,
-// registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
+// Each file imports only those before it in: constants, context, mss-limits, control, peer-table, peer-watch,
+// fastpath, send, registration, receive, device, timers, edge. The Edge builds the parts in that order and hands each the ones it calls.
 import { EventEmitter } from 'node:events';
 import { isConnectionSocket } from '../io/tcp-framed.js';
 import type { UdpSocket } from '../io/types.js';
@@ -22,6 +23,7 @@ import { EdgeContext, EdgeState, nowSeconds, type PeerEvent, UnregisterReason } 
 import { Control } from './control.js';
 import type { EdgeDeps } from './deps.js';
 import { Device } from './device.js';
+import { EdgeFastPath } from './fastpath.js';
 import { MssLimits } from './mss-limits.js';
 import type { EdgeConfig, EdgeOptions } from './options.js';
 import { PeerTable } from './peer-table.js';
@@ -48,7 +50,6 @@ export { PeerDownReason, PeerPath, PeerStateChange } from './peer-watch.js';
  */
 export class Edge extends EventEmitter {
   readonly config: EdgeConfig;
-  readonly traffic: EdgeTraffic;
   readonly drops: EdgeDrops;
   readonly logger: Logger;
   /** Unix seconds of start(). */
@@ -73,7 +74,6 @@ export class Edge extends EventEmitter {
     const ctx = new EdgeContext(options, deps, this);
     this.ctx = ctx;
     this.config = ctx.config;
-    this.traffic = ctx.traffic;
     this.drops = ctx.drops;
     this.logger = ctx.logger;
     this.mss = new MssLimits(ctx);
@@ -88,6 +88,8 @@ export class Edge extends EventEmitter {
     this.send = new SendPath(ctx, this.peers);
     this.registration = new Registration(ctx, control, this.peers, this.send, this.attachUdp, this.mss);
     this.receive = new ReceivePath(ctx, this.peers, this.registration);
+    if (ctx.deps.openFastPath !== undefined)
+      ctx.fastPath = new EdgeFastPath(ctx, this.peers, ctx.deps.openFastPath);
     this.device = new Device(ctx);
     this.timers = new Timers(ctx, this.registration, this.peers, this.device, () => this.watch.reconcile());
   }
@@ -157,7 +159,14 @@ export class Edge extends EventEmitter {
   }
 
   /** Pending peers (reached via the supernode) and known peers (P2P), for the management port. */
+  /** The traffic counters, with what the native fast path counted up to now. */
+  get traffic(): EdgeTraffic {
+    this.ctx.fastPath?.collectNow();
+    return this.ctx.traffic;
+  }
+
   peerTables(): { pending: readonly Peer[]; known: readonly Peer[] } {
+    this.ctx.fastPath?.collectNow();
     return { pending: [...this.peers.pending.values()], known: [...this.peers.known.values()] };
   }
 
@@ -227,6 +236,7 @@ export class Edge extends EventEmitter {
     ctx.tap!.onFrames(this.send.onTapFrames);
     this.timers.start();
     this.registration.updateSupernodeReg(now);
+    ctx.fastPath?.refresh();
   }
 
   /** Sends UNREGISTER_SUPER (when registered), removes routes and closes everything. Idempotent. */
@@ -240,6 +250,7 @@ export class Edge extends EventEmitter {
     if (wasRunning) this.registration.unregister();
     this.registration.lost(UnregisterReason.STOP);
     this.peers.clear();
+    ctx.fastPath?.close();
     // Let sockets that deliver from a microtask (the in-memory network) take the goodbye before closing.
     await Promise.resolve();
     await this.device.teardown();

@@ -102,7 +102,8 @@ function isBatching(b: CipherBackend | undefined): b is BatchingBackend {
 
 /** PayloadBatch over the addon: draws the preambles (one fill per batch), redraws wrapping ChaCha20 IVs. */
 class NativeBatch implements PayloadBatch {
-  private readonly native: NativePayloadBatch;
+  /** @internal The addon batch (its key also drives the native fast path, io/fastpath.ts). */
+  readonly native: NativePayloadBatch;
   private readonly random: Random;
   private readonly chacha: boolean;
   private rnd = new Uint8Array(BATCH_RANDOM_PAYLOADS * PREAMBLE_BYTES);

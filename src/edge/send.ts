@@ -115,6 +115,7 @@ export class SendPath {
     const slab = batch.slab;
     const n = batch.count;
     // Datagrams built in place in this slab are queued and leave in one sendmmsg at the end.
+    this.ctx.fastPath?.collectNow();
     this.txBatchBuf = this.batchUdp !== undefined ? slab : undefined;
     this.batchNow = nowSeconds(this.clock);
     try {
@@ -126,6 +127,7 @@ export class SendPath {
       this.flushTx();
       this.txBatchBuf = undefined;
       this.batchNow = -1;
+      this.ctx.fastPath?.refresh();
     }
   };
 

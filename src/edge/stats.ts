@@ -22,6 +22,12 @@ export class EdgeTraffic {
   /** TCP SYN / SYN-ACK frames whose MSS option was lowered, TAP → network / network → TAP (--mss-clamp, tsn2n only). */
   mssClampTx = 0;
   mssClampRx = 0;
+  /** Among rxP2p / rxP2pBytes: PACKETs the native fast path delivered without JS (edge/fastpath.ts, tsn2n only). */
+  fastRx = 0;
+  fastRxBytes = 0;
+  /** Among txP2p / txP2pBytes: PACKETs the native fast path sent without JS. */
+  fastTx = 0;
+  fastTxBytes = 0;
 }
 
 /** Why frames from the TAP device or datagrams from the network were dropped; every path increments one. */

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { addonAvailable } from '../io/addon.js';
 import { nativeCipherBackend } from '../io/crypto-native.js';
+import { openFastPath } from '../io/fastpath.js';
 import { type LinuxTap, openTap } from '../io/tap.js';
 import { openTcpFramed } from '../io/tcp-framed.js';
 import type { TapDevice, UdpSocket } from '../io/types.js';
@@ -38,6 +39,11 @@ export interface SystemDepsOptions {
   logger?: Logger;
   /** Use node:dgram instead of the addon's batched UDP socket (default: the addon when it is built). */
   dgram?: boolean;
+  /**
+   * The native receive fast path (edge/fastpath.ts; default on): steady-state P2P data packets go from the UDP
+   * socket to the TAP in the addon. false keeps every packet on the JS path.
+   */
+  nativeFastPath?: boolean;
 }
 
 function warn(logger: Logger, msg: string): void {
@@ -184,6 +190,10 @@ export function systemEdgeDeps(options: SystemDepsOptions = {}): EdgeDeps {
     random: new SystemRandom(),
     logger,
     cipherBackend: nativeCipherBackend(),
+    openFastPath:
+      options.nativeFastPath === false
+        ? undefined
+        : (u, t, b, c, m, id, a, r) => openFastPath(u as UdpSocket, t as TapDevice, b, c, m, id, a, r),
     zstd: loadZstd(),
     openUdp: (o) => openMainUdp(o, logger, options.dgram === true),
     openTcp: (o) => openTcpToSupernode(o, logger),

@@ -87,19 +87,23 @@ export class Timers {
   private readonly onDetectTick = (): void => {
     const ctx = this.ctx;
     if (ctx.state !== EdgeState.RUNNING) return;
+    ctx.fastPath?.collectNow();
     const nowMs = ctx.clock.now();
     this.registration.checkSilence(ctx.now(), nowMs);
     this.peers.checkSilence(nowMs);
+    ctx.fastPath?.refresh();
   };
 
   private readonly onTick = (): void => {
     const ctx = this.ctx;
     if (ctx.state !== EdgeState.RUNNING) return;
+    ctx.fastPath?.collectNow();
     try {
       this.periodic(ctx.now());
     } catch (err) {
       ctx.log(LogLevel.ERROR, `edge timer: ${(err as Error).stack ?? err}`);
     }
+    ctx.fastPath?.refresh();
   };
 
   /**

@@ -29,6 +29,26 @@ export interface NativeFdPoller {
   start(): void;
   stop(): void;
   close(): void;
+  /** UDP pollers: offer each batch to the native receive fast path first (null: no longer). */
+  /** Offer each batch to the edge's native fast path first (null: no longer); absent in older builds. */
+  setFastPath?(fast: NativeFastPath | null): void;
+}
+
+/** The edge's native fast path (native/src/fastpath.cc); io/fastpath.ts wraps it. */
+export interface NativeFastPath {
+  configure(
+    tapFd: number,
+    udpFd: number,
+    community20: Uint8Array,
+    ownMac: Uint8Array,
+    transform: number,
+    key: NativeCipherKey,
+    devAddr: number,
+    allowRouting: boolean,
+  ): void;
+  /** 20 bytes a peer (io/fastpath.ts FastPathPort.setPeers). */
+  setPeers(table: Uint8Array, count: number): void;
+  setEnabled(rx: boolean, tx: boolean): void;
 }
 
 export const PollKind = { TAP: 0, UDP: 1 } as const;
@@ -231,6 +251,24 @@ export interface NativeAddon {
     rands: Uint32Array,
     count: number,
   ): void;
+  /**
+   * headerOpen for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count: out[4i] = 1 and
+   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; four
+   * checksums side by side. Every range is checked first.
+   */
+  headerOpenBatch?(
+    key: NativeHeaderKey,
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    community20: Uint8Array,
+    out: Uint32Array,
+    count: number,
+  ): void;
+  /** The fast path over `stats` (8 totals, then 4 per peer slot); absent in older builds. */
+  FastPath?: new (
+    stats: Float64Array,
+  ) => NativeFastPath;
   /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
   pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 

@@ -91,7 +91,8 @@ class NativeStream {
  */
 export class NativePayloadBatch {
   private readonly addon: NativeAddon;
-  private readonly key: NativeCipherKey;
+  /** @internal For the native fast path (io/fastpath.ts). */
+  readonly key: NativeCipherKey;
 
   constructor(addon: NativeAddon, key: NativeCipherKey) {
     this.addon = addon;
@@ -163,6 +164,17 @@ export class NativeHeaderCore {
   ): void {
     this.addon.headerSealBatch!(this.key, buf, offs, lens, hls, stamps, rands, count);
   }
+
+  openBatch(
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    community20: Uint8Array,
+    out: Uint32Array,
+    count: number,
+  ): void {
+    this.addon.headerOpenBatch!(this.key, buf, offs, lens, community20, out, count);
+  }
 }
 
 /** outLens entry of NativePayloadBatch.decrypt for a payload that does not decrypt. */
@@ -210,7 +222,11 @@ export class NativeCipherBackend {
 
   /** The header-encryption core for Kh, Kiv (16 bytes each), or undefined for an addon without one. */
   headerCore(kh: Uint8Array, kiv: Uint8Array): NativeHeaderCore | undefined {
-    if (typeof this.addon.headerKey !== 'function' || typeof this.addon.headerSealBatch !== 'function')
+    if (
+      typeof this.addon.headerKey !== 'function' ||
+      typeof this.addon.headerSealBatch !== 'function' ||
+      typeof this.addon.headerOpenBatch !== 'function'
+    )
       return undefined;
     return new NativeHeaderCore(this.addon, this.addon.headerKey(kh, kiv));
   }

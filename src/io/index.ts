@@ -7,6 +7,7 @@ export {
   NativePayloadBatch,
   nativeCipherBackend,
 } from './crypto-native.js';
+export * from './fastpath.js';
 export * from './memory.js';
 export * from './notify.js';
 export * from './pool.js';

@@ -1,6 +1,6 @@
 // The real TAP device: created and configured through the addon, frames read in batches into a reused slab.
 import { ConfigError } from '../util/errors.js';
-import type { NativeAddon, NativeFdPoller, NativeIfInfo } from './addon.js';
+import type { NativeAddon, NativeFastPath, NativeFdPoller, NativeIfInfo } from './addon.js';
 import { loadAddon, PollKind } from './addon.js';
 import { sharedSlabs } from './pool.js';
 import type { FrameBatch, TapDevice, TapInfo } from './types.js';
@@ -141,6 +141,18 @@ export class LinuxTap implements TapDevice {
       this.onBatch.bind(this),
     );
     this.info = { name, mac: 0, mtu: 0, addr: 0, bitlen: 0 };
+  }
+
+  /** @internal The native fast path (io/fastpath.ts) sees each batch first; null detaches it. */
+  setFastPath(fast: NativeFastPath | null): boolean {
+    if (this.closed || typeof this.poller.setFastPath !== 'function') return false;
+    this.poller.setFastPath(fast);
+    return true;
+  }
+
+  /** @internal The TAP fd, for the native fast path (io/fastpath.ts). */
+  fastPathFd(): number {
+    return this.fdNumber;
   }
 
   /** The TAP fd (for benchmarks comparing against fs.read/fs.write); owned by this object. */

@@ -158,6 +158,8 @@ const COMMANDS: readonly MgmtCommand<Ctx>[] = [
       // Not in 3.1.1, so only with --mss-clamp: TCP SYNs whose MSS was lowered, TAP → network / network → TAP.
       if (ctx.edge.config.mssClamp !== undefined)
         reply.row({ type: 'mss_clamp', tx_pkt: t.mssClampTx, rx_pkt: t.mssClampRx });
+      // Not in 3.1.1, so only once it carried something: PACKETs the native fast path handled (among p2p).
+      if (t.fastRx > 0 || t.fastTx > 0) reply.row({ type: 'fastpath', tx_pkt: t.fastTx, rx_pkt: t.fastRx });
     },
   },
   {

@@ -63,6 +63,18 @@ export interface HeaderCore {
     rands: Uint32Array,
     count: number,
   ): void;
+  /**
+   * open for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), for i < count: out[4i] = 1 and
+   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not.
+   */
+  openBatch(
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    community20: Uint8Array,
+    out: Uint32Array,
+    count: number,
+  ): void;
 }
 
 /** Makes header cores (io/crypto-native.ts's NativeCipherBackend); undefined where it has none. */
@@ -273,6 +285,42 @@ export function decryptHeader(
   outStamp.lo = stampLo;
   if (outStamp instanceof HeaderInfo) outStamp.hl = hl;
   return true;
+}
+
+/** Words per datagram in openHeaderBatch's output: opened (1/0), stamp hi, stamp lo, hl. */
+export const OPEN_BATCH_WORDS = 4;
+
+const batchInfo = new HeaderInfo();
+
+/**
+ * decryptHeader with one key pair for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count:
+ * out[4i] = 1 and out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, else out[4i] = 0 and the datagram is
+ * untouched. One native call with four checksums side by side when the keys have a core; one by one otherwise.
+ */
+export function decryptHeaderBatch(
+  buf: Uint8Array,
+  offs: Uint32Array,
+  lens: Uint32Array,
+  count: number,
+  keys: HeaderKeys,
+  community20: Uint8Array,
+  out: Uint32Array,
+): void {
+  if (keys.core !== undefined) {
+    keys.core.openBatch(buf, offs, lens, community20, out, count);
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    const o = i * OPEN_BATCH_WORDS;
+    if (decryptHeader(buf, offs[i], lens[i], keys, community20, batchInfo)) {
+      out[o] = 1;
+      out[o + 1] = batchInfo.hi;
+      out[o + 2] = batchInfo.lo;
+      out[o + 3] = batchInfo.hl;
+    } else {
+      out[o] = 0;
+    }
+  }
 }
 
 /** Which key pair decrypted a header (values as C's `header_enc`: 1 = static, 2 = dynamic). */

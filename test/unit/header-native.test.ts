@@ -9,10 +9,13 @@ import { HeaderSealer } from '../../src/peer/seal.js';
 import {
   asHeaderBackend,
   decryptHeader,
+  decryptHeaderBatch,
   dynamicHeaderKeys,
   encryptHeader,
   HeaderInfo,
+  type HeaderKeys,
   headerLength,
+  OPEN_BATCH_WORDS,
   staticHeaderKeys,
 } from '../../src/transform/header.js';
 import { StampGenerator, stampToHex } from '../../src/transform/stamp.js';
@@ -166,6 +169,84 @@ describe('native header core', () => {
     expect(hex(buf1)).toBe(hex(buf2));
   });
 
+  /**
+   * A batch in one slab at unaligned offsets: sealed datagrams of random lengths (some under the wrong key, some
+   * with a flipped bit, some cut short or padded, some random bytes or shorter than the header), returned with the
+   * expected one-by-one outcome computed on a copy with the TS reference.
+   */
+  function mixedBatch(rnd: SeededRandom, count: number, other: HeaderKeys) {
+    const slot = 1601;
+    const slab = new Uint8Array(count * slot + 5);
+    rnd.fill(slab);
+    const offs = new Uint32Array(count);
+    const lens = new Uint32Array(count);
+    for (let j = 0; j < count; j++) {
+      const off = j * slot + 1 + below(rnd, 5);
+      // 1 wrong key, 2 a flipped bit, 3 cut short, 4 padded, 5 random bytes under 24, 6 random bytes; else good.
+      const kind = below(rnd, 11);
+      let n = kind === 5 ? below(rnd, 24) : 24 + below(rnd, 1500);
+      offs[j] = off;
+      if (kind !== 5 && kind !== 6) {
+        slab.set(COMMUNITY, off + 4);
+        const hl = 24 + below(rnd, n - 23);
+        encryptHeader(
+          slab,
+          off,
+          n,
+          hl,
+          { hi: rnd.u32(), lo: rnd.u32() },
+          rnd.u32(),
+          kind === 1 ? other : tsKeys,
+        );
+        if (kind === 2) slab[off + below(rnd, n)] ^= 1 << below(rnd, 8);
+        if (kind === 3) n = Math.max(0, n - 1 - below(rnd, 40));
+        if (kind === 4) n = Math.min(n + 1 + below(rnd, 40), slot - 5);
+      }
+      lens[j] = n;
+    }
+    const expected = slab.slice();
+    const want = new Uint32Array(count * OPEN_BATCH_WORDS);
+    const info = new HeaderInfo();
+    for (let j = 0; j < count; j++) {
+      const o = j * OPEN_BATCH_WORDS;
+      if (decryptHeader(expected, offs[j], lens[j], tsKeys, COMMUNITY, info)) {
+        want.set([1, info.hi, info.lo, info.hl], o);
+      }
+    }
+    return { slab, offs, lens, expected, want };
+  }
+
+  it('opens a batch (four checksums side by side) exactly as one by one, with bad and short datagrams mixed in', () => {
+    const rnd = new SeededRandom(11);
+    const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
+    let opened = 0;
+    let refused = 0;
+    for (let iter = 0; iter < 60; iter++) {
+      const count = 1 + (iter % 13);
+      const { slab, offs, lens, expected, want } = mixedBatch(rnd, count, other);
+      const ts = slab.slice();
+      const out = new Uint32Array(count * OPEN_BATCH_WORDS).fill(0xdead);
+      decryptHeaderBatch(slab, offs, lens, count, nativeKeys, COMMUNITY, out);
+      const tsOut = new Uint32Array(count * OPEN_BATCH_WORDS).fill(0xdead);
+      decryptHeaderBatch(ts, offs, lens, count, tsKeys, COMMUNITY, tsOut);
+      for (let j = 0; j < count; j++) {
+        const o = j * OPEN_BATCH_WORDS;
+        const got = out[o] === 1 ? [...out.subarray(o, o + OPEN_BATCH_WORDS)] : [out[o]];
+        const exp = want[o] === 1 ? [...want.subarray(o, o + OPEN_BATCH_WORDS)] : [0];
+        const fromTs = tsOut[o] === 1 ? [...tsOut.subarray(o, o + OPEN_BATCH_WORDS)] : [tsOut[o]];
+        expect(got, `batch ${iter} datagram ${j}`).toEqual(exp);
+        expect(fromTs).toEqual(exp);
+        if (exp[0] === 1) opened++;
+        else refused++;
+      }
+      // Opened datagrams are plaintext in place, the refused ones and every byte around them untouched.
+      expect(hex(slab), `batch ${iter}`).toBe(hex(expected));
+      expect(hex(ts)).toBe(hex(expected));
+    }
+    expect(opened).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
+  });
+
   it('refuses wrong keys, flipped bits and random bytes, leaving the buffer byte-identical', () => {
     const rnd = new SeededRandom(9);
     const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
@@ -223,5 +304,27 @@ describe('native header core', () => {
     expect(() =>
       addon.headerSealBatch!(key, buf, one, words(24), words(25), new Uint32Array(2), one, 1),
     ).toThrow(RangeError);
+    const c20 = new Uint8Array(20);
+    expect(() =>
+      addon.headerOpenBatch!(
+        key,
+        buf,
+        Uint32Array.of(0, 41),
+        Uint32Array.of(24, 24),
+        c20,
+        new Uint32Array(8),
+        2,
+      ),
+    ).toThrow(RangeError);
+    expect(() => addon.headerOpenBatch!(key, buf, one, words(24), c20, new Uint32Array(3), 1)).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      addon.headerOpenBatch!(key, buf, one, words(24), new Uint8Array(19), new Uint32Array(4), 1),
+    ).toThrow(RangeError);
+    expect(() => addon.headerOpenBatch!(key, buf, one, words(24), c20, new Uint32Array(4), 2)).toThrow(
+      RangeError,
+    );
+    expect(buf.every((v) => v === 0)).toBe(true);
   });
 });

@@ -1,0 +1,409 @@
+// FastPath: steady-state P2P PACKETs decrypted to the TAP, and TAP frames encrypted to their peer, in C++.
+//
+// Receive: the checks of src/edge/receive.ts (edge_utils.c: process_udp / handle_PACKET) for the one case it takes:
+// version 3, type PACKET without FROM_SUPERNODE or SOCKET flags, our community, a source MAC whose known socket
+// is the sender's, compression none, our transform, a payload that decrypts, a unicast frame of at least an
+// Ethernet header addressed to us (unless routing is allowed). Send: those of src/edge/send.ts (edge_utils.c:
+// edge_send_packet2net / send_packet) for a unicast frame of at most 2048 bytes from us (unless routing is
+// allowed) to a known peer that may still be sent to directly: the same PACKET header, a fresh random preamble
+// (the ChaCha20 counter rule of spec §5.6), the payload encrypted. TS enables either direction only in a state
+// where the JS path would do exactly this (no -H, filter, MSS clamping or compression) and turns the counters
+// into its bookkeeping (src/edge/fastpath.ts). Anything else is left to JS unchanged.
+#include "fastpath.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "errors.h"
+#include "tapoffload.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+namespace tsn2n {
+
+namespace {
+
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kTtl = 2;  // N2N_DEFAULT_TTL
+constexpr uint32_t kTypePacket = 3;
+constexpr uint32_t kTypeMask = 0x001f;
+constexpr uint32_t kFromSupernode = 0x0020;
+constexpr uint32_t kSocketFlag = 0x0040;
+constexpr uint32_t kCompressionNone = 1;
+constexpr uint32_t kCommunityOff = 4;
+constexpr uint32_t kCommunityBytes = 20;
+constexpr uint32_t kMacBytes = 6;
+constexpr uint32_t kSrcMacOff = 24;
+constexpr uint32_t kDstMacOff = 30;
+constexpr uint32_t kCompressionOff = 36;
+constexpr uint32_t kTransformOff = 37;
+constexpr uint32_t kPacketHeaderBytes = 38;
+constexpr uint32_t kPreambleBytes = 16;
+constexpr uint32_t kMaxPlaintext = 2048;
+// A decrypted frame's slot, and a datagram's: header, preamble, the largest plaintext.
+constexpr uint32_t kFrameSlot = kMaxPlaintext;
+constexpr uint32_t kOutSlot = kPacketHeaderBytes + kPreambleBytes + kMaxPlaintext;
+// Peer table entries.
+constexpr uint32_t kPeerBytes = 20;
+constexpr uint32_t kPeerIpOff = 6;
+constexpr uint32_t kPeerPortOff = 10;
+constexpr uint32_t kPeerSendOff = 12;
+constexpr uint32_t kPeerUntilOff = 16;
+constexpr uint32_t kEthHeaderBytes = 14;
+constexpr uint32_t kEtherTypeOff = 12;
+constexpr uint32_t kEtherTypeIpv4 = 0x0800;
+constexpr uint32_t kIpv4MinHeader = 20;
+constexpr uint32_t kIpv4SrcOff = kEthHeaderBytes + 12;
+constexpr uint32_t kIpv4DstOff = kEthHeaderBytes + 16;
+// ChaCha20 (spec §5.6): an IV whose 32-bit block counter would wrap inside the payload is drawn again.
+constexpr uint64_t kChaChaCounterSpace = 1ull << 32;
+constexpr uint32_t kChaChaBlockBytes = 64;
+constexpr int kIvRedraws = 8;
+// UDP GSO: as udp.cc's batched send.
+constexpr uint32_t kGsoMaxSegments = 64;
+constexpr uint32_t kGsoMaxBytes = 65000;
+// Stats (Float64Array): totals first, then per peer slot rx packets, rx bytes, tx packets, tx bytes.
+constexpr uint32_t kStatRxPackets = 0;
+constexpr uint32_t kStatRxBytes = 1;
+constexpr uint32_t kStatTapDrops = 2;
+constexpr uint32_t kStatTxPackets = 3;
+constexpr uint32_t kStatTxBytes = 4;
+constexpr uint32_t kStatSocketDrops = 5;
+constexpr uint32_t kStatPeersOff = 8;
+constexpr uint32_t kStatsPerPeer = 4;
+
+// Marks FastPath objects, so that setFastPath refuses any other wrapped object.
+const napi_type_tag kFastPathTag = {0x7473'6e32'6e2d'6661ull, 0x7374'7061'7468'2d31ull};
+
+inline uint32_t Be32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+         (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+
+constexpr const char* kUsage = "new FastPath(stats: Float64Array(8 + 4 maxPeers))";
+constexpr const char* kConfigureUsage =
+    "configure(tapFd, udpFd, community: Uint8Array(20), ownMac: Uint8Array(6), transform, key: cipherKey handle, "
+    "devAddr, allowRouting)";
+constexpr const char* kPeersUsage = "setPeers(table: Uint8Array(20 per peer), count)";
+}  // namespace
+
+void FastPath::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "FastPath",
+                                    {
+                                        InstanceMethod<&FastPath::Configure>("configure"),
+                                        InstanceMethod<&FastPath::SetPeers>("setPeers"),
+                                        InstanceMethod<&FastPath::SetEnabled>("setEnabled"),
+                                    });
+  exports.Set("FastPath", ctor);
+}
+
+FastPath::FastPath(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastPath>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    ThrowUsage(env, kUsage);
+  }
+  auto stats = info[0].As<Napi::Float64Array>();
+  if (stats.ElementLength() < kStatPeersOff) ThrowUsage(env, kUsage);
+  stats_ = stats.Data();
+  peerCapacity_ = static_cast<uint32_t>((stats.ElementLength() - kStatPeersOff) / kStatsPerPeer);
+  statsRef_ = Napi::Reference<Napi::Float64Array>::New(stats, 1);
+  if (napi_type_tag_object(env, info.This(), &kFastPathTag) != napi_ok) ThrowUsage(env, kUsage);
+}
+
+FastPath::~FastPath() = default;
+
+FastPath* FastPath::From(napi_env env, napi_value v) {
+  bool tagged = false;
+  void* data = nullptr;
+  if (napi_check_object_type_tag(env, v, &kFastPathTag, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, v, &data) != napi_ok) {
+    return nullptr;
+  }
+  return static_cast<FastPath*>(data);
+}
+
+Napi::Value FastPath::Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8) ThrowUsage(env, kConfigureUsage);
+  int tapFd = ArgInt(info, 0, kConfigureUsage);
+  int udpFd = ArgInt(info, 1, kConfigureUsage);
+  Bytes community = ArgBytes(info, 2, kConfigureUsage);
+  Bytes ownMac = ArgBytes(info, 3, kConfigureUsage);
+  uint32_t transform = ArgUint(info, 4, kConfigureUsage);
+  void* key = PayloadKeyFrom(env, info[5]);
+  uint32_t devAddr = ArgUint(info, 6, kConfigureUsage);
+  if (tapFd < 0 || udpFd < 0 || community.length != kCommunityBytes || ownMac.length != kMacBytes ||
+      key == nullptr || transform > 0xff) {
+    ThrowUsage(env, kConfigureUsage);
+  }
+  rxEnabled_ = txEnabled_ = false;
+  tapFd_ = tapFd;
+  udpFd_ = udpFd;
+  vnet_ = TapVnet(tapFd);
+  memcpy(community_, community.data, kCommunityBytes);
+  memcpy(ownMac_, ownMac.data, kMacBytes);
+  transform_ = static_cast<uint8_t>(transform);
+  chacha_ = transform == 4;
+  key_ = key;
+  keyRef_ = Napi::Reference<Napi::Value>::New(info[5], 1);
+  devAddr_ = devAddr;
+  allowRouting_ = info[7].ToBoolean().Value();
+  return env.Undefined();
+}
+
+Napi::Value FastPath::SetPeers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes table = ArgBytes(info, 0, kPeersUsage);
+  uint32_t count = ArgUint(info, 1, kPeersUsage);
+  if (count > peerCapacity_ || static_cast<size_t>(count) * kPeerBytes > table.length) ThrowUsage(env, kPeersUsage);
+  peersRef_ = Napi::Reference<Napi::Uint8Array>::New(info[0].As<Napi::Uint8Array>(), 1);
+  peers_ = table.data;
+  peerCount_ = count;
+  return env.Undefined();
+}
+
+// setEnabled(rx, tx).
+Napi::Value FastPath::SetEnabled(const Napi::CallbackInfo& info) {
+  const bool ready = key_ != nullptr && tapFd_ >= 0 && udpFd_ >= 0;
+  rxEnabled_ = ready && info.Length() > 0 && info[0].ToBoolean().Value();
+  txEnabled_ = ready && info.Length() > 1 && info[1].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+int32_t FastPath::FindPeer(const uint8_t* mac) const {
+  for (uint32_t i = 0; i < peerCount_; i++) {
+    if (memcmp(peers_ + i * kPeerBytes, mac, kMacBytes) == 0) return static_cast<int32_t>(i);
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------------------- UDP → TAP
+
+bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr) {
+  if (len < kPacketHeaderBytes || d[0] != kVersion) return false;
+  const uint32_t word = (static_cast<uint32_t>(d[2]) << 8) | d[3];
+  if ((word & kTypeMask) != kTypePacket || (word & (kFromSupernode | kSocketFlag)) != 0) return false;
+  if (memcmp(d + kCommunityOff, community_, kCommunityBytes) != 0) return false;
+  if (d[kCompressionOff] != kCompressionNone || d[kTransformOff] != transform_) return false;
+  if (addr[0] != 4) return false;
+  // The sender must be the known socket of the source MAC.
+  const int32_t slot = FindPeer(d + kSrcMacOff);
+  if (slot < 0) return false;
+  const uint8_t* p = peers_ + slot * kPeerBytes;
+  if (memcmp(p + kPeerIpOff, addr + 4, 4) != 0 || memcmp(p + kPeerPortOff, addr + 2, 2) != 0) return false;
+  uint8_t* plain = frames_.data() + static_cast<size_t>(frameCount_) * kFrameSlot;
+  size_t n = 0;
+  if (!PayloadDecryptOne(key_, d + kPacketHeaderBytes, len - kPacketHeaderBytes, plain, &n)) return false;
+  // handle_PACKET's checks on the frame: JS counts the refusals.
+  if (n < kEthHeaderBytes || (plain[0] & 1) != 0) return false;
+  if (!allowRouting_ && ((plain[kEtherTypeOff] << 8) | plain[kEtherTypeOff + 1]) == kEtherTypeIpv4 &&
+      n >= kEthHeaderBytes + kIpv4MinHeader && Be32(plain + kIpv4DstOff) != devAddr_) {
+    return false;
+  }
+  frameOffs_[frameCount_] = frameCount_ * kFrameSlot;
+  frameLens_[frameCount_] = static_cast<uint32_t>(n);
+  frameCount_++;
+  stats_[kStatRxPackets]++;
+  stats_[kStatRxBytes] += len;
+  stats_[kStatPeersOff + kStatsPerPeer * slot]++;
+  stats_[kStatPeersOff + kStatsPerPeer * slot + 1] += len;
+  return true;
+}
+
+// The frames of one run in one go, as the JS path writes a batch's: runs of one TCP stream merged into a GSO
+// frame on an offload TAP, one write() each otherwise.
+void FastPath::FlushRx() {
+  uint32_t written = 0;
+  if (vnet_) {
+    written = WriteFramesVnet(tapFd_, frames_.data(), frameOffs_.data(), frameLens_.data(), frameCount_);
+  } else {
+    for (uint32_t i = 0; i < frameCount_; i++) {
+      ssize_t w;
+      do {
+        w = write(tapFd_, frames_.data() + frameOffs_[i], frameLens_[i]);
+      } while (w < 0 && errno == EINTR);
+      if (w >= 0) written++;
+    }
+  }
+  stats_[kStatTapDrops] += frameCount_ - written;
+  frameCount_ = 0;
+}
+
+uint32_t FastPath::RunRx(const Slab& slab, uint32_t count) {
+  if (!rxEnabled_) return 0;
+  if (frameLens_.size() < slab.capacity) {
+    frames_.resize(static_cast<size_t>(slab.capacity) * kFrameSlot);
+    frameOffs_.resize(slab.capacity);
+    frameLens_.resize(slab.capacity);
+  }
+  frameCount_ = 0;
+  uint32_t i = 0;
+  for (; i < count; i++) {
+    const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
+    if (!TakeRx(d, slab.lengths[i], slab.addrs + static_cast<size_t>(i) * kAddrStride)) break;
+  }
+  if (frameCount_ > 0) FlushRx();
+  return i;
+}
+
+// ---------------------------------------------------------------------------- TAP → UDP
+
+bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
+  if (len < kEthHeaderBytes || len > kMaxPlaintext || (frame[0] & 1) != 0) return false;
+  if (!allowRouting_ && ((frame[kEtherTypeOff] << 8) | frame[kEtherTypeOff + 1]) == kEtherTypeIpv4 &&
+      (len < kEthHeaderBytes + kIpv4MinHeader || Be32(frame + kIpv4SrcOff) != devAddr_)) {
+    return false;
+  }
+  const int32_t slot = FindPeer(frame);
+  if (slot < 0) return false;
+  const uint8_t* p = peers_ + slot * kPeerBytes;
+  // send_packet goes direct while the peer answered within half its timeout: TS gives the last second.
+  if (p[kPeerSendOff] == 0 || now > Be32(p + kPeerUntilOff)) return false;
+  uint8_t* out = out_.data() + static_cast<size_t>(outCount_) * kOutSlot;
+  uint8_t* r = random_.data() + static_cast<size_t>(outCount_) * kPreambleBytes;
+  if (chacha_) {
+    const uint64_t blocks = (len + kChaChaBlockBytes - 1) / kChaChaBlockBytes;
+    for (int attempt = 0; attempt < kIvRedraws; attempt++) {
+      const uint64_t counter = static_cast<uint64_t>(r[0]) | (static_cast<uint64_t>(r[1]) << 8) |
+                               (static_cast<uint64_t>(r[2]) << 16) | (static_cast<uint64_t>(r[3]) << 24);
+      if (counter + blocks <= kChaChaCounterSpace) break;
+      if (RAND_bytes(r, kPreambleBytes) != 1) return false;
+    }
+  }
+  if (!PayloadEncryptOne(key_, r, frame, len, out + kPacketHeaderBytes)) return false;
+  // wire.c: encode_PACKET with flags 0, no socket (src/wire/packet.ts writePacketHeader).
+  out[0] = kVersion;
+  out[1] = kTtl;
+  out[2] = 0;
+  out[3] = kTypePacket;
+  memcpy(out + kCommunityOff, community_, kCommunityBytes);
+  memcpy(out + kSrcMacOff, ownMac_, kMacBytes);
+  memcpy(out + kDstMacOff, frame, kMacBytes);
+  out[kCompressionOff] = kCompressionNone;
+  out[kTransformOff] = transform_;
+  const uint32_t total = kPacketHeaderBytes + kPreambleBytes + len;
+  outLens_[outCount_] = total;
+  outPeer_[outCount_] = slot;
+  outCount_++;
+  stats_[kStatTxPackets]++;
+  stats_[kStatTxBytes] += total;
+  stats_[kStatPeersOff + kStatsPerPeer * slot + 2]++;
+  stats_[kStatPeersOff + kStatsPerPeer * slot + 3] += total;
+  return true;
+}
+
+// The datagrams of one run in one sendmmsg: consecutive ones to one peer with equal lengths (the last may be
+// shorter) as one UDP GSO message where the socket allows it, as udp.cc's batched send does.
+void FastPath::FlushTx() {
+  const uint32_t count = outCount_;
+  outCount_ = 0;
+  std::vector<struct mmsghdr> msgs(count);
+  std::vector<struct iovec> iovs(count);
+  std::vector<struct sockaddr_in> names(count);
+  std::vector<uint8_t> controls(static_cast<size_t>(count) * CMSG_SPACE(sizeof(uint16_t)));
+  const uint16_t gsoLimit = GsoLimit(udpFd_);
+  uint32_t m = 0;
+  uint32_t segSize = 0;
+  uint32_t runBytes = 0;
+  int32_t runPeer = -1;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t len = outLens_[i];
+    iovs[i].iov_base = out_.data() + static_cast<size_t>(i) * kOutSlot;
+    iovs[i].iov_len = len;
+    if (segSize != 0 && len <= segSize && outPeer_[i] == runPeer && msgs[m - 1].msg_hdr.msg_iovlen < kGsoMaxSegments &&
+        runBytes + len <= kGsoMaxBytes) {
+      msgs[m - 1].msg_hdr.msg_iovlen++;
+      runBytes += len;
+      if (len < segSize) segSize = 0;
+      continue;
+    }
+    const uint8_t* p = peers_ + outPeer_[i] * kPeerBytes;
+    struct sockaddr_in& sin = names[m];
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    memcpy(&sin.sin_addr, p + kPeerIpOff, 4);
+    memcpy(&sin.sin_port, p + kPeerPortOff, 2);
+    memset(&msgs[m], 0, sizeof(msgs[m]));
+    struct msghdr& h = msgs[m].msg_hdr;
+    h.msg_name = &sin;
+    h.msg_namelen = sizeof(sin);
+    h.msg_iov = &iovs[i];
+    h.msg_iovlen = 1;
+    segSize = len <= gsoLimit ? len : 0;
+    runBytes = len;
+    runPeer = outPeer_[i];
+    m++;
+  }
+  for (uint32_t k = 0; k < m; k++) {
+    struct msghdr& h = msgs[k].msg_hdr;
+    if (h.msg_iovlen < 2) continue;
+    h.msg_control = controls.data() + static_cast<size_t>(k) * CMSG_SPACE(sizeof(uint16_t));
+    h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+    struct cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t size = static_cast<uint16_t>(h.msg_iov[0].iov_len);
+    memcpy(CMSG_DATA(c), &size, sizeof(size));
+  }
+  uint32_t accepted = 0;
+  uint32_t done = 0;
+  while (done < m) {
+    const int sent = sendmmsg(udpFd_, msgs.data() + done, m - done, 0);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      struct msghdr& h = msgs[done].msg_hdr;
+      if (h.msg_iovlen > 1) {
+        // A run refused as a whole: no GSO on this socket any more (udp.cc's send learns the same), one by one.
+        SetGsoLimit(udpFd_, 0);
+        for (size_t j = 0; j < h.msg_iovlen; j++) {
+          ssize_t n;
+          do {
+            n = sendto(udpFd_, h.msg_iov[j].iov_base, h.msg_iov[j].iov_len, 0,
+                       static_cast<struct sockaddr*>(h.msg_name), h.msg_namelen);
+          } while (n < 0 && errno == EINTR);
+          if (n >= 0) accepted++;
+        }
+      }
+      done++;
+      continue;
+    }
+    for (int k = 0; k < sent; k++) accepted += static_cast<uint32_t>(msgs[done + k].msg_hdr.msg_iovlen);
+    done += static_cast<uint32_t>(sent);
+  }
+  stats_[kStatSocketDrops] += count - accepted;
+}
+
+uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
+  if (!txEnabled_ || count == 0) return 0;
+  if (outLens_.size() < slab.capacity) {
+    out_.resize(static_cast<size_t>(slab.capacity) * kOutSlot);
+    outLens_.resize(slab.capacity);
+    outPeer_.resize(slab.capacity);
+    random_.resize(static_cast<size_t>(slab.capacity) * kPreambleBytes);
+  }
+  if (RAND_bytes(random_.data(), static_cast<int>(count * kPreambleBytes)) != 1) return 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  const uint32_t now = static_cast<uint32_t>(ts.tv_sec);
+  outCount_ = 0;
+  uint32_t i = 0;
+  for (; i < count; i++) {
+    const uint8_t* f = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
+    if (!TakeTx(f, slab.lengths[i], now)) break;
+  }
+  if (outCount_ > 0) FlushTx();
+  return i;
+}
+
+}  // namespace tsn2n

@@ -1,0 +1,79 @@
+// The edge's native fast path: steady-state P2P data packets UDP → TAP and TAP → UDP without a call into JS.
+#pragma once
+
+#include <napi.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "frames.h"
+
+namespace tsn2n {
+
+// FastPath executes what the edge's TS decided (src/edge/fastpath.ts): which peers (MAC at IPv4:port) are known
+// and may be sent to directly until when, the community, our MAC, the transform and its key, the TAP and the
+// socket. It takes a datagram or a frame only when the JS path would do nothing with it but encrypt or decrypt
+// it, count it and pass it on; anything else, and everything after it in the batch, stays for JS.
+class FastPath : public Napi::ObjectWrap<FastPath> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  // The FastPath behind a JS object, or nullptr when it is not one (checked by type tag).
+  static FastPath* From(napi_env env, napi_value v);
+
+  explicit FastPath(const Napi::CallbackInfo& info);
+  ~FastPath() override;
+  FastPath(const FastPath&) = delete;
+  FastPath& operator=(const FastPath&) = delete;
+
+  // UDP → TAP: handles the leading datagrams of the slab it can take and returns how many.
+  uint32_t RunRx(const Slab& slab, uint32_t count);
+  // TAP → UDP: handles the leading frames of the slab it can take and returns how many.
+  uint32_t RunTx(const Slab& slab, uint32_t count);
+
+ private:
+  Napi::Value Configure(const Napi::CallbackInfo& info);
+  Napi::Value SetPeers(const Napi::CallbackInfo& info);
+  Napi::Value SetEnabled(const Napi::CallbackInfo& info);
+  bool TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr);
+  void FlushRx();
+  bool TakeTx(const uint8_t* frame, uint32_t len, uint32_t now);
+  void FlushTx();
+  int32_t FindPeer(const uint8_t* mac) const;
+
+  bool rxEnabled_ = false;
+  bool txEnabled_ = false;
+  int tapFd_ = -1;
+  int udpFd_ = -1;
+  bool vnet_ = false;
+  uint8_t community_[20] = {};
+  uint8_t ownMac_[6] = {};
+  uint8_t transform_ = 0;
+  bool chacha_ = false;
+  void* key_ = nullptr;
+  uint32_t devAddr_ = 0;
+  bool allowRouting_ = false;
+  // Peers: 20 bytes each (MAC, IPv4 and port big-endian, may-send flag, 3 zero bytes, the last Unix second
+  // it may be sent to directly, big-endian).
+  uint8_t* peers_ = nullptr;
+  uint32_t peerCount_ = 0;
+  uint32_t peerCapacity_ = 0;
+  // Counters JS reads (Float64Array): see fastpath.cc.
+  double* stats_ = nullptr;
+  Napi::Reference<Napi::Float64Array> statsRef_;
+  Napi::Reference<Napi::Uint8Array> peersRef_;
+  Napi::Reference<Napi::Value> keyRef_;
+  // UDP → TAP: the decrypted frames of the current run, waiting for one TAP write call.
+  std::vector<uint8_t> frames_;
+  std::vector<uint32_t> frameOffs_;
+  std::vector<uint32_t> frameLens_;
+  uint32_t frameCount_ = 0;
+  // TAP → UDP: the datagrams of the current run and their peer slots, waiting for one sendmmsg.
+  std::vector<uint8_t> out_;
+  std::vector<uint32_t> outLens_;
+  std::vector<int32_t> outPeer_;
+  std::vector<uint8_t> random_;
+  uint32_t outCount_ = 0;
+};
+
+}  // namespace tsn2n

@@ -1,0 +1,243 @@
+// The addon's fast path (native/src/fastpath.cc) against the JS packet format: a FIFO stands in for the TAP, real UDP sockets on 127.0.0.1.
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEdgePayload } from '../../src/edge/payload.js';
+import { loadAddon, PollKind } from '../../src/io/addon.js';
+import { nativeCipherBackend } from '../../src/io/crypto-native.js';
+import { type FastPathPort, openFastPath } from '../../src/io/fastpath.js';
+import type { DatagramBatch, TapDevice } from '../../src/io/types.js';
+import { openNativeUdp } from '../../src/io/udp-native.js';
+import { readMac, writeMac } from '../../src/util/mac.js';
+import { SeededRandom } from '../../src/util/random.js';
+import {
+  createPacketHeaderView,
+  PACKET_HEADER_BYTES,
+  readPacketHeader,
+  writePacketHeader,
+} from '../../src/wire/packet.js';
+import { CompressionId, N2N_DEFAULT_TTL, TransformId } from '../../src/wire/types.js';
+
+const COMMUNITY = new Uint8Array(20);
+COMMUNITY.set(new TextEncoder().encode('fifonet'));
+const MAC_US = 0x02_00_00_00_00_01;
+const MAC_PEER = 0x02_00_00_00_00_02;
+const DEV_ADDR = 0x0a_01_00_01; // 10.1.0.1
+const STAT_RX = 0;
+const STAT_TX = 3;
+
+/** An Ethernet + IPv4 frame from `src` to `dst` (addresses as u32) with `n` payload bytes. */
+function frame(
+  dstMac: number,
+  srcMac: number,
+  src: number,
+  dst: number,
+  n: number,
+  seed: number,
+): Uint8Array {
+  const f = new Uint8Array(14 + 20 + n);
+  writeMac(f, 0, dstMac);
+  writeMac(f, 6, srcMac);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  for (let i = 0; i < 4; i++) {
+    f[26 + i] = (src >>> (24 - 8 * i)) & 0xff;
+    f[30 + i] = (dst >>> (24 - 8 * i)) & 0xff;
+  }
+  new SeededRandom(seed).fill(f, 34, n);
+  return f;
+}
+
+function fifo(dir: string, name: string): number {
+  const path = join(dir, name);
+  execFileSync('mkfifo', [path]);
+  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+}
+
+const until = async (ok: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+let cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanup.reverse()) c();
+  cleanup = [];
+});
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'tsn2n-fastpath-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const us = openNativeUdp({ family: 4, address: '127.0.0.1', port: 0 });
+  const peer = openNativeUdp({ family: 4, address: '127.0.0.1', port: 0 });
+  cleanup.push(
+    () => us.close(),
+    () => peer.close(),
+  );
+  const payload = createEdgePayload(
+    TransformId.CHACHA20,
+    'fifo key',
+    CompressionId.NONE,
+    new SeededRandom(5),
+    nativeCipherBackend(),
+  );
+  return { dir, us, peer, payload };
+}
+
+/** The 20-byte table entry: MAC, IPv4 and port, may-send flag, send-until (Unix s). */
+function entry(mac: number, port: number, sendUntil: number): Uint8Array {
+  const e = new Uint8Array(20);
+  writeMac(e, 0, mac);
+  e.set([127, 0, 0, 1], 6);
+  e[10] = port >>> 8;
+  e[11] = port & 0xff;
+  e[12] = sendUntil > 0 ? 1 : 0;
+  new DataView(e.buffer).setUint32(16, sendUntil);
+  return e;
+}
+
+describe('native fast path', () => {
+  it('receives a PACKET from the known peer as the JS path would, and leaves the rest to JS', async () => {
+    const { dir, us, peer, payload } = setup();
+    const tapFd = fifo(dir, 'tap');
+    cleanup.push(() => closeSync(tapFd));
+    const tap = { fastPathFd: () => tapFd, setFastPath: () => true } as unknown as TapDevice;
+    const port = openFastPath(
+      us,
+      tap,
+      payload.batch,
+      COMMUNITY,
+      new Uint8Array(6),
+      TransformId.CHACHA20,
+      DEV_ADDR,
+      false,
+    ) as FastPathPort;
+    expect(port).toBeDefined();
+    cleanup.push(() => port.detach());
+    port.setPeers(entry(MAC_PEER, peer.local.port, 0), 1);
+    port.setEnabled(true, false);
+    const toJs: number[] = [];
+    us.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) toJs.push(b.lengths[i]);
+    });
+    /** A PACKET as send.ts builds it, from `srcMac`, carrying `f`. */
+    const packet = (srcMac: number, f: Uint8Array): Uint8Array => {
+      const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
+      const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES);
+      writePacketHeader(
+        out,
+        0,
+        N2N_DEFAULT_TTL,
+        0,
+        COMMUNITY,
+        srcMac,
+        MAC_US,
+        undefined,
+        CompressionId.NONE,
+        TransformId.CHACHA20,
+      );
+      return out.subarray(0, PACKET_HEADER_BYTES + n);
+    };
+    const frames = [
+      frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 100, 1),
+      frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 1300, 2),
+    ];
+    for (const f of frames) peer.send(packet(MAC_PEER, f), 0, packet(MAC_PEER, f).length, us.local);
+    await until(() => port.stats[STAT_RX] === 2 || toJs.length > 0);
+    expect(toJs).toEqual([]);
+    expect(port.stats[STAT_RX]).toBe(2);
+    const got = new Uint8Array(4096);
+    const n = readSync(tapFd, got);
+    expect(Buffer.from(got.subarray(0, n)).toString('hex')).toBe(Buffer.concat(frames).toString('hex'));
+    // An unknown sender MAC, a frame for another address (routing), a broadcast: JS gets each, untouched.
+    const other = packet(0x02_00_00_00_00_09, frames[0]);
+    const routed = packet(MAC_PEER, frame(MAC_US, MAC_PEER, 0x0a010002, 0x0a010063, 40, 3));
+    const bcast = packet(MAC_PEER, frame(0xffff_ffff_ffff, MAC_PEER, 0x0a010002, DEV_ADDR, 40, 4));
+    for (const p of [other, routed, bcast]) peer.send(p, 0, p.length, us.local);
+    await until(() => toJs.length === 3);
+    expect(toJs).toEqual([other.length, routed.length, bcast.length]);
+    expect(port.stats[STAT_RX]).toBe(2);
+    // Off: everything to JS.
+    port.setEnabled(false, false);
+    const again = packet(MAC_PEER, frames[0]);
+    peer.send(again, 0, again.length, us.local);
+    await until(() => toJs.length === 4);
+    expect(toJs.length).toBe(4);
+    expect(port.stats[STAT_RX]).toBe(2);
+  });
+
+  it('sends a TAP frame to the known peer as the JS path would, while it may; else leaves it to JS', async () => {
+    const { dir, us, peer, payload } = setup();
+    const tapFd = fifo(dir, 'tap');
+    const addon = loadAddon();
+    const stride = 2048;
+    const slab = new Uint8Array(stride * 8);
+    const lengths = new Uint32Array(8);
+    const toJs: number[] = [];
+    const poller = new addon.FdPoller(tapFd, PollKind.TAP, slab, stride, 64, lengths, null, (count) => {
+      for (let i = 0; i < count; i++) toJs.push(lengths[i]);
+    });
+    cleanup.push(() => poller.close());
+    const tap = {
+      fastPathFd: () => tapFd,
+      setFastPath: (f: never) => {
+        poller.setFastPath?.(f);
+        return true;
+      },
+    } as unknown as TapDevice;
+    const ownMac = new Uint8Array(6);
+    writeMac(ownMac, 0, MAC_US);
+    const port = openFastPath(
+      us,
+      tap,
+      payload.batch,
+      COMMUNITY,
+      ownMac,
+      TransformId.CHACHA20,
+      DEV_ADDR,
+      false,
+    ) as FastPathPort;
+    cleanup.push(() => port.detach());
+    const now = Math.floor(Date.now() / 1000);
+    port.setPeers(entry(MAC_PEER, peer.local.port, now + 60), 1);
+    port.setEnabled(false, true);
+    poller.start();
+    const received: Uint8Array[] = [];
+    peer.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) {
+        const o = i * b.stride + b.headroom;
+        received.push(b.slab.slice(o, o + b.lengths[i]));
+      }
+    });
+    const f = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 500, 7);
+    writeSync(tapFd, f);
+    await until(() => received.length === 1);
+    expect(port.stats[STAT_TX]).toBe(1);
+    const d = received[0];
+    const v = createPacketHeaderView();
+    const off = readPacketHeader(d, 0, d.length, v);
+    expect([v.ttl, v.flags, v.srcMac, v.dstMac, v.compression, v.transform, v.hasSock]).toEqual([
+      N2N_DEFAULT_TTL,
+      0,
+      MAC_US,
+      MAC_PEER,
+      CompressionId.NONE,
+      TransformId.CHACHA20,
+      false,
+    ]);
+    expect(Buffer.from(d.subarray(4, 24)).equals(Buffer.from(COMMUNITY))).toBe(true);
+    const plain = new Uint8Array(2048);
+    const n = payload.decrypt(d, off, d.length - off, plain, 0);
+    expect(Buffer.from(plain.subarray(0, n)).toString('hex')).toBe(Buffer.from(f).toString('hex'));
+    // Not from our address (no -r), and past the peer's send-until second: both to JS.
+    writeSync(tapFd, frame(MAC_PEER, MAC_US, 0x0a010063, 0x0a010002, 60, 8));
+    await until(() => toJs.length === 1);
+    port.setPeers(entry(MAC_PEER, peer.local.port, now - 5), 1);
+    writeSync(tapFd, f);
+    await until(() => toJs.length === 2);
+    expect(toJs).toEqual([14 + 20 + 60, f.length]);
+    expect(port.stats[STAT_TX]).toBe(1);
+    expect(readMac(d, 24)).toBe(MAC_US);
+  });
+});
