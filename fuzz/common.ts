@@ -5,7 +5,10 @@ import { fromHex } from '../src/util/bytes.js';
 
 /** test/vectors, found from this file whether it runs from fuzz/ (typecheck) or dist-fuzz/fuzz/ (compiled). */
 const VECTORS = fileURLToPath(
-  new URL(import.meta.url.includes('/dist-fuzz/') ? '../../test/vectors/' : '../test/vectors/', import.meta.url),
+  new URL(
+    import.meta.url.includes('/dist-fuzz/') ? '../../test/vectors/' : '../test/vectors/',
+    import.meta.url,
+  ),
 );
 
 /** One datagram of a capture. */

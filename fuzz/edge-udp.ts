@@ -1,8 +1,8 @@
 // Fuzz target: the edge's UDP receive path on in-memory deps (test/unit/edge-harness.ts), with and without -H.
 import { ReceivePath } from '../src/edge/receive.js';
+import { WireError } from '../src/util/errors.js';
 import type { SockAddr } from '../src/util/ip.js';
 import type { MemoryLogger } from '../src/util/log.js';
-import { WireError } from '../src/util/errors.js';
 import { FakeSupernode, makeWorld, type TestNode, type World } from '../test/unit/edge-harness.js';
 import { captures, check, distinct } from './common.js';
 

@@ -16,7 +16,8 @@ const COMMUNITY = communityBytes('goldencomm');
 const DYNAMIC_KEY = Uint8Array.from({ length: 16 }, (_, i) => 0x40 + i);
 const TRAILER_HASH_BYTES = 16;
 const native = nativeCipherBackend();
-if (native === undefined) throw new Error('header-decrypt: the native addon is not built (npm run build:native)');
+if (native === undefined)
+  throw new Error('header-decrypt: the native addon is not built (npm run build:native)');
 
 const pure = { dyn: dynamicHeaderKeys(DYNAMIC_KEY), stat: staticHeaderKeys(COMMUNITY) };
 const fast = { dyn: dynamicHeaderKeys(DYNAMIC_KEY, native), stat: staticHeaderKeys(COMMUNITY, native) };
@@ -41,7 +42,16 @@ export function fuzz(data: Buffer): void {
   const a = Uint8Array.from(data);
   const b = Uint8Array.from(data);
   const usedTs = decryptHeaderTryKeys(a, 0, a.length, pure.dyn, pure.stat, COMMUNITY, infoTs, hashTs);
-  const usedNative = decryptHeaderTryKeys(b, 0, b.length, fast.dyn, fast.stat, COMMUNITY, infoNative, hashNative);
+  const usedNative = decryptHeaderTryKeys(
+    b,
+    0,
+    b.length,
+    fast.dyn,
+    fast.stat,
+    COMMUNITY,
+    infoNative,
+    hashNative,
+  );
   check(usedTs === usedNative, `key used: TS ${usedTs}, native ${usedNative}`);
   check(equalBytes(a, b), 'TS and native plaintexts differ');
   if (a.length >= TRAILER_HASH_BYTES + 4) check(equalBytes(hashTs, hashNative), 'trailer hashes differ');

@@ -28,7 +28,10 @@ const node = w.edge('10.77.0.3', {
 await node.edge.start();
 
 /** The server's request handler without a socket: HttpServer's constructor binds nothing (start() listens). */
-type Handler = { handle(req: IncomingMessage, res: ServerResponse): Promise<void>; stats: HttpServer['stats'] };
+type Handler = {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  stats: HttpServer['stats'];
+};
 function server(options: HttpServerOptions): Handler {
   return Reflect.construct(HttpServer, [options]) as unknown as Handler;
 }
@@ -37,13 +40,21 @@ const servers: Handler[] = [
   server({
     host: '127.0.0.1',
     port: 0,
-    app: edgeHttpApp(node.edge, { version: VERSION, metrics: edgeMetrics(node.edge, { version: VERSION }), stop: noStop }),
+    app: edgeHttpApp(node.edge, {
+      version: VERSION,
+      metrics: edgeMetrics(node.edge, { version: VERSION }),
+      stop: noStop,
+    }),
   }),
   server({
     host: '0.0.0.0',
     port: 0,
     token: TOKEN,
-    app: supernodeHttpApp(sn, { version: VERSION, metrics: supernodeMetrics(sn, { version: VERSION }), stop: noStop }),
+    app: supernodeHttpApp(sn, {
+      version: VERSION,
+      metrics: supernodeMetrics(sn, { version: VERSION }),
+      stop: noStop,
+    }),
   }),
 ];
 
@@ -111,6 +122,9 @@ export async function fuzz(data: Buffer): Promise<void> {
   const res = new Recorder();
   const before = s.stats.serverErrors;
   await s.handle(request(data.subarray(1)), res as unknown as ServerResponse);
-  check(s.stats.serverErrors === before, `the handler failed (500) on ${JSON.stringify(data.toString('latin1'))}`);
+  check(
+    s.stats.serverErrors === before,
+    `the handler failed (500) on ${JSON.stringify(data.toString('latin1'))}`,
+  );
   check(res.ended || res.destroyed, 'no response was sent');
 }

@@ -32,5 +32,8 @@ export function fuzz(data: Buffer): void {
   const c = lzoCompress(data, 0, data.length, packed, 0);
   check(c > 0 && c <= lzoCompressBound(data.length), `lzoCompress returned ${c}`);
   const d = lzoDecompress(packed, 0, c, out, 0, MAX_DECOMPRESSED_BYTES);
-  check(d === data.length && equalBytes(out.subarray(0, d), data), 'compress then decompress is not identity');
+  check(
+    d === data.length && equalBytes(out.subarray(0, d), data),
+    'compress then decompress is not identity',
+  );
 }

@@ -1,6 +1,7 @@
 // Fuzz target: the management port's text parsers (JSON request lines and legacy commands) of the edge and the supernode.
-import { serveEdgeManagement } from '../src/management/edge.js';
+
 import { MgmtError } from '../src/management/core.js';
+import { serveEdgeManagement } from '../src/management/edge.js';
 import { SupernodeManagement } from '../src/management/supernode.js';
 import type { SockAddr } from '../src/util/ip.js';
 import { makeWorld } from '../test/unit/edge-harness.js';

@@ -1,6 +1,10 @@
 // Shared by the transform-* fuzz targets: one payload transform's decrypt, pure TS against the native cores.
 import { nativeCipherBackend } from '../src/io/crypto-native.js';
-import { createTransform, MAX_TRANSFORM_PLAINTEXT_BYTES, type PayloadTransform } from '../src/transform/payload.js';
+import {
+  createTransform,
+  MAX_TRANSFORM_PLAINTEXT_BYTES,
+  type PayloadTransform,
+} from '../src/transform/payload.js';
 import { equalBytes } from '../src/util/bytes.js';
 import { SeededRandom } from '../src/util/random.js';
 import type { TransformId } from '../src/wire/types.js';
@@ -42,7 +46,8 @@ export function payloadTarget(id: TransformId): PayloadTarget {
       const m = fast.decrypt(data, 0, data.length, outNative, 0);
       check(n === m, `decrypt length: TS ${n}, native ${m}`);
       check(n >= -1 && n <= data.length, `decrypt returned ${n} for ${data.length} bytes`);
-      if (n > 0) check(equalBytes(outTs.subarray(0, n), outNative.subarray(0, n)), 'TS and native plaintexts differ');
+      if (n > 0)
+        check(equalBytes(outTs.subarray(0, n), outNative.subarray(0, n)), 'TS and native plaintexts differ');
       // The same bytes as a plaintext: both senders' output opens to it on the other.
       if (data.length > MAX_TRANSFORM_PLAINTEXT_BYTES) return;
       for (const [enc, dec] of [
@@ -52,7 +57,10 @@ export function payloadTarget(id: TransformId): PayloadTarget {
         const s = enc.encrypt(data, 0, data.length, sealed, 0);
         check(s === data.length + enc.overhead, `encrypt returned ${s} for ${data.length} bytes`);
         const o = dec.decrypt(sealed, 0, s, opened, 0);
-        check(o === data.length && equalBytes(opened.subarray(0, o), data), 'encrypt then decrypt is not identity');
+        check(
+          o === data.length && equalBytes(opened.subarray(0, o), data),
+          'encrypt then decrypt is not identity',
+        );
       }
     },
   };

@@ -141,7 +141,8 @@ async function main(argv) {
     return 0;
   }
   const chosen = which === 'all' ? all : [which];
-  for (const t of chosen) if (!all.includes(t)) throw new Error(`no fuzz target '${t}' (have: ${all.join(', ')})`);
+  for (const t of chosen)
+    if (!all.includes(t)) throw new Error(`no fuzz target '${t}' (have: ${all.join(', ')})`);
   const seconds = secondsArg === undefined ? DEFAULT_SECONDS : Number(secondsArg);
   if (!(seconds > 0)) throw new Error(`seconds must be positive, got '${secondsArg}'`);
   if (!flags.has('--no-build')) build();

@@ -23,7 +23,9 @@ let inputs = 0;
 
 /** Every datagram the captured supernodes received (all schemes, with and without -H). */
 export function seeds(): Uint8Array[] {
-  return distinct(captures().flatMap((c) => c.datagrams.filter((d) => d.to === 'supernode').map((d) => d.wire)));
+  return distinct(
+    captures().flatMap((c) => c.datagrams.filter((d) => d.to === 'supernode').map((d) => d.wire)),
+  );
 }
 
 /** The handler drops and counts bad input; an exception (the memory network rethrows it) or an internal drop fails. */

@@ -42,7 +42,10 @@ export function fuzz(data: Buffer): void {
   encodeMessage(again, out2, 0);
   check(equalBytes(out, out2), 're-encoding is not a fixed point');
   if (m.type === MsgType.PACKET) {
-    check(readPacketHeader(data, 0, data.length, view) === m.payloadOffset, 'readPacketHeader payload offset');
+    check(
+      readPacketHeader(data, 0, data.length, view) === m.payloadOffset,
+      'readPacketHeader payload offset',
+    );
     check(view.srcMac === m.body.srcMac && view.dstMac === m.body.dstMac, 'readPacketHeader MACs');
   }
 }

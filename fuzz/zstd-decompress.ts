@@ -29,12 +29,24 @@ export function seeds(): Uint8Array[] {
 
 export function fuzz(data: Buffer): void {
   out.fill(GUARD);
-  const n = decompressPayload(CompressionId.ZSTD, data, 0, data.length, out, 0, MAX_DECOMPRESSED_BYTES, codec);
+  const n = decompressPayload(
+    CompressionId.ZSTD,
+    data,
+    0,
+    data.length,
+    out,
+    0,
+    MAX_DECOMPRESSED_BYTES,
+    codec,
+  );
   check(n >= -1 && n <= MAX_DECOMPRESSED_BYTES, `decompressPayload returned ${n}`);
   for (let i = MAX_DECOMPRESSED_BYTES; i < out.length; i++) check(out[i] === GUARD, 'wrote past maxOut');
   if (data.length === 0 || data.length > MAX_DECOMPRESSED_BYTES) return;
   const c = codec.compress(data, 0, data.length, packed, 0, ZSTD_LEVEL);
   check(c > 0, `compress returned ${c}`);
   const d = decompressPayload(CompressionId.ZSTD, packed, 0, c, out, 0, MAX_DECOMPRESSED_BYTES, codec);
-  check(d === data.length && equalBytes(out.subarray(0, d), data), 'compress then decompress is not identity');
+  check(
+    d === data.length && equalBytes(out.subarray(0, d), data),
+    'compress then decompress is not identity',
+  );
 }
