@@ -1,7 +1,15 @@
 // Shared by the fuzz targets: the captured n2n 3.1.1 datagrams (test/vectors) as seeds, and the failure signal.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import {
+  decryptHeaderTryKeys,
+  HeaderInfo,
+  HeaderKeyUsed,
+  staticHeaderKeys,
+} from '../src/transform/header.js';
+import { STAMP_USEC_SHIFT } from '../src/transform/stamp.js';
 import { fromHex } from '../src/util/bytes.js';
+import { communityBytes } from '../src/wire/common.js';
 
 /** test/vectors, found from this file whether it runs from fuzz/ (typecheck) or dist-fuzz/fuzz/ (compiled). */
 const VECTORS = fileURLToPath(
@@ -73,6 +81,24 @@ export function captures(): Capture[] {
     });
   }
   return cached;
+}
+
+const US_PER_MS = 1000;
+const MS_PER_SECOND = 1000;
+
+/** The wall-clock time (ms) of a -H capture: the stamp of its first datagram (seconds high, µs << 12 low). */
+export function captureTimeMs(c: Capture): number {
+  const keys = staticHeaderKeys(communityBytes(c.community));
+  const info = new HeaderInfo();
+  for (const d of c.datagrams) {
+    const b = Uint8Array.from(d.wire);
+    if (
+      decryptHeaderTryKeys(b, 0, b.length, keys, keys, communityBytes(c.community), info) !==
+      HeaderKeyUsed.NONE
+    )
+      return info.hi * MS_PER_SECOND + Math.floor((info.lo >>> STAMP_USEC_SHIFT) / US_PER_MS);
+  }
+  throw new Error(`no datagram of ${c.name} decrypts`);
 }
 
 /** The bytes of test/vectors/<name> (e.g. the zstd PACKET). */

@@ -4,7 +4,7 @@ import { WireError } from '../src/util/errors.js';
 import type { SockAddr } from '../src/util/ip.js';
 import type { MemoryLogger } from '../src/util/log.js';
 import { FakeSupernode, makeWorld, type TestNode, type World } from '../test/unit/edge-harness.js';
-import { captures, check, distinct } from './common.js';
+import { type Capture, captures, captureTimeMs, check, distinct } from './common.js';
 
 // Configured as edge_b of the A3 captures (test/vectors/CAPTURES.md), so captured datagrams are meaningful to it.
 const COMMUNITY = 'goldencomm';
@@ -17,6 +17,13 @@ const SEL_FROM_SN = 2;
 const EPHEMERAL_FIRST = 49152;
 const EPHEMERAL_SCAN = 64;
 const INPUTS_PER_SECOND = 500;
+/** The captures this edge is configured like: edge_b of A3 (AES), without and with -H. */
+const PLAIN_CAPTURES = ['A3-aes-nohe', 'A3-aes-nohe-relay'];
+const HE_CAPTURE = (): Capture => {
+  const c = captures().find((x) => x.name === 'A3-aes-he');
+  if (c === undefined) throw new Error('edge-udp: capture A3-aes-he missing');
+  return c;
+};
 const MS_PER_SECOND = 1000;
 
 /**
@@ -44,6 +51,8 @@ interface Target {
 
 async function start(he: boolean): Promise<Target> {
   const w = makeWorld();
+  // The -H edge checks stamps (±16 s): its clock is moved to the time of the -H capture.
+  if (he) w.clock.advance(captureTimeMs(HE_CAPTURE()) - w.clock.now());
   const fake = new FakeSupernode(w, SN.address, SN.port, { community: COMMUNITY, headerEncryption: he });
   const node = w.edge('10.77.0.3', {
     community: COMMUNITY,
@@ -71,7 +80,7 @@ let inputs = 0;
 /** Every captured datagram of the A3 (AES) scenarios, prefixed with the selector of its edge. */
 export function seeds(): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const c of captures().filter((x) => x.cipher === 3)) {
+  for (const c of captures().filter((x) => PLAIN_CAPTURES.includes(x.name) || x.name === HE_CAPTURE().name)) {
     for (const d of c.datagrams) {
       const sel = (c.headerEncryption ? SEL_HE : 0) | (d.to === 'supernode' ? 0 : SEL_FROM_SN);
       out.push(Uint8Array.of(sel, ...d.wire));
@@ -88,10 +97,11 @@ export function fuzz(data: Buffer): void {
   e.w.net.flush();
   check(internal === undefined, `rxControl threw ${String((internal as Error)?.stack ?? internal)}`);
   if (++inputs % INPUTS_PER_SECOND === 0) {
-    // One second passes (timers, peer purges); what the harness records is dropped so memory stays flat.
+    // One second passes for the plain edge (timers, peer purges; the -H one must keep the capture's time); what
+    // the harness records is dropped so memory stays flat.
+    edges[0].w.clock.advance(MS_PER_SECOND);
+    edges[0].w.net.flush();
     for (const x of edges) {
-      x.w.clock.advance(MS_PER_SECOND);
-      x.w.net.flush();
       x.fake.received.length = 0;
       x.node.tap.takeWritten();
       (x.node.logger as MemoryLogger).lines.length = 0;
