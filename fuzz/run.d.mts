@@ -2,6 +2,8 @@
 export interface FuzzResult {
   target: string;
   seconds: number;
+  /** libFuzzer's figures once the seeds and the saved corpus were run (the INITED line). */
+  inited?: { cov: number; ft: number; corpus: number };
   /** Inputs executed, from libFuzzer's final stats. */
   execs: number;
   execPerSec: number;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs one fuzz target (or all) under Jazzer.js/libFuzzer: `npm run fuzz -- <target|all|list> [seconds] [--no-build]`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -88,11 +88,24 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
   const started = Date.now();
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const result = { target, seconds, execs: 0, execPerSec: 0, cov: 0, ft: 0, corpus: 0, rssMb: 0, log: '' };
+    const result = {
+      target,
+      seconds,
+      inited: undefined,
+      execs: 0,
+      execPerSec: 0,
+      cov: 0,
+      ft: 0,
+      corpus: 0,
+      rssMb: 0,
+      log: '',
+    };
     const onLine = (line) => {
       result.log += `${line}\n`;
       if (!quiet) process.stdout.write(`[${target}] ${line}\n`);
       const s = STATUS.exec(line);
+      if (s && line.includes(' INITED '))
+        result.inited = { cov: Number(s[2]), ft: Number(s[3]), corpus: Number(s[4]) };
       if (s) {
         result.execs = Number(s[1]);
         result.cov = Number(s[2]);
@@ -117,6 +130,8 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
       stream.on('end', () => rest && onLine(rest));
     }
     child.on('close', (code, signal) => {
+      mkdirSync(join(FUZZ, 'logs'), { recursive: true });
+      writeFileSync(join(FUZZ, 'logs', `${target}.log`), result.log);
       result.exitCode = code;
       result.signal = signal;
       result.wallSeconds = Math.round((Date.now() - started) / 1000);
