@@ -5,6 +5,8 @@ export interface FuzzResult {
   /** libFuzzer's figures once the seeds and the saved corpus were run (the INITED line). */
   inited?: { cov: number; ft: number; corpus: number };
   /** Inputs executed, from libFuzzer's final stats. */
+  /** Instrumented edges (coverage counters) of the code loaded: the `cov:` figure's ceiling. */
+  pcs: number;
   execs: number;
   execPerSec: number;
   /** libFuzzer's `cov:` (instrumented edges hit) and `ft:` (features) at the end. */

@@ -57,6 +57,8 @@ function writeSeeds(target) {
 
 const STATUS = /^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)\/(\S+).*?exec\/s: (\d+) rss: (\d+)Mb/;
 const FINAL = /^stat::(\w+):\s+(\d+)/;
+/** Instrumented edges registered with libFuzzer (modules register as they load). */
+const PC_TABLES = /^INFO: Loaded \d+ PC tables \((\d+) PCs\)/;
 
 /** Fuzzes `target` for `seconds`; resolves with the run's figures (crashed = libFuzzer reported a finding). */
 export function fuzzTarget(target, seconds, { quiet = false } = {}) {
@@ -104,7 +106,7 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
       result.log += `${line}\n`;
       if (!quiet) process.stdout.write(`[${target}] ${line}\n`);
       const s = STATUS.exec(line);
-      if (s && line.includes(' INITED '))
+      if (s && /\sINITED\s/.test(line))
         result.inited = { cov: Number(s[2]), ft: Number(s[3]), corpus: Number(s[4]) };
       if (s) {
         result.execs = Number(s[1]);
@@ -114,6 +116,8 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
         result.execPerSec = Number(s[6]);
         result.rssMb = Number(s[7]);
       }
+      const pcs = PC_TABLES.exec(line);
+      if (pcs) result.pcs += Number(pcs[1]);
       const f = FINAL.exec(line);
       if (f?.[1] === 'number_of_executed_units') result.execs = Number(f[2]);
       if (f?.[1] === 'average_exec_per_sec') result.execPerSec = Number(f[2]);
