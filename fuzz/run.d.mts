@@ -3,7 +3,7 @@ export interface FuzzResult {
   target: string;
   seconds: number;
   /** libFuzzer's figures once the seeds and the saved corpus were run (the INITED line). */
-  inited?: { cov: number; ft: number; corpus: number };
+  inited?: { cov: number; ft: number; corpus: number; rssMb: number };
   /** Inputs executed, from libFuzzer's final stats. */
   /** Instrumented edges (coverage counters) of the code loaded: the `cov:` figure's ceiling. */
   pcs: number;

@@ -107,7 +107,7 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
       if (!quiet) process.stdout.write(`[${target}] ${line}\n`);
       const s = STATUS.exec(line);
       if (s && /\sINITED\s/.test(line))
-        result.inited = { cov: Number(s[2]), ft: Number(s[3]), corpus: Number(s[4]) };
+        result.inited = { cov: Number(s[2]), ft: Number(s[3]), corpus: Number(s[4]), rssMb: Number(s[7]) };
       if (s) {
         result.execs = Number(s[1]);
         result.cov = Number(s[2]);
