@@ -100,6 +100,7 @@ export function fuzzTarget(target, seconds, { quiet = false } = {}) {
       ft: 0,
       corpus: 0,
       rssMb: 0,
+      pcs: 0,
       log: '',
     };
     const onLine = (line) => {

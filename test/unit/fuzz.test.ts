@@ -44,6 +44,7 @@ describe.concurrent('fuzz targets (20 s each, two at a time)', () => {
       'lzo-decompress',
       'zstd-decompress',
       'supernode-udp',
+      'supernode-tcp',
       'edge-udp',
       'mgmt-udp',
       'http-api',
