@@ -29,7 +29,8 @@ export interface CapturedDatagram {
   /** PACKET only: where the transform's output starts in `plain`, and the transform id. */
   payloadOffset?: number;
   transform?: number;
-  /** Who received it: 'supernode', 'edge_a' or 'edge_b'. */
+  /** Who sent and who received it: 'supernode', 'edge_a' or 'edge_b'. */
+  from: string;
   to: string;
 }
 
@@ -48,6 +49,7 @@ interface VectorFile {
   udp: {
     hex: string;
     type: string;
+    from: string;
     to: string;
     decoded: { plain_hex?: string; payload_offset?: number; transform?: number };
   }[];
@@ -76,6 +78,7 @@ export function captures(): Capture[] {
         type: u.type,
         payloadOffset: u.decoded.payload_offset,
         transform: u.decoded.transform,
+        from: u.from,
         to: u.to,
       })),
     });

@@ -77,12 +77,12 @@ async function start(he: boolean): Promise<Target> {
 const edges = [await start(false), await start(true)];
 let inputs = 0;
 
-/** Every captured datagram of the A3 (AES) scenarios, prefixed with the selector of its edge. */
+/** Every datagram of those captures (whoever received it), prefixed with the selector of its edge and sender. */
 export function seeds(): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const c of captures().filter((x) => PLAIN_CAPTURES.includes(x.name) || x.name === HE_CAPTURE().name)) {
     for (const d of c.datagrams) {
-      const sel = (c.headerEncryption ? SEL_HE : 0) | (d.to === 'supernode' ? 0 : SEL_FROM_SN);
+      const sel = (c.headerEncryption ? SEL_HE : 0) | (d.from === 'supernode' ? SEL_FROM_SN : 0);
       out.push(Uint8Array.of(sel, ...d.wire));
     }
   }
