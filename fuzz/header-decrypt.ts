@@ -20,7 +20,7 @@ const DYNAMIC_KEY = Uint8Array.from({ length: 16 }, (_, i) => 0x40 + i);
 const TRAILER_HASH_BYTES = 16;
 const native = nativeCipherBackend();
 if (native === undefined)
-  throw new Error('header-decrypt: the native addon is not built (npm run build:native)');
+  throw new Error('header-decrypt: the native addon is not built (node-gyp rebuild --directory=native)');
 
 const pure = { dyn: dynamicHeaderKeys(DYNAMIC_KEY), stat: staticHeaderKeys(COMMUNITY) };
 const fast = { dyn: dynamicHeaderKeys(DYNAMIC_KEY, native), stat: staticHeaderKeys(COMMUNITY, native) };
