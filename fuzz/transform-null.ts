@@ -1,0 +1,7 @@
+// Fuzz target: the null payload transform's decrypt (pure TS and native core on the same bytes), and its round trip.
+import { TransformId } from '../src/wire/types.js';
+import { payloadTarget } from './payload.js';
+
+const target = payloadTarget(TransformId.NULL);
+export const seeds = target.seeds;
+export const fuzz = target.fuzz;
