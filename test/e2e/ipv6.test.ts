@@ -42,6 +42,8 @@ const SN_NAME = 'sn.lab.test';
 /** `-i` of the dual-stack edges: seconds between query rounds for a peer not reached directly. */
 const QUERY_ROUND_S = 3;
 const UP_TIMEOUT_S = 30;
+/** An edge whose only `-l` supernode died pings again through one it learned within this. */
+const FAILOVER_TIMEOUT_S = 15;
 const P2P_TIMEOUT_MS = 30_000;
 const PING_COUNT = 10;
 const TRANSFER_BYTES = 20 * 1024 * 1024;
@@ -205,8 +207,17 @@ describe.skipIf(gate.skip)('IPv6 underlay', () => {
       const p = await ping(lab, a.ns, '10.69.0.2', { count: PING_COUNT, intervalS: 0.1 });
       expect(p.received).toBe(PING_COUNT);
       expect((await snForwarded(lab, fa.ns)) - before).toBeGreaterThanOrEqual(PING_COUNT);
-      figure('ipv6 federation', `up in ${up?.toFixed(1)} s, RTT ${p.avgMs.toFixed(2)} ms via two supernodes`);
-      assertAlive(snA, snB, ea, eb);
+      // Edge a was given snA only: it learned snB (IPv6) from the ACK's supernode list and fails over to it.
+      await snA.stop();
+      const back = await waitForPing(lab, a.ns, '10.69.0.2', FAILOVER_TIMEOUT_S);
+      assertAlive(snB, ea, eb);
+      expect(back, `no failover to the learned IPv6 supernode within ${FAILOVER_TIMEOUT_S} s`).toBeDefined();
+      const rows = (await snEdges(lab, fb.ns)).filter((r) => r.community === 'fed6');
+      expect(rows.map((r) => r.desc).sort()).toEqual(['fe6a', 'fe6b']);
+      figure(
+        'ipv6 federation',
+        `up in ${up?.toFixed(1)} s, RTT ${p.avgMs.toFixed(2)} ms via two supernodes; failover to the learned IPv6 supernode in ${back?.toFixed(1)} s`,
+      );
     } finally {
       await Promise.all([ea.stop(), eb.stop(), snA.stop(), snB.stop()]);
     }
