@@ -1,6 +1,7 @@
 // Federation over IPv6: `-l [v6]:port` members, relayed registrations, PACKET and PEER_INFO across, and the
 // supernode list of REGISTER_SUPER_ACK holding IPv6 members only for requesters on IPv6.
 import { describe, expect, it } from 'vitest';
+import { defaultSupernodeDeps } from '../../src/supernode/deps.js';
 import type { Supernode } from '../../src/supernode/index.js';
 import { parsePeerSpec } from '../../src/supernode/options.js';
 import { Reader } from '../../src/util/bytes.js';
@@ -37,15 +38,19 @@ const SETTLE_SECONDS = 11;
  * non-canonical text, which must still match the sender address sn1's datagrams arrive with. Optionally sn3,
  * an IPv4-only supernode that joins sn1 over IPv4 (as a 3.1.1 one would).
  */
-async function fed6(withSn3 = false): Promise<{ env: Env; sn1: Supernode; sn2: Supernode }> {
+async function fed6(
+  withSn3 = false,
+): Promise<{ env: Env; sn1: Supernode; sn2: Supernode; sn3: Supernode | undefined }> {
   const env = makeEnv();
   const sn1 = await startSn(env, { mac: SN1_MAC, peers: [`[${SN2_V6}]:${SN_PORT}`] }, SN1_V6);
   env.net.alias(SN_IP, SN_PORT, env.net.socketAt(SN1_V6, SN_PORT)!);
   const sn2 = await startSn(env, { mac: SN2_MAC, peers: [`[2001:DB8:0:0::1]:${SN_PORT}`] }, SN2_V6);
   env.net.alias(SN_IP2, SN_PORT, env.net.socketAt(SN2_V6, SN_PORT)!);
-  if (withSn3) await startSn(env, { mac: SN3_MAC, peers: [`${SN_IP}:${SN_PORT}`] }, SN3_IP);
+  const sn3 = withSn3
+    ? await startSn(env, { mac: SN3_MAC, peers: [`${SN_IP}:${SN_PORT}`] }, SN3_IP)
+    : undefined;
   advance(env, SETTLE_SECONDS);
-  return { env, sn1, sn2 };
+  return { env, sn1, sn2, sn3 };
 }
 
 const at = (address: string): SockAddr => ({ family: address.includes(':') ? 6 : 4, address, port: SN_PORT });
@@ -153,8 +158,10 @@ describe('federation over IPv6', () => {
   });
 
   it('lists an IPv6 member only to requesters on IPv6', async () => {
-    const { env, sn1 } = await fed6(true);
+    const { env, sn1, sn3 } = await fed6(true);
     expect(members(sn1)).toEqual([`${SN2_MAC.toString(16)}@${SN2_V6}`, `${SN3_MAC.toString(16)}@${SN3_IP}`]);
+    // A member on IPv4 (it may be 3.1.1) is not told of the one on IPv6.
+    expect(members(sn3!)).toEqual([`${SN1_MAC.toString(16)}@${SN_IP}`]);
     const { a6, a4 } = edges(env);
     // The list starts at a random member: register a few times and look at every list.
     for (let i = 0; i < 7; i++) {
@@ -174,6 +181,15 @@ describe('federation over IPv6', () => {
     const v4Entry = text(at(SN3_IP), SN3_MAC);
     expect(listed(a6)).toEqual(new Set([v6Entry, v4Entry]));
     expect(listed(a4)).toEqual(new Set([v4Entry]));
+  });
+});
+
+describe('resolving -l names (supernode/deps.ts)', () => {
+  it('gives IPv4 when there is an A record, and an IPv6 literal as it is', async () => {
+    const { resolve } = defaultSupernodeDeps();
+    expect(await resolve('127.0.0.1')).toBe('127.0.0.1');
+    expect(await resolve('localhost')).toBe('127.0.0.1');
+    expect(await resolve('2001:db8::2')).toBe('2001:db8::2');
   });
 });
 
