@@ -59,7 +59,7 @@ function defineSupernodeOptions(cmd: Command): Command {
       portArg,
     )
     .option('-F <name>', "federation name (default 'Federation'); env N2N_FEDERATION")
-    .option('-l <host:port>', 'another supernode of the federation; repeatable', collect)
+    .option('-l <host:port>', 'another supernode of the federation ([ipv6]:port too); repeatable', collect)
     .option('-m <mac>', 'fixed MAC address of the supernode (default random)')
     .option('-M', 'disable MAC and IP address spoofing protection for communities without users')
     .option('-V <text>', 'version text sent to edges (at most 19 characters)')

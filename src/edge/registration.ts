@@ -522,7 +522,11 @@ export class Registration {
       return;
     }
     if (sns.cur.mac === NULL_MAC) sns.cur.mac = ra.srcMac;
+    // IPv6 members come only to an edge that registered over IPv6 (docs/supernode.md, IPv6); one whose socket
+    // cannot reach them (IPv4-only, or -S2 over TCP, resolved as IPv4) leaves them out.
+    const takesIpv6 = ctx.udp?.local.family === 6 && !ctx.config.tcp;
     for (const e of ra.supernodes) {
+      if (e.sock.family === 6 && !takesIpv6) continue;
       const addr = sockToAddr(e.sock);
       let known = false;
       for (const s of sns.list) {

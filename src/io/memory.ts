@@ -190,6 +190,8 @@ export class MemoryNetwork {
   private readonly delivery: 'microtask' | 'manual';
   private readonly sockets = new Map<string, MemorySocket>();
   private readonly nats: MemoryNat[] = [];
+  /** Second endpoints of dual-stack sockets (see alias). */
+  private readonly aliases = new Map<MemorySocket, SockAddr>();
   private readonly rules: DropRule[] = [];
   private readonly observers: ((d: MemoryDatagram, dropped: DropReason | undefined) => void)[] = [];
   private readonly queue: Queued[] = [];
@@ -234,6 +236,17 @@ export class MemoryNetwork {
       : new MemorySocket(this, local);
     this.sockets.set(key, s);
     return s;
+  }
+
+  /**
+   * Makes `s` reachable at a second endpoint of the other family too, as a dual-stack socket is over IPv4 and
+   * IPv6; what it sends to that family leaves from there. Throws when the endpoint is taken.
+   */
+  alias(address: string, port: number, s: MemorySocket): void {
+    const key = endpointKey(address, port);
+    if (this.sockets.has(key)) throw new Error(`bind EADDRINUSE ${address}:${port}`);
+    this.sockets.set(key, s);
+    this.aliases.set(s, { family: familyOf(address), address, port });
   }
 
   /** The socket bound at an endpoint, if any. */
@@ -341,6 +354,11 @@ export class MemoryNetwork {
   unbind(s: MemorySocket): void {
     const key = endpointKey(s.local.address, s.local.port);
     if (this.sockets.get(key) === s) this.sockets.delete(key);
+    const alias = this.aliases.get(s);
+    if (alias !== undefined) {
+      this.sockets.delete(endpointKey(alias.address, alias.port));
+      this.aliases.delete(s);
+    }
   }
 
   private enqueue(q: Queued): void {
@@ -357,6 +375,8 @@ export class MemoryNetwork {
 
   private route(q: Queued): void {
     let wireFrom = q.from;
+    const alias = q.sender === undefined ? undefined : this.aliases.get(q.sender);
+    if (alias !== undefined && alias.family === familyOf(q.to.address)) wireFrom = { ...alias };
     let deliverTo: SockAddr | undefined = q.to;
     let reason: DropReason | undefined;
     if (q.sender?.closed) reason = DropReason.CLOSED;

@@ -77,14 +77,30 @@ function listenTcp(address: string, port: number, onConnection: (c: TcpConn) => 
   });
 }
 
-/** System clock, OS randomness, a silent logger, the addon's batched UDP socket (or node:dgram), node:net, IPv4 DNS lookups, file reads. */
+/**
+ * A `-l` name: its IPv4 address when it has one (every 3.1.1 member is on IPv4), else its IPv6 address
+ * (an AAAA-only name, a member on the IPv6 underlay).
+ */
+async function resolveMember(host: string): Promise<string> {
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (e4) {
+    try {
+      return (await lookup(host, { family: 6 })).address;
+    } catch {
+      throw e4;
+    }
+  }
+}
+
+/** System clock, OS randomness, a silent logger, the addon's batched UDP socket (or node:dgram), node:net, DNS lookups (IPv4 first), file reads. */
 export function defaultSupernodeDeps(): SupernodeDeps {
   return {
     clock: new SystemClock(),
     random: new SystemRandom(),
     logger: silentLogger,
     openUdp: openRelayUdp,
-    resolve: async (host) => (await lookup(host, { family: 4 })).address,
+    resolve: resolveMember,
     readTextFile: (path) => readFileSync(path, 'utf8'),
     listenTcp,
     headerBackend: asHeaderBackend(nativeCipherBackend()),

@@ -1,10 +1,10 @@
 // The federation (spec §9.3): member supernodes, re-registration with them, their ACKs, associations, key time.
-import type { SockAddr } from '../util/ip.js';
+import { ipFamilyOf, type SockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { type Mac, macToString, NULL_MAC } from '../util/mac.js';
 import type { Random } from '../util/random.js';
 import { decodeMessage, encodeRegisterSuper } from '../wire/messages.js';
-import { parseIpv4 } from '../wire/sock.js';
+import { ipv6Text, parseIpv4, parseIpv6Into } from '../wire/sock.js';
 import {
   AuthScheme,
   type Common,
@@ -31,6 +31,7 @@ import {
 import type { Transport } from './transport.js';
 
 const ZERO_DESC = new Uint8Array(DESC_BYTES);
+const IPV6_BYTES = 16;
 
 /** random_numbers.c: n2n_rand_sqr — a value in [0, max], centred, from one random draw. */
 function randSqr(random: Random, max: number): number {
@@ -46,7 +47,7 @@ function randSqr(random: Random, max: number): number {
 function snInfo(p: SnPeer): { mac: string; sockaddr: string } {
   return {
     mac: p.mac === NULL_MAC ? '' : macToString(p.mac).toUpperCase(),
-    sockaddr: p.addr ? `${p.addr.address}:${p.addr.port}` : (p.hostSpec ?? ''),
+    sockaddr: p.addr ? sockAddrToString(p.addr) : (p.hostSpec ?? ''),
   };
 }
 
@@ -95,9 +96,9 @@ export class Federation {
     if (spec === undefined) return;
     try {
       const ip = await this.ctx.deps.resolve(spec.host);
-      const v4 = parseIpv4(ip);
-      if (v4 < 0) throw new Error(`not an IPv4 address: ${ip}`);
-      p.setAddr({ family: 4, address: ipText(v4), port: spec.port }, v4);
+      const addr = memberAddr(ip, spec.port);
+      if (addr === undefined) throw new Error(`not an IP address: ${ip}`);
+      p.setAddr(addr, ipv4Of(addr));
     } catch (e) {
       this.ctx.log(LogLevel.WARNING, `cannot resolve supernode ${spec.text}: ${(e as Error).message}`);
     }
@@ -131,10 +132,10 @@ export class Federation {
       this.ctx.stats.drops[DropReason.TABLE_LIMIT]++;
       return undefined;
     }
-    const v4 = ipv4Of(addr);
-    if (v4 < 0) return undefined;
+    const own = memberAddr(addr.address, addr.port);
+    if (own === undefined || own.family !== addr.family) return undefined;
     const p = new SnPeer(mac, this.ctx.stamps.initialRecord());
-    p.setAddr({ family: 4, address: ipText(v4), port: addr.port }, v4);
+    p.setAddr(own, ipv4Of(own));
     fed.set(fedKey(p), p);
     this.ctx.events.emit('supernodeAdded', snInfo(p));
     return p;
@@ -183,7 +184,8 @@ export class Federation {
 
   /**
    * sn_utils.c: REGISTER_SUPER_ACK payload (spec §4.7): skip a random number of entries, then up to 44
-   * resolved, recently seen supernodes other than the requester itself.
+   * resolved, recently seen supernodes other than the requester itself. Members on IPv6 only to a requester
+   * on IPv6 (edge or supernode): one on IPv4 may be 3.1.1, which cannot use them (docs/supernode.md, IPv6).
    */
   supernodeList(requester: SockAddr, now: number): SnEntry[] {
     const out: SnEntry[] = [];
@@ -196,10 +198,11 @@ export class Federation {
         continue;
       }
       if (p.addr === undefined) continue;
+      if (p.addr.family === 6 && requester.family !== 6) continue;
       if (sameAddr(p.addr, requester)) continue;
       if (now - p.lastSeen >= SN_NEW_SECONDS) continue;
       if (out.length >= SN_ENTRIES_MAX) break;
-      out.push({ sock: { family: 4, port: p.addr.port, address: p.addr.address }, mac: p.mac });
+      out.push({ sock: { family: p.addr.family, port: p.addr.port, address: p.addr.address }, mac: p.mac });
     }
     return out;
   }
@@ -229,7 +232,11 @@ export class Federation {
     const fed = this.community.edges;
     for (const entry of ack.supernodes) {
       if (entry.mac === this.ctx.mac) continue;
-      const addr: SockAddr = { family: 4, address: entry.sock.address, port: entry.sock.port };
+      const addr: SockAddr = {
+        family: entry.sock.family,
+        address: entry.sock.address,
+        port: entry.sock.port,
+      };
       const before = fed.size;
       const q = this.peer(addr, entry.mac, true);
       if (q !== undefined && fed.size > before) q.lastSeen = now - SN_NEW_SECONDS;
@@ -256,7 +263,7 @@ export class Federation {
   associate(comm: Community, mac: Mac, from: SockAddr, now: number): void {
     const a = comm.assoc.get(mac);
     if (a !== undefined) {
-      a.addr = { family: 4, address: from.address, port: from.port };
+      a.addr = { family: from.family, address: from.address, port: from.port };
       a.lastSeen = now;
       return;
     }
@@ -264,7 +271,10 @@ export class Federation {
       this.ctx.stats.drops[DropReason.TABLE_LIMIT]++;
       return;
     }
-    comm.assoc.set(mac, { addr: { family: 4, address: from.address, port: from.port }, lastSeen: now });
+    comm.assoc.set(mac, {
+      addr: { family: from.family, address: from.address, port: from.port },
+      lastSeen: now,
+    });
     this.assocTotal++;
   }
 
@@ -282,6 +292,21 @@ export class Federation {
   forgetAssociations(comm: Community): void {
     this.assocTotal -= comm.assoc.size;
   }
+}
+
+/**
+ * A member's socket from an address text: IPv4 as dotted quad, IPv6 in the canonical text (RFC 5952) the
+ * transport reports senders in, so bySock finds the member again; undefined when the text is neither.
+ */
+function memberAddr(ip: string, port: number): SockAddr | undefined {
+  const family = ipFamilyOf(ip);
+  if (family === 4) {
+    const v4 = parseIpv4(ip);
+    return v4 < 0 ? undefined : { family: 4, address: ipText(v4), port };
+  }
+  if (family !== 6) return undefined;
+  const b = new Uint8Array(IPV6_BYTES);
+  return parseIpv6Into(ip, b, 0) ? { family: 6, address: ipv6Text(b, 0), port } : undefined;
 }
 
 /** Map key of a federation member: its MAC, or a serial number while the MAC is unknown. */

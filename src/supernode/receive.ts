@@ -129,8 +129,8 @@ export class Receiver {
     }
     const fromSn = (flags & Flags.FROM_SUPERNODE) !== 0;
     let sn: SnPeer | undefined;
-    // Edges may come over IPv6 (docs/supernode.md); the federation stays IPv4, as every 3.1.1 supernode.
-    if (fromSn && from.family !== 4) return DropReason.NOT_IPV4;
+    // Members are known by socket in either family (IPv6 federation: docs/supernode.md); only a federation
+    // REGISTER_SUPER may come from a stranger, and registry.ts checks that it is not a relayed one.
     if (fromSn) {
       sn = this.federation.bySock(from);
       if (sn === undefined && type !== MsgType.REGISTER_SUPER) return DropReason.UNKNOWN_SUPERNODE;

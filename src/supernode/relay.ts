@@ -278,12 +278,19 @@ export class Relay {
     }
   }
 
-  /** To every federation member seen within LAST_SEEN_SN_INACTIVE. */
-  private broadcastFederation(out: Uint8Array, off: number, len: number, now: number): void {
+  /** To every federation member seen within LAST_SEEN_SN_INACTIVE (only those on IPv6 when `ipv6Only`). */
+  private broadcastFederation(
+    out: Uint8Array,
+    off: number,
+    len: number,
+    now: number,
+    ipv6Only = false,
+  ): void {
     for (const p of this.federation.community.edges.values()) {
       if (
         p.lastSeen + SN_INACTIVE_SECONDS > now &&
         p.addr !== undefined &&
+        (!ipv6Only || p.addr.family === 6) &&
         this.transport.sendTo(p.addr, out, len, off)
       ) {
         this.ctx.stats.broadcast++;
@@ -300,8 +307,7 @@ export class Relay {
     user: SnUser | undefined,
     now: number,
   ): void {
-    // The federation is IPv4 (3.1.1 supernodes): an IPv6 edge's socket is not told to it.
-    if (this.federation.community.edges.size === 0 || from.family !== 4) return;
+    if (this.federation.community.edges.size === 0) return;
     const { ctx } = this;
     const common: Common = {
       ttl: N2N_DEFAULT_TTL,
@@ -311,7 +317,7 @@ export class Relay {
     };
     let len = encodeRegisterSuper(
       common,
-      { ...reg, sock: { family: 4, port: from.port, address: from.address } },
+      { ...reg, sock: { family: from.family, port: from.port, address: from.address } },
       ctx.tx,
       0,
     );
@@ -319,7 +325,8 @@ export class Relay {
       ctx.sealer.seal(ctx.tx, 0, len, comm.staticKeys!);
       if (comm.hasUsers && user !== undefined) len = ctx.sealer.appendTrailer(ctx.tx, 0, len, user.secret);
     }
-    this.broadcastFederation(ctx.tx, 0, len, now);
+    // An IPv6 edge's socket only to members on IPv6: one on IPv4 may be 3.1.1 (docs/supernode.md, IPv6).
+    this.broadcastFederation(ctx.tx, 0, len, now, from.family === 6);
   }
 
   // ---------------------------------------------------------------- QUERY_PEER / PEER_INFO
@@ -436,6 +443,12 @@ export class Relay {
     const e = comm.edges.get(pi.srcMac);
     if (e?.addr === undefined || comm.isFederation || pi.srcMac === NULL_MAC) return undefined;
     this.federation.associate(comm, pi.mac, from, ctx.nowSec());
+    // A member on IPv6 answers in either family (it sees us on IPv6); the asking edge gets an IPv6 socket only
+    // when it is on IPv6 itself, as in onQueryPeer.
+    if (!e.takesIpv6) {
+      if (pi.sock.family === 6) return undefined;
+      if (pi.preferredSock?.family === 6) pi.preferredSock = undefined;
+    }
     const len = encodePeerInfo({ ...m.common, ttl }, pi, ctx.ctl, 0);
     if (comm.he === HeState.ENABLED) ctx.sealer.seal(ctx.ctl, 0, len, comm.dynamicKeys!);
     this.transport.sendToPeer(e, ctx.ctl, len);

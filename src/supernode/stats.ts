@@ -6,7 +6,7 @@ export const DropReason = {
   TOO_SHORT: 'too_short',
   /** A TCP frame announced more than 2048 bytes (the connection is closed). */
   TOO_LONG: 'too_long',
-  /** Not IPv4 (we only speak IPv4 on the wire, like 3.1.1). */
+  /** No longer counted (the federation takes IPv6 members too); kept so the counter names stay the same. */
   NOT_IPV4: 'not_ipv4',
   /** Looked encrypted, but no community key decrypted it. */
   NO_KEY: 'no_key',

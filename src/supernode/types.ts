@@ -29,7 +29,7 @@ export interface SupernodeDeps {
   logger: Logger;
   /** Opens (binds) a UDP socket. */
   openUdp(address: string, port: number): UdpSocket | Promise<UdpSocket>;
-  /** Resolves a host name to an IPv4 address text. */
+  /** Resolves a host name to an address text (IPv4 preferred, else IPv6). */
   resolve(host: string): Promise<string>;
   /** Reads a text file (the community list). Throws an error with code ENOENT when missing. */
   readTextFile(path: string): string;

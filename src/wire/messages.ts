@@ -15,7 +15,7 @@ import {
   writeField,
 } from './common.js';
 import { encodedLengthPacket, encodePacket, readPacketBody } from './packet.js';
-import { parseIpv4, readSock, sockLength, writeSock } from './sock.js';
+import { ipv6Text, parseIpv4, parseIpv6Into, readSock, sockLength, writeSock } from './sock.js';
 import {
   COMMON_HEADER_BYTES,
   type Common,
@@ -181,44 +181,56 @@ const UNREGISTER_SUPER: BodyCodec<UnregisterSuper> = {
 
 /** Family byte of a supernode entry: the C constant AF_INET (spec §2). */
 export const SN_ENTRY_AF_INET = 2;
+/**
+ * Family byte of an IPv6 entry: AF_INET6 as Linux defines it, the image a C struct would have there. 3.1.1 never
+ * sends one (it has no IPv6 sockets); tsn2n sends it only to edges and supernodes that reached it over IPv6,
+ * which are not 3.1.1 (docs/supernode.md, IPv6).
+ */
+export const SN_ENTRY_AF_INET6 = 10;
 const SN_ENTRY_OFF_PORT = 2;
 const SN_ENTRY_OFF_ADDR = 4;
 const SN_ENTRY_OFF_MAC = 20;
 
 /**
- * Writes one 26-byte supernode entry: the little-endian C struct image of 3.1.1 (family 2, pad, port LE,
- * 16 address bytes, MAC). Only IPv4 is encodable: AF_INET6 differs between C platforms.
+ * Writes one 26-byte supernode entry: the little-endian C struct image of 3.1.1 (family, pad, port LE,
+ * 16 address bytes, MAC). IPv4 as 3.1.1 writes it; IPv6 with the Linux AF_INET6 (see SN_ENTRY_AF_INET6).
  */
 export function writeSnEntry(buf: Uint8Array, off: number, e: SnEntry): number {
   const v4 = e.sock.family === 4 ? parseIpv4(e.sock.address) : -1;
-  if (v4 < 0) {
-    throw new WireError(WireErrorCode.UNENCODABLE, `supernode entry '${e.sock.address}' is not IPv4`);
-  }
   const port = e.sock.port;
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
     throw new WireError(WireErrorCode.UNENCODABLE, `supernode entry port ${port} is not a u16`);
   }
   buf.fill(0, off, off + SN_ENTRY_BYTES);
-  buf[off] = SN_ENTRY_AF_INET;
+  if (v4 >= 0) {
+    buf[off] = SN_ENTRY_AF_INET;
+    writeU32(buf, off + SN_ENTRY_OFF_ADDR, v4);
+  } else if (e.sock.family === 6 && parseIpv6Into(e.sock.address, buf, off + SN_ENTRY_OFF_ADDR)) {
+    buf[off] = SN_ENTRY_AF_INET6;
+  } else {
+    throw new WireError(WireErrorCode.UNENCODABLE, `supernode entry '${e.sock.address}' is not an address`);
+  }
   // sn_utils.c copies the host struct: the port is little-endian here, unlike every other sock.
   buf[off + SN_ENTRY_OFF_PORT] = port & 0xff;
   buf[off + SN_ENTRY_OFF_PORT + 1] = port >>> 8;
-  writeU32(buf, off + SN_ENTRY_OFF_ADDR, v4);
   writeMac(buf, off + SN_ENTRY_OFF_MAC, e.mac);
   return off + SN_ENTRY_BYTES;
 }
 
-/** Reads one entry; returns undefined (entry skipped, spec §2) when the family is not AF_INET. */
+/** Reads one entry; returns undefined (entry skipped, spec §2) when the family is neither AF_INET nor AF_INET6. */
 export function readSnEntry(r: Reader): SnEntry | undefined {
   r.need(SN_ENTRY_BYTES, 'supernode entry');
   const b = r.buf;
   const p = r.pos;
   r.pos = p + SN_ENTRY_BYTES;
-  if (b[p] !== SN_ENTRY_AF_INET) return undefined;
+  const family = b[p];
+  if (family !== SN_ENTRY_AF_INET && family !== SN_ENTRY_AF_INET6) return undefined;
   const port = b[p + SN_ENTRY_OFF_PORT] | (b[p + SN_ENTRY_OFF_PORT + 1] << 8);
   const a = p + SN_ENTRY_OFF_ADDR;
+  const mac = readMac(b, p + SN_ENTRY_OFF_MAC);
+  if (family === SN_ENTRY_AF_INET6) return { sock: { family: 6, port, address: ipv6Text(b, a) }, mac };
   const address = `${b[a]}.${b[a + 1]}.${b[a + 2]}.${b[a + 3]}`;
-  return { sock: { family: 4, port, address }, mac: readMac(b, p + SN_ENTRY_OFF_MAC) };
+  return { sock: { family: 4, port, address }, mac };
 }
 
 const REGISTER_SUPER_ACK: BodyCodec<RegisterSuperAck> = {

@@ -1,5 +1,6 @@
 // IPv6 underlay: an IPv6-only segment (supernode and two tsn2n edges, P2P over IPv6), and a dual-stack supernode
-// joining an IPv4-only edge (tsn2n, or C 3.1.1 by hand through E2E_EDGE_CMD_V4) with an IPv6-only tsn2n edge.
+// joining an IPv4-only edge (tsn2n, or C 3.1.1 by hand through E2E_EDGE_CMD_V4) with an IPv6-only tsn2n edge,
+// and two supernodes federated over IPv6 only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Lab,
@@ -34,11 +35,15 @@ const SN6 = '2001:db8:6::1';
 const V6_BITS = 64;
 /** A name with only an AAAA record, in the edges' own /etc/hosts. */
 const SN6_NAME = 'sn6.lab.test';
+/** An AAAA-only name of a federation member, in the other supernode's /etc/hosts. */
+const FED_PEER_NAME = 'fed6.lab.test';
 /** A name with both records, for the dual-stack edges. */
 const SN_NAME = 'sn.lab.test';
 /** `-i` of the dual-stack edges: seconds between query rounds for a peer not reached directly. */
 const QUERY_ROUND_S = 3;
 const UP_TIMEOUT_S = 30;
+/** An edge whose only `-l` supernode died pings again through one it learned within this. */
+const FAILOVER_TIMEOUT_S = 15;
 const P2P_TIMEOUT_MS = 30_000;
 const PING_COUNT = 10;
 const TRANSFER_BYTES = 20 * 1024 * 1024;
@@ -160,6 +165,61 @@ describe.skipIf(gate.skip)('IPv6 underlay', () => {
       assertAlive(sn, ...procs);
     } finally {
       await Promise.all(procs.map((p) => p.stop()));
+    }
+  });
+
+  it('two supernodes federated over IPv6 only: an edge at each, relayed across the federation', async () => {
+    // Supernodes on IPv6-only hosts: one names the other by literal, the other by an AAAA-only name.
+    const fa = await lab.publicHost('f6a', `2001:db8:6::2/${V6_BITS}`);
+    const fb = await lab.publicHost('f6b', `2001:db8:6::3/${V6_BITS}`);
+    lab.hostsFile(fb, [`2001:db8:6::2 ${FED_PEER_NAME}`]);
+    const snA = await startSupernode(lab, fa, ['-l', `[2001:db8:6::3]:${SN_PORT}`], 'sn@f6a');
+    const snB = await startSupernode(lab, fb, ['-l', `${FED_PEER_NAME}:${SN_PORT}`], 'sn@f6b');
+    const a = await lab.publicHost('fe6a', `2001:db8:6::60/${V6_BITS}`);
+    const b = await lab.publicHost('fe6b', `2001:db8:6::61/${V6_BITS}`);
+    // No path between the edges: everything goes edge → supernode → supernode → edge.
+    await lab.run(a.ns, ['ip', '-6', 'route', 'add', 'blackhole', '2001:db8:6::61/128']);
+    await lab.run(b.ns, ['ip', '-6', 'route', 'add', 'blackhole', '2001:db8:6::60/128']);
+    const cfg = { community: 'fed6', cipher: 4 };
+    const ea = startEdge(
+      lab,
+      a,
+      edgeArgs({ ...cfg, supernodes: [`[2001:db8:6::2]:${SN_PORT}`], address: '10.69.0.1/24', desc: 'fe6a' }),
+    );
+    const eb = startEdge(
+      lab,
+      b,
+      edgeArgs({ ...cfg, supernodes: [`[2001:db8:6::3]:${SN_PORT}`], address: '10.69.0.2/24', desc: 'fe6b' }),
+    );
+    try {
+      const up = await waitForPing(lab, a.ns, '10.69.0.2', UP_TIMEOUT_S);
+      assertAlive(snA, snB, ea, eb);
+      expect(up, `no ping across the federation within ${UP_TIMEOUT_S} s`).toBeDefined();
+      // Each supernode has its own edge only: the other one is reached through the federation.
+      for (const [ns, desc] of [
+        [fa.ns, 'fe6a'],
+        [fb.ns, 'fe6b'],
+      ] as const) {
+        const rows = (await snEdges(lab, ns)).filter((r) => r.community === 'fed6');
+        expect(rows.map((r) => r.desc)).toEqual([desc]);
+      }
+      const before = await snForwarded(lab, fa.ns);
+      const p = await ping(lab, a.ns, '10.69.0.2', { count: PING_COUNT, intervalS: 0.1 });
+      expect(p.received).toBe(PING_COUNT);
+      expect((await snForwarded(lab, fa.ns)) - before).toBeGreaterThanOrEqual(PING_COUNT);
+      // Edge a was given snA only: it learned snB (IPv6) from the ACK's supernode list and fails over to it.
+      await snA.stop();
+      const back = await waitForPing(lab, a.ns, '10.69.0.2', FAILOVER_TIMEOUT_S);
+      assertAlive(snB, ea, eb);
+      expect(back, `no failover to the learned IPv6 supernode within ${FAILOVER_TIMEOUT_S} s`).toBeDefined();
+      const rows = (await snEdges(lab, fb.ns)).filter((r) => r.community === 'fed6');
+      expect(rows.map((r) => r.desc).sort()).toEqual(['fe6a', 'fe6b']);
+      figure(
+        'ipv6 federation',
+        `up in ${up?.toFixed(1)} s, RTT ${p.avgMs.toFixed(2)} ms via two supernodes; failover to the learned IPv6 supernode in ${back?.toFixed(1)} s`,
+      );
+    } finally {
+      await Promise.all([ea.stop(), eb.stop(), snA.stop(), snB.stop()]);
     }
   });
 
