@@ -4,12 +4,8 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procStats } from '../../src/lab/index.js';
 
-/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every Linux this runs on). */
-const CLOCK_TICKS_PER_S = 100;
-/** /proc/<pid>/stat fields after the ")" of comm: state is 0, utime 11, stime 12 (proc(5): 14 and 15). */
-const UTIME_AFTER_COMM = 11;
-const STIME_AFTER_COMM = 12;
 const KIB = 1024;
 const START_WAIT_MS = 10_000;
 const POLL_MS = 50;
@@ -39,21 +35,10 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
-/** RSS, peak RSS and CPU time of a process from /proc; undefined when it is gone. */
+/** RSS, peak RSS and CPU time of a process from /proc (the lab's procStats, in bytes); undefined when it is gone. */
 export function sampleProc(pid: number): ProcSample | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string): number => {
-      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
-      return m ? Number(m[1]) * KIB : 0;
-    };
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(rest[UTIME_AFTER_COMM]) + Number(rest[STIME_AFTER_COMM]);
-    return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), cpuSeconds: ticks / CLOCK_TICKS_PER_S };
-  } catch {
-    return undefined;
-  }
+  const s = procStats(pid);
+  return s && { rssBytes: s.rssKiB * KIB, hwmBytes: s.hwmKiB * KIB, cpuSeconds: s.cpuS };
 }
 
 /** The 1-, 5- and 15-minute load averages. */

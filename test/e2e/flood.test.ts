@@ -2,7 +2,7 @@
 //
 // FLOOD_COUNT (default 100,000) datagrams at each target, as fast as the attacker (src/lab/flood.ts) sends them;
 // the 1M figures of docs/reliability.md come from FLOOD_COUNT=1000000 (with E2E_SUPERNODE_CMD/E2E_EDGE_CMD for C).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   type LabProcess,
   mgmtRead,
   parsePing,
+  procStats,
   waitForPing,
 } from '../../src/lab/index.js';
 import {
@@ -72,12 +73,7 @@ async function rcvbufErrors(lab: Lab, ns: string): Promise<number> {
 }
 
 function rssKb(pid: number): number {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return procStats(pid)?.rssKiB ?? 0;
 }
 
 /** Counters as "reason count" pairs from a management `drops`/`packetstats` answer (nonzero ones). */
