@@ -67,6 +67,19 @@ export const MAX_PEERS = 4096;
  */
 export const NEW_PEER_BURST = 128;
 export const NEW_PEERS_PER_SECOND = 32;
+/**
+ * A known peer heard directly from another socket is asked there first (a REGISTER) and moves when its
+ * REGISTER_ACK comes back from it: at most one such probe per peer in this many seconds (not in 3.1.1, whose
+ * edge_utils.c: check_known_peer_sock_change drops the direct path on the first datagram that claims the MAC).
+ */
+export const MOVE_PROBE_INTERVAL_S = 1;
+/** The REGISTER_ACK that confirms a move is taken this long after its probe. */
+export const MOVE_CONFIRM_S = 5;
+/**
+ * A known peer heard from its socket under another MAC takes that MAC (an edge restarted without -m) at most
+ * once in this many seconds (not in 3.1.1): a flood of made-up MACs from one socket does not churn the table.
+ */
+export const MAC_CHANGE_INTERVAL_S = 2;
 /** Ports tried by the -L port-prediction burst (edge_utils.c: register_with_new_peer). */
 export const PORT_PREDICTION_BURST = 16;
 /** IP TTL restored after the burst (Linux default). */

@@ -258,8 +258,11 @@ export class EdgeFastPath {
     }
     if (same) return;
     const table = next.slice(0, Math.max(1, count) * PEER_BYTES);
-    // Slots start from the native counters as they stand (what was counted before is collected already).
-    this.seenPeers = port.stats.slice(STAT_TOTALS, STAT_TOTALS + STATS_PER_PEER * port.maxPeers);
+    // Slots start from the native counters as they stand (what was counted before is collected already); the
+    // copy goes into one array kept for the port's life (8 KiB: a new one per change would churn under churn).
+    if (this.seenPeers.length !== STATS_PER_PEER * port.maxPeers)
+      this.seenPeers = new Float64Array(STATS_PER_PEER * port.maxPeers);
+    this.seenPeers.set(port.stats.subarray(STAT_TOTALS, STAT_TOTALS + STATS_PER_PEER * port.maxPeers));
     port.setPeers(table, count);
     this.table = table;
     this.slots = nextSlots.slice(0, count);

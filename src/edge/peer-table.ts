@@ -13,7 +13,10 @@ import { Cookie, type PeerInfo, type Register, type RegisterAck } from '../wire/
 import {
   ACK_SOCK_GRACE_S,
   DEFAULT_IP_TTL,
+  MAC_CHANGE_INTERVAL_S,
   MAX_PEERS,
+  MOVE_CONFIRM_S,
+  MOVE_PROBE_INTERVAL_S,
   NEW_PEER_BURST,
   NEW_PEERS_PER_SECOND,
   P2P_DEAD_MS,
@@ -112,16 +115,17 @@ export class PeerTable {
     if (this.ctx.state !== EdgeState.RUNNING) return;
     let p = this.known.get(mac);
     if (p === undefined) {
-      // The same socket under another MAC: the peer changed its MAC.
+      // The same socket under another MAC: the peer changed its MAC (at most once per MAC_CHANGE_INTERVAL_S).
       for (const q of this.known.values()) {
         if (addr !== undefined ? sameAddr(q.addr, addr) : q.ip4 === ip4 && q.port === port) {
-          p = q;
+          if (q.macChangedAt === 0 || now - q.macChangedAt >= MAC_CHANGE_INTERVAL_S) p = q;
           break;
         }
       }
       if (p !== undefined) {
         this.known.delete(p.mac);
         p.mac = mac;
+        p.macChangedAt = now;
         this.known.set(mac, p);
         p.lastCookie = NO_COOKIE;
       }
@@ -144,16 +148,14 @@ export class PeerTable {
       if (ip4 === 0 || isN2nMulticastOrBroadcast(mac)) return;
       if (p.ip4 === ip4 && p.port === port && (ip4 !== -1 || addr === undefined || sameAddr(p.addr, addr))) {
         p.lastSeen = now;
-      } else if (!fromSn) {
-        // A direct packet from a new socket: the peer moved; it is not reachable where we thought.
+      } else if (!fromSn && now - p.moveProbeAt >= MOVE_PROBE_INTERVAL_S) {
+        // A direct datagram from a new socket says the peer moved. Without -H anybody can say so, so the direct
+        // path stays and the new socket is asked first; the peer's REGISTER_ACK from there moves it
+        // (onRegisterAck). A peer that really roamed answers within a round trip.
         const a = addr ?? addrOf(ip4, port);
-        this.ctx.log(
-          LogLevel.NORMAL,
-          `peer ${macToString(mac)} changed [${sockAddrToString(p.addr)}] -> [${sockAddrToString(a)}]`,
-        );
-        this.known.delete(mac);
-        this.postPeer(PeerAction.DEL_P2P, p, true, 'moved');
-        this.registerWithNewPeer(fromSn, viaMcast, mac, a, ip4, port, now, reg);
+        p.moveTo = a;
+        p.moveProbeAt = now;
+        this.registerTo(p, a, Cookie.REGULAR);
       }
       // Relayed packets never change a known socket: the supernode may see another one.
     }
@@ -285,6 +287,10 @@ export class PeerTable {
         k.lastSeen = now;
         return;
       }
+      if (k !== undefined && k.moveTo !== undefined && sameAddr(k.moveTo, from)) {
+        if (now - k.moveProbeAt <= MOVE_CONFIRM_S) this.confirmMove(k, from, now);
+        return;
+      }
     }
     if (p === undefined) {
       p = findPeerByAddr(this.pending, from);
@@ -390,6 +396,22 @@ export class PeerTable {
   }
 
   /** A REGISTER straight to peer `p`, timed for its RTT (sampleRtt when the ACK comes). */
+  /** A known peer answered our probe from the socket it was heard from: the direct path is there now. */
+  private confirmMove(p: Peer, to: SockAddr, now: number): void {
+    this.ctx.log(
+      LogLevel.NORMAL,
+      `peer ${macToString(p.mac)} changed [${sockAddrToString(p.addr)}] -> [${sockAddrToString(to)}]`,
+    );
+    this.postPeer(PeerAction.DEL_P2P, p, true, 'moved');
+    setPeerAddr(p, to);
+    p.moveTo = undefined;
+    p.lastCookie = NO_COOKIE;
+    p.rxDirect++;
+    p.lastP2p = now;
+    p.lastSeen = now;
+    this.postPeer(PeerAction.ADD_P2P, p, true);
+  }
+
   private registerTo(p: Peer, to: SockAddr, cookie: number): void {
     noteRegisterSent(p, cookie, this.ctx.clock.now());
     this.control.register(to, p.mac, cookie);

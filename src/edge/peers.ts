@@ -52,6 +52,11 @@ export interface Peer {
   rxDirect: number;
   /** Whether its direct path answers (timers.ts: PeerTable.checkSilence). */
   silence: Silence;
+  /** The socket it was last heard from directly other than `addr`, asked with a REGISTER at moveProbeAt (s). */
+  moveTo: SockAddr | undefined;
+  moveProbeAt: number;
+  /** Unix seconds it last took another MAC at its socket (PeerTable.checkPeerRegistration), 0 = never. */
+  macChangedAt: number;
 }
 
 /** The cookies of REGISTERs sent straight to one peer, whose ACKs give an RTT sample (index = slot). */
@@ -107,6 +112,9 @@ export function newPeer(mac: Mac, addr: SockAddr, now: number, timeout: number):
     txDirect: 0,
     rxDirect: 0,
     silence: new Silence(),
+    moveTo: undefined,
+    moveProbeAt: 0,
+    macChangedAt: 0,
   };
 }
 

@@ -28,7 +28,7 @@ import { numberToIpv4, type SockAddr, sockAddrToString } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import { BROADCAST_MAC, isN2nMulticastOrBroadcast, NULL_MAC, readMac } from '../util/mac.js';
 import { communityMatches } from '../wire/common.js';
-import { decodeMessage } from '../wire/messages.js';
+import { decodeMessage, REGISTER_DST_MAC_END, REGISTER_DST_MAC_OFFSET } from '../wire/messages.js';
 import { createPacketHeaderView, type PacketHeaderView, readPacketHeader } from '../wire/packet.js';
 import { sockToAddr } from '../wire/sock.js';
 import {
@@ -106,6 +106,10 @@ export class ReceivePath {
   /** Unix seconds read once per UDP batch (-1 outside one): a clock read per frame showed in profiles. */
   private batchNow = -1;
   private readonly addrCache = new Map<number, SockAddr>();
+  /** The sender cachedAddr returned last: a run of datagrams from one socket skips the map (its key is a boxed double). */
+  private lastIp4 = -1;
+  private lastPort = -1;
+  private lastAddr: SockAddr | undefined;
   /** IPv6 senders' SockAddr objects, found again without decoding (io/sockaddr.ts). */
   private readonly addr6Cache = new SockAddrCache(ADDR_CACHE_MAX);
   /** The sender of the batched datagram being processed and its IPv4 as u32 (-1 for IPv6). */
@@ -248,6 +252,7 @@ export class ReceivePath {
 
   /** The SockAddr of an IPv4 sender, shared between datagrams from it (the objects are never mutated). */
   private cachedAddr(ip4: number, port: number): SockAddr {
+    if (ip4 === this.lastIp4 && port === this.lastPort && this.lastAddr !== undefined) return this.lastAddr;
     const key = ip4 * 0x10000 + port;
     let a = this.addrCache.get(key);
     if (a === undefined) {
@@ -255,6 +260,9 @@ export class ReceivePath {
       a = { family: 4, address: numberToIpv4(ip4), port };
       this.addrCache.set(key, a);
     }
+    this.lastIp4 = ip4;
+    this.lastPort = port;
+    this.lastAddr = a;
     return a;
   }
 
@@ -344,6 +352,17 @@ export class ReceivePath {
     // Types an edge never takes (REGISTER_SUPER, QUERY_PEER, …: most of a flood's well-formed junk) are dropped
     // before their body is decoded.
     if (!EDGE_RX_TYPES[type]) {
+      this.drops.rxIgnored++;
+      return;
+    }
+    // A REGISTER for another edge (not LAN discovery) is dropped before its body is decoded: a flood of forged
+    // ones costs no allocation (PeerTable.onRegister drops it after decoding alike).
+    if (
+      type === MsgType.REGISTER &&
+      !viaMcast &&
+      len >= REGISTER_DST_MAC_END &&
+      readMac(buf, off + REGISTER_DST_MAC_OFFSET) !== this.ctx.ownMac
+    ) {
       this.drops.rxIgnored++;
       return;
     }

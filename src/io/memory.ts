@@ -613,6 +613,8 @@ export interface MemoryTapOptions {
   maxBatch?: number;
   /** Overwrite the slab after each handler call, to catch code that keeps views into it. Default true. */
   poison?: boolean;
+  /** Keep copies of the frames written (takeWritten); false only counts them, allocating nothing. Default true. */
+  keep?: boolean;
 }
 
 /** Default MTU of an n2n edge's TAP device (n2n.h DEFAULT_MTU). */
@@ -636,6 +638,7 @@ export class MemoryTap implements TapDevice {
   private handler: ((batch: FrameBatch) => void) | undefined;
   private readonly batch: FrameBatch;
   private readonly poison: boolean;
+  private readonly keep: boolean;
   private readonly maxBatch: number;
 
   constructor(options: MemoryTapOptions = {}) {
@@ -648,6 +651,7 @@ export class MemoryTap implements TapDevice {
     };
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     this.poison = options.poison ?? true;
+    this.keep = options.keep ?? true;
     const stride = FRAME_HEADROOM_BYTES + MAX_FRAME_BYTES;
     this.batch = {
       slab: Buffer.alloc(stride * this.maxBatch),
@@ -696,6 +700,10 @@ export class MemoryTap implements TapDevice {
     if (this.closed || !this.writable) {
       this.stats.writeDropped++;
       return false;
+    }
+    if (!this.keep) {
+      this.stats.written++;
+      return true;
     }
     // A copy: Buffer#slice would be a view into the caller's reusable buffer.
     const frame = Uint8Array.prototype.slice.call(buf, offset, offset + length);

@@ -17,7 +17,7 @@ import { type NativeUdpSocket, openNativeUdp } from '../io/udp-native.js';
 import { asHeaderBackend, encryptHeader, type HeaderKeys, staticHeaderKeys } from '../transform/header.js';
 import { StampGenerator } from '../transform/stamp.js';
 import { fixedString } from '../util/bytes.js';
-import { SystemClock } from '../util/clock.js';
+import { type Clock, SystemClock } from '../util/clock.js';
 import { BROADCAST_MAC, type Mac, parseMac, writeMac } from '../util/mac.js';
 import { communityBytes } from '../wire/common.js';
 import { encodeRegister, encodeRegisterSuper } from '../wire/messages.js';
@@ -70,7 +70,7 @@ export const FloodKind = {
 export type FloodKind = (typeof FloodKind)[keyof typeof FloodKind];
 const KIND_NAMES = Object.keys(FloodKind);
 /** The mix, one entry per datagram in turn. */
-const MIX: readonly FloodKind[] = [
+export const FLOOD_MIX: readonly FloodKind[] = [
   FloodKind.RANDOM,
   FloodKind.REGISTER_SUPER,
   FloodKind.PACKET_RANDOM_MAC,
@@ -116,7 +116,7 @@ export interface FloodResult {
 }
 
 /** Random bytes drawn in big batches. */
-class RandomPool {
+export class RandomPool {
   private readonly pool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
   private pos = RANDOM_POOL_BYTES;
 
@@ -149,7 +149,7 @@ class RandomPool {
 }
 
 /** The plaintext datagrams of the golden captures (C 3.1.1 traffic) under `dir`. */
-function loadCaptures(dir: string): Buffer[] {
+export function loadCaptures(dir: string): Buffer[] {
   const out: Buffer[] = [];
   let files: string[];
   try {
@@ -168,10 +168,10 @@ function loadCaptures(dir: string): Buffer[] {
 }
 
 /** Builds one target's datagrams into a slot: templates encoded once, random fields patched per datagram. */
-class Forger {
+export class Forger {
   private readonly community: Uint8Array;
   private readonly keys: HeaderKeys | undefined;
-  private readonly stamps = new StampGenerator(new SystemClock());
+  private readonly stamps: StampGenerator;
   private readonly stamp = { hi: 0, lo: 0 };
   private readonly regSuper = Buffer.alloc(SLOT_BYTES);
   private readonly regSuperLen: number;
@@ -184,8 +184,11 @@ class Forger {
     private readonly rnd: RandomPool,
     private readonly captures: readonly Buffer[],
     private readonly knownMacs: readonly Mac[],
-    transform: number,
+    transform: number = DEFAULT_TRANSFORM,
+    /** The clock of the -H stamps (a test's fake one; the system's in a real flood). */
+    clock: Clock = new SystemClock(),
   ) {
+    this.stamps = new StampGenerator(clock);
     this.community = communityBytes(target.community);
     this.keys = target.he
       ? staticHeaderKeys(this.community, asHeaderBackend(nativeCipherBackend()))
@@ -337,7 +340,7 @@ export async function flood(opts: FloodOptions): Promise<FloodResult> {
       const n = Math.min(BATCH, opts.count - sent);
       for (let i = 0; i < n; i++) {
         const t = (seq + i) % forgers.length;
-        const kind = MIX[Math.floor((seq + i) / forgers.length) % MIX.length];
+        const kind = FLOOD_MIX[Math.floor((seq + i) / forgers.length) % FLOOD_MIX.length];
         offsets[i] = i * SLOT_BYTES;
         lengths[i] = forgers[t].build(kind, slab, offsets[i]);
         addrs.set(targetAddrs[t], i * SOCKADDR_BYTES);

@@ -41,6 +41,10 @@ import {
 
 const MAC_BYTES = 6;
 const COOKIE_BYTES = 4;
+/** Where a REGISTER's dstMac starts, from the start of the message (wire.c: decode_REGISTER: cookie, srcMac, dstMac). */
+export const REGISTER_DST_MAC_OFFSET = COMMON_HEADER_BYTES + COOKIE_BYTES + MAC_BYTES;
+/** The end of that dstMac: a datagram shorter than this is no REGISTER. */
+export const REGISTER_DST_MAC_END = REGISTER_DST_MAC_OFFSET + MAC_BYTES;
 const U16_BYTES = 2;
 const U32_BYTES = 4;
 const U8_BYTES = 1;

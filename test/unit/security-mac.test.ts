@@ -1,9 +1,11 @@
 // Security: claims on a registered edge's MAC from another socket — supernode (REGISTER_SUPER, PACKET; ID token, -M, users) and edge (forged direct PACKET).
 import { afterEach, describe, expect, it } from 'vitest';
+import { MOVE_CONFIRM_S } from '../../src/edge/constants.js';
 import type { Supernode } from '../../src/supernode/index.js';
 import { DropReason } from '../../src/supernode/stats.js';
 import { EDGE_MOVE_MIN_SECONDS } from '../../src/supernode/timers.js';
 import { binToAscii, generatePublicKey, userPrivateKey } from '../../src/transform/auth.js';
+import { sockAddrToString } from '../../src/util/ip.js';
 import { MsgType } from '../../src/wire/types.js';
 import { ipv4Frame, makeWorld, realSupernode, type TestNode, type World } from './edge-harness.js';
 import {
@@ -259,6 +261,7 @@ const EB = 0x02_00_00_00_00_0b;
 const A_HOST = '192.0.2.1';
 const B_HOST = '192.0.2.2';
 const FORGER = { family: 4 as const, address: '192.0.2.66', port: 50066 };
+const NAT_PUBLIC = '198.51.100.77';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -303,6 +306,18 @@ function forgerInbox(w: World): Buffer[] {
   return inbox;
 }
 
+/** A plaintext REGISTER_ACK claiming to come from A, to B. */
+function forgedAck(): Buffer {
+  const e = new WireEdge(makeEnv(), '203.0.113.1', { community: COMMUNITY, mac: EA });
+  return Buffer.from(
+    e.encode({
+      type: MsgType.REGISTER_ACK,
+      common: e.common(MsgType.REGISTER_ACK),
+      body: { cookie: 1, dstMac: EB, srcMac: EA },
+    }),
+  );
+}
+
 /** A plaintext PACKET claiming to come from A, with a frame as payload (transform 1 = null, compression 1 = none). */
 function forgedPacket(frame: Uint8Array): Buffer {
   const e = new WireEdge(makeEnv(), '203.0.113.1', { community: COMMUNITY, mac: EA });
@@ -337,7 +352,7 @@ describe('edge: a forged direct PACKET claiming a known peer’s MAC', () => {
     expect(inbox).toHaveLength(0);
   });
 
-  it('without -H: as 3.1.1, the claim drops the direct path; the REGISTER through the supernode restores it to the real peer', async () => {
+  it('without -H: the direct path stays; the claimed socket gets one REGISTER probe a second and never answers (3.1.1 drops the path at once)', async () => {
     const { w, a, b } = await p2pPair(false);
     const inbox = forgerInbox(w);
     // Within the second A was last seen, a socket change is not even looked at (edge_utils.c:
@@ -346,22 +361,66 @@ describe('edge: a forged direct PACKET claiming a known peer’s MAC', () => {
     await w.settle();
     expect(b.tap.takeWritten()).toHaveLength(1);
     expect(b.edge.peerTables().known.map((p) => p.addr.address)).toEqual([A_HOST]);
+    expect(inbox).toHaveLength(0);
     await w.advance(1);
-    w.net.inject(FORGER, bSock(a), forgedPacket(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40)));
+    for (let i = 0; i < 20; i++)
+      w.net.inject(FORGER, bSock(a), forgedPacket(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40)));
     await w.settle();
-    // The frame itself is delivered: without -H and -k nothing tells it from A's.
-    expect(b.tap.takeWritten()).toHaveLength(1);
-    // B dropped the direct path to A and REGISTERed the claimed socket and, through the supernode (which knows
-    // A's authenticated socket), A itself: A answered from its real socket first, so the direct path is A's again.
+    // The frames themselves are delivered: without -H and -k nothing tells them from A's.
+    expect(b.tap.takeWritten()).toHaveLength(20);
+    // A stays known at its own socket; the claimed one got one REGISTER for twenty claims, and nothing moved.
     expect(b.edge.peerTables().known.map((p) => p.addr.address)).toEqual([A_HOST]);
-    expect(b.logger.lines.some((l) => l.includes('changed') && l.includes(FORGER.address))).toBe(true);
+    expect(b.edge.peerTables().pending).toHaveLength(0);
+    expect(b.logger.lines.some((l) => l.includes('changed'))).toBe(false);
     b.tap.inject(ipv4Frame(EA, EB, '10.1.0.2', '10.1.0.1', 40));
     await w.settle();
     expect(a.tap.takeWritten()).toHaveLength(1);
-    // The forger got only B's REGISTER probes, no data.
     const types = inbox.map((d) => d[3] & 0x1f);
-    expect(types.length).toBeGreaterThan(0);
-    expect(types.every((t) => t === MsgType.REGISTER)).toBe(true);
+    expect(types).toEqual([MsgType.REGISTER]);
+    // An unasked REGISTER_ACK from the forger moves nothing either.
+    await w.advance(MOVE_CONFIRM_S + 1);
+    w.net.inject(FORGER, bSock(a), forgedAck());
+    await w.settle();
+    expect(b.edge.peerTables().known.map((p) => p.addr.address)).toEqual([A_HOST]);
+  });
+
+  it('without -H: a known peer that really moved answers the probe from its new socket and is moved within the round trip', async () => {
+    const w = makeWorld();
+    const sn = await realSupernode(w, SN_HOST, SN_PORT);
+    cleanup.push(() => sn.stop());
+    const nat = w.net.addNat('10.77.0.0/16', NAT_PUBLIC);
+    const base = { community: COMMUNITY, supernodes: [`${SN_HOST}:${SN_PORT}`] };
+    const a = w.edge('10.77.0.1', { ...base, address: '10.1.0.1/24', mac: '02:00:00:00:00:0a' });
+    const b = w.edge(B_HOST, { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' });
+    for (const n of [a, b]) {
+      await n.edge.start();
+      cleanup.push(() => n.edge.stop());
+    }
+    await w.settle();
+    for (let i = 0; i < 3; i++) {
+      a.tap.inject(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40));
+      b.tap.inject(ipv4Frame(EA, EB, '10.1.0.2', '10.1.0.1', 40));
+      await w.settle();
+    }
+    const before = b.edge.peerTables().known.map((p) => sockAddrToString(p.addr));
+    expect(before).toHaveLength(1);
+    await w.advance(1);
+    // A's NAT forgets its mapping (a router reboot): A's next datagram to B leaves from a new public port.
+    nat.clear();
+    a.tap.takeWritten();
+    b.tap.takeWritten();
+    a.tap.inject(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40));
+    await w.settle();
+    expect(b.tap.takeWritten()).toHaveLength(1);
+    const after = b.edge.peerTables().known.map((p) => sockAddrToString(p.addr));
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[0].startsWith(`${NAT_PUBLIC}:`)).toBe(true);
+    expect(b.logger.lines.some((l) => l.includes('changed'))).toBe(true);
+    // B's answer reaches A at once, without a clock tick.
+    b.tap.inject(ipv4Frame(EA, EB, '10.1.0.2', '10.1.0.1', 40));
+    await w.settle();
+    expect(a.tap.takeWritten()).toHaveLength(1);
   });
 });
 
