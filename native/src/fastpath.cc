@@ -9,6 +9,12 @@
 // (the ChaCha20 counter rule of spec §5.6), the payload encrypted. TS enables either direction only in a state
 // where the JS path would do exactly this (no -H, filter, MSS clamping or compression) and turns the counters
 // into its bookkeeping (src/edge/fastpath.ts). Anything else is left to JS unchanged.
+//
+// With -H in a community without users (one header key pair that never changes; configureHeader), a received
+// datagram is opened in a copy, must be a PACKET header (hl = 38) and must pass the replay check of
+// src/transform/stamp.ts (StampGenerator.verify with the jitter rule, against the peer's record, which is only
+// updated when the packet is taken); a sent one is sealed with the next stamp of the process's generator, whose
+// state JS shares, and four random bytes.
 #include "fastpath.h"
 
 #include <errno.h>
@@ -21,6 +27,7 @@
 
 #include "crypto.h"
 #include "errors.h"
+#include "header.h"
 #include "tapoffload.h"
 
 #ifndef UDP_SEGMENT
@@ -80,6 +87,41 @@ constexpr uint32_t kStatSocketDrops = 5;
 constexpr uint32_t kStatPeersOff = 8;
 constexpr uint32_t kStatsPerPeer = 4;
 
+// -H replay records (src/transform/stamp.ts StampRecord), 36 words per peer slot: the newest stamp (hi, lo),
+// ring entries in use, the ring's next position, then STAMP_RECENT (hi, lo) pairs.
+constexpr uint32_t kRecHi = 0;
+constexpr uint32_t kRecLo = 1;
+constexpr uint32_t kRecCount = 2;
+constexpr uint32_t kRecPos = 3;
+constexpr uint32_t kRecRing = 4;
+constexpr uint32_t kStampRecent = 16;
+constexpr uint32_t kRecordWords = kRecRing + 2 * kStampRecent;
+// Stamps (spec §6): hi = Unix seconds, lo = µs << 12 | counter << 4 | flag.
+constexpr uint32_t kStampUsecShift = 12;
+constexpr uint32_t kStampCounterStep = 0x10;
+constexpr uint32_t kStampCounterOnly = 0x1;
+constexpr int64_t kStampFrame = 1ll << 36;       // TIME_STAMP_FRAME (±16 s)
+constexpr uint64_t kStampJitter = 0x27100000ull;  // TIME_STAMP_JITTER (160 ms)
+constexpr uint32_t kJitterCounterOnlyShift = 8;
+constexpr uint64_t kMicrosPerSecond = 1000000;
+constexpr uint64_t kNanosPerMicro = 1000;
+constexpr uint32_t kHeaderRandomBytes = 4;
+// headerOpenBatch's words per datagram, and how many a -H receive opens at a time (the hash's lanes).
+constexpr uint32_t kOpenWords = 4;
+constexpr uint32_t kOpenAhead = 4;
+// Random bytes drawn per sent frame: the payload preamble, then the header seal's (-H).
+constexpr uint32_t kRandomSlot = kPreambleBytes + kHeaderRandomBytes;
+
+inline uint64_t U64(uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; }
+
+// The clock as a stamp (counter 0): StampGenerator.current over the system clock.
+inline uint64_t NowStamp() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  const uint64_t usec = static_cast<uint64_t>(ts.tv_nsec) / kNanosPerMicro;
+  return U64(static_cast<uint32_t>(ts.tv_sec), static_cast<uint32_t>(usec << kStampUsecShift));
+}
+
 // Marks FastPath objects, so that setFastPath refuses any other wrapped object.
 const napi_type_tag kFastPathTag = {0x7473'6e32'6e2d'6661ull, 0x7374'7061'7468'2d31ull};
 
@@ -93,6 +135,8 @@ constexpr const char* kConfigureUsage =
     "configure(tapFd, udpFd, community: Uint8Array(20), ownMac: Uint8Array(6), transform, key: cipherKey handle, "
     "devAddr, allowRouting)";
 constexpr const char* kPeersUsage = "setPeers(table: Uint8Array(20 per peer), count)";
+constexpr const char* kHeaderUsage =
+    "configureHeader(key: headerKey handle | null, stampState: Uint32Array(2), records: Uint32Array(36 maxPeers))";
 }  // namespace
 
 void FastPath::Init(Napi::Env env, Napi::Object exports) {
@@ -101,6 +145,7 @@ void FastPath::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&FastPath::Configure>("configure"),
                                         InstanceMethod<&FastPath::SetPeers>("setPeers"),
                                         InstanceMethod<&FastPath::SetEnabled>("setEnabled"),
+                                        InstanceMethod<&FastPath::ConfigureHeader>("configureHeader"),
                                     });
   exports.Set("FastPath", ctor);
 }
@@ -171,6 +216,80 @@ Napi::Value FastPath::SetPeers(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// configureHeader(key, stampState, records): -H on with that key pair (null: off). Both arrays are shared with JS.
+Napi::Value FastPath::ConfigureHeader(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rxEnabled_ = txEnabled_ = false;
+  if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) {
+    heKey_ = nullptr;
+    heKeyRef_.Reset();
+    return env.Undefined();
+  }
+  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    ThrowUsage(env, kHeaderUsage);
+  }
+  const void* key = HeaderKeyFrom(env, info[0]);
+  auto state = info[1].As<Napi::Uint32Array>();
+  auto records = info[2].As<Napi::Uint32Array>();
+  if (key == nullptr || state.ElementLength() < 2 ||
+      records.ElementLength() < static_cast<size_t>(peerCapacity_) * kRecordWords) {
+    ThrowUsage(env, kHeaderUsage);
+  }
+  heKey_ = key;
+  heKeyRef_ = Napi::Reference<Napi::Value>::New(info[0], 1);
+  stampState_ = state.Data();
+  stampRef_ = Napi::Reference<Napi::Uint32Array>::New(state, 1);
+  records_ = records.Data();
+  recordsRef_ = Napi::Reference<Napi::Uint32Array>::New(records, 1);
+  return env.Undefined();
+}
+
+// StampGenerator.verify(stamp, record, allowJitter = true) for the record of `slot`, without changing it.
+bool FastPath::StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const {
+  const uint64_t s = U64(hi, lo);
+  const int64_t fromNow = static_cast<int64_t>(s - NowStamp());
+  if (fromNow <= -kStampFrame || fromNow >= kStampFrame) return false;
+  const uint32_t* rec = records_ + static_cast<size_t>(slot) * kRecordWords;
+  const uint64_t prev = U64(rec[kRecHi], rec[kRecLo]);
+  const uint64_t jitter = (lo & kStampCounterOnly) != 0 ? kStampJitter << kJitterCounterOnlyShift : kStampJitter;
+  if (static_cast<int64_t>(s - prev + jitter) <= 0) return false;
+  if (s > prev) return true;
+  // Not above the newest: only a stamp not seen before and not older than every remembered one.
+  const uint32_t count = rec[kRecCount] < kStampRecent ? rec[kRecCount] : kStampRecent;
+  bool older = count == kStampRecent;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint64_t r = U64(rec[kRecRing + 2 * i], rec[kRecRing + 2 * i + 1]);
+    if (r == s) return false;
+    if (r <= s) older = false;
+  }
+  return !older;
+}
+
+// The record of `slot` takes a stamp StampFresh passed: the newest raised, the stamp remembered.
+void FastPath::StampAccept(int32_t slot, uint32_t hi, uint32_t lo) {
+  uint32_t* rec = records_ + static_cast<size_t>(slot) * kRecordWords;
+  if (U64(hi, lo) > U64(rec[kRecHi], rec[kRecLo])) {
+    rec[kRecHi] = hi;
+    rec[kRecLo] = lo;
+  }
+  const uint32_t pos = rec[kRecPos] % kStampRecent;
+  rec[kRecRing + 2 * pos] = hi;
+  rec[kRecRing + 2 * pos + 1] = lo;
+  rec[kRecPos] = (pos + 1) % kStampRecent;
+  if (rec[kRecCount] < kStampRecent) rec[kRecCount]++;
+}
+
+// StampGenerator.next on the shared state: max(now, last + one counter step).
+void FastPath::NextStamp(uint32_t* hi, uint32_t* lo) {
+  uint64_t s = NowStamp();
+  const uint64_t last = U64(stampState_[0], stampState_[1]);
+  if (s <= last) s = last + kStampCounterStep;
+  stampState_[0] = *hi = static_cast<uint32_t>(s >> 32);
+  stampState_[1] = *lo = static_cast<uint32_t>(s);
+}
+
 // setEnabled(rx, tx).
 Napi::Value FastPath::SetEnabled(const Napi::CallbackInfo& info) {
   const bool ready = key_ != nullptr && tapFd_ >= 0 && udpFd_ >= 0;
@@ -188,7 +307,9 @@ int32_t FastPath::FindPeer(const uint8_t* mac) const {
 
 // ---------------------------------------------------------------------------- UDP → TAP
 
-bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr) {
+bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr, const uint32_t* opened) {
+  // -H: d is the opened copy; opened = {1, stamp hi, lo, hl} when it opened.
+  if (opened != nullptr && (opened[0] != 1 || opened[3] != kPacketHeaderBytes)) return false;
   if (len < kPacketHeaderBytes || d[0] != kVersion) return false;
   const uint32_t word = (static_cast<uint32_t>(d[2]) << 8) | d[3];
   if ((word & kTypeMask) != kTypePacket || (word & (kFromSupernode | kSocketFlag)) != 0) return false;
@@ -200,6 +321,7 @@ bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr) {
   if (slot < 0) return false;
   const uint8_t* p = peers_ + slot * kPeerBytes;
   if (memcmp(p + kPeerIpOff, addr + 4, 4) != 0 || memcmp(p + kPeerPortOff, addr + 2, 2) != 0) return false;
+  if (opened != nullptr && !StampFresh(slot, opened[1], opened[2])) return false;
   uint8_t* plain = frames_.data() + static_cast<size_t>(frameCount_) * kFrameSlot;
   size_t n = 0;
   if (!PayloadDecryptOne(key_, d + kPacketHeaderBytes, len - kPacketHeaderBytes, plain, &n)) return false;
@@ -209,6 +331,7 @@ bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr) {
       n >= kEthHeaderBytes + kIpv4MinHeader && Be32(plain + kIpv4DstOff) != devAddr_) {
     return false;
   }
+  if (opened != nullptr) StampAccept(slot, opened[1], opened[2]);
   frameOffs_[frameCount_] = frameCount_ * kFrameSlot;
   frameLens_[frameCount_] = static_cast<uint32_t>(n);
   frameCount_++;
@@ -245,11 +368,40 @@ uint32_t FastPath::RunRx(const Slab& slab, uint32_t count) {
     frameOffs_.resize(slab.capacity);
     frameLens_.resize(slab.capacity);
   }
+  const bool he = heKey_ != nullptr;
+  if (he && scratch_.size() < static_cast<size_t>(slab.capacity) * slab.stride) {
+    scratch_.resize(static_cast<size_t>(slab.capacity) * slab.stride);
+    scratchOffs_.resize(slab.capacity);
+    openOut_.resize(static_cast<size_t>(slab.capacity) * kOpenWords);
+  }
   frameCount_ = 0;
+  uint32_t opened = 0;  // datagrams copied and opened so far (-H)
   uint32_t i = 0;
   for (; i < count; i++) {
     const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
-    if (!TakeRx(d, slab.lengths[i], slab.addrs + static_cast<size_t>(i) * kAddrStride)) break;
+    const uint32_t len = slab.lengths[i];
+    const uint32_t* result = nullptr;
+    if (he) {
+      // A copy slot is a stride: a datagram that would not fit is left to JS (the poller never makes one).
+      if (len > slab.stride) break;
+      if (i == opened) {
+        // The next few, opened with their checksums side by side.
+        uint32_t n = 0;
+        while (n < kOpenAhead && i + n < count && slab.lengths[i + n] <= slab.stride) {
+          const uint32_t j = i + n;
+          scratchOffs_[j] = j * slab.stride;
+          memcpy(scratch_.data() + scratchOffs_[j], slab.base + static_cast<size_t>(j) * slab.stride + slab.headroom,
+                 slab.lengths[j]);
+          n++;
+        }
+        HeaderOpenMany(heKey_, scratch_.data(), scratchOffs_.data() + i, slab.lengths + i, n, community_,
+                       openOut_.data() + static_cast<size_t>(i) * kOpenWords);
+        opened = i + n;
+      }
+      d = scratch_.data() + scratchOffs_[i];
+      result = openOut_.data() + static_cast<size_t>(i) * kOpenWords;
+    }
+    if (!TakeRx(d, len, slab.addrs + static_cast<size_t>(i) * kAddrStride, result)) break;
   }
   if (frameCount_ > 0) FlushRx();
   return i;
@@ -269,7 +421,7 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
   // send_packet goes direct while the peer answered within half its timeout: TS gives the last second.
   if (p[kPeerSendOff] == 0 || now > Be32(p + kPeerUntilOff)) return false;
   uint8_t* out = out_.data() + static_cast<size_t>(outCount_) * kOutSlot;
-  uint8_t* r = random_.data() + static_cast<size_t>(outCount_) * kPreambleBytes;
+  uint8_t* r = random_.data() + static_cast<size_t>(outCount_) * kRandomSlot;
   if (chacha_) {
     const uint64_t blocks = (len + kChaChaBlockBytes - 1) / kChaChaBlockBytes;
     for (int attempt = 0; attempt < kIvRedraws; attempt++) {
@@ -291,6 +443,12 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
   out[kCompressionOff] = kCompressionNone;
   out[kTransformOff] = transform_;
   const uint32_t total = kPacketHeaderBytes + kPreambleBytes + len;
+  if (heKey_ != nullptr) {
+    // Sealed with the run's others before the send (RunTx); the stamp is drawn now, in order.
+    NextStamp(&sealStamps_[2 * outCount_], &sealStamps_[2 * outCount_ + 1]);
+    memcpy(&sealRands_[outCount_], r + kPreambleBytes, kHeaderRandomBytes);
+    sealPtrs_[outCount_] = out;
+  }
   outLens_[outCount_] = total;
   outPeer_[outCount_] = slot;
   outCount_++;
@@ -390,9 +548,12 @@ uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
     out_.resize(static_cast<size_t>(slab.capacity) * kOutSlot);
     outLens_.resize(slab.capacity);
     outPeer_.resize(slab.capacity);
-    random_.resize(static_cast<size_t>(slab.capacity) * kPreambleBytes);
+    random_.resize(static_cast<size_t>(slab.capacity) * kRandomSlot);
+    sealStamps_.resize(2 * static_cast<size_t>(slab.capacity));
+    sealRands_.resize(slab.capacity);
+    sealPtrs_.resize(slab.capacity);
   }
-  if (RAND_bytes(random_.data(), static_cast<int>(count * kPreambleBytes)) != 1) return 0;
+  if (RAND_bytes(random_.data(), static_cast<int>(count * kRandomSlot)) != 1) return 0;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   const uint32_t now = static_cast<uint32_t>(ts.tv_sec);
@@ -401,6 +562,10 @@ uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
   for (; i < count; i++) {
     const uint8_t* f = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
     if (!TakeTx(f, slab.lengths[i], now)) break;
+  }
+  if (outCount_ > 0 && heKey_ != nullptr) {
+    HeaderSealMany(heKey_, sealPtrs_.data(), outLens_.data(), kPacketHeaderBytes, sealStamps_.data(),
+                   sealRands_.data(), outCount_);
   }
   if (outCount_ > 0) FlushTx();
   return i;

@@ -35,7 +35,11 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value SetPeers(const Napi::CallbackInfo& info);
   Napi::Value SetEnabled(const Napi::CallbackInfo& info);
-  bool TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr);
+  Napi::Value ConfigureHeader(const Napi::CallbackInfo& info);
+  bool StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const;
+  void StampAccept(int32_t slot, uint32_t hi, uint32_t lo);
+  void NextStamp(uint32_t* hi, uint32_t* lo);
+  bool TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr, const uint32_t* opened);
   void FlushRx();
   bool TakeTx(const uint8_t* frame, uint32_t len, uint32_t now);
   void FlushTx();
@@ -63,6 +67,23 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   Napi::Reference<Napi::Float64Array> statsRef_;
   Napi::Reference<Napi::Uint8Array> peersRef_;
   Napi::Reference<Napi::Value> keyRef_;
+  // -H (communities without users): the header key pair, the process's stamp generator state (last stamp hi,
+  // lo: shared with src/transform/stamp.ts), and per peer slot its replay record (see fastpath.cc).
+  const void* heKey_ = nullptr;
+  Napi::Reference<Napi::Value> heKeyRef_;
+  uint32_t* stampState_ = nullptr;
+  Napi::Reference<Napi::Uint32Array> stampRef_;
+  uint32_t* records_ = nullptr;
+  Napi::Reference<Napi::Uint32Array> recordsRef_;
+  // Received -H datagrams are opened in copies (a slot per datagram, four checksums at a time), so that those
+  // the fast path leaves to JS stay as they came; openOut_ holds headerOpenBatch's results.
+  std::vector<uint8_t> scratch_;
+  std::vector<uint32_t> scratchOffs_;
+  std::vector<uint32_t> openOut_;
+  // Sent -H datagrams: their stamps, sealed together before the send.
+  std::vector<uint32_t> sealStamps_;
+  std::vector<uint32_t> sealRands_;
+  std::vector<uint8_t*> sealPtrs_;
   // UDP → TAP: the decrypted frames of the current run, waiting for one TAP write call.
   std::vector<uint8_t> frames_;
   std::vector<uint32_t> frameOffs_;

@@ -469,6 +469,42 @@ napi_value Pearson64Js(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+const void* HeaderKeyFrom(napi_env env, napi_value v) { return GetKey(env, v); }
+
+void HeaderSealOne(const void* key, uint8_t* d, size_t len, size_t hl, uint32_t stampHi, uint32_t stampLo,
+                   uint32_t rand) {
+  Seal(*static_cast<const HeaderKey*>(key), d, len, hl, stampHi, stampLo, rand);
+}
+
+bool HeaderOpenOne(const void* key, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out) {
+  return Open(*static_cast<const HeaderKey*>(key), d, len, community, out);
+}
+
+void HeaderSealMany(const void* key, uint8_t* const* d, const uint32_t* len, size_t hl, const uint32_t* stamps,
+                    const uint32_t* rands, size_t count) {
+  const HeaderKey& k = *static_cast<const HeaderKey*>(key);
+  uint8_t* data[kLanes];
+  size_t dlen[kLanes];
+  uint64_t cs[kLanes];
+  for (size_t i = 0; i < count; i += kLanes) {
+    const int n = count - i < static_cast<size_t>(kLanes) ? static_cast<int>(count - i) : kLanes;
+    for (int j = 0; j < n; j++) {
+      data[j] = d[i + j];
+      dlen[j] = len[i + j];
+    }
+    Pearson64Lanes(data, dlen, n, cs);
+    for (int j = 0; j < n; j++) {
+      const size_t m = i + j;
+      SealWith(k, data[j], cs[j], hl, stamps[2 * m], stamps[2 * m + 1], rands[m]);
+    }
+  }
+}
+
+void HeaderOpenMany(const void* key, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,
+                    const uint8_t* community, uint32_t* out) {
+  OpenBatch(*static_cast<const HeaderKey*>(key), buf, offs, lens, count, community, out);
+}
+
 void InitHeader(Napi::Env env, Napi::Object exports) {
   SetRaw(env, exports, "headerKey", HeaderKeyJs);
   SetRaw(env, exports, "headerSeal", HeaderSealJs);

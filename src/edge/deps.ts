@@ -47,6 +47,10 @@ export function canSetTtl(s: UdpSocket): s is UdpSocket & TtlSettable {
 export interface FastPathPort {
   readonly stats: Float64Array;
   readonly maxPeers: number;
+  /** -H replay records, 36 words per peer slot (io/fastpath.ts). */
+  readonly records: Uint32Array;
+  /** -H with the header key core (false when the port cannot use it); undefined turns -H off. */
+  configureHeader(core: unknown, stampState: Uint32Array): boolean;
   setPeers(table: Uint8Array, count: number): void;
   setEnabled(rx: boolean, tx: boolean): void;
   detach(): void;

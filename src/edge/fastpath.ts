@@ -6,10 +6,16 @@
 // from us to a known peer that send.ts would send directly. Everything that needs a decision stays in TS: this
 // class pushes the known peers (MAC at IPv4:port, and until which second they may be sent to directly) and
 // switches each direction on only in the states where the JS path would do just that (running, registered, no
-// -H, no filter, no MSS clamping; sending also without compression). collectNow runs before JS code reads the
+// filter, no MSS clamping, -H only in a community without users and on the system clock; sending also without
+// compression). With -H the peers' replay records live in the port's shared array while the native side may
+// use them: copied down after every JS entry (refresh), copied back for the peers it took packets from
+// (collect), so that JS and C++ check and raise one record. collectNow runs before JS code reads the
 // peers or counters (batches, ticks, management) and applies what the native side counted, per peer what the JS
 // path does per packet (the direct-packet bookkeeping, rxDirect / txDirect, the traffic counters) with the time
 // of the collection; refresh runs after the JS entries that may change the peers (batches, ticks).
+
+import { STAMP_RECENT, type StampRecord } from '../transform/stamp.js';
+import { SystemClock } from '../util/clock.js';
 import { LogLevel } from '../util/log.js';
 import { writeMac } from '../util/mac.js';
 import { CompressionId } from '../wire/types.js';
@@ -34,6 +40,13 @@ const PEER_IP = 6;
 const PEER_PORT = 10;
 const PEER_SEND = 12;
 const PEER_UNTIL = 16;
+// FastPathPort.records layout (native/src/fastpath.cc kRecordWords): per slot the newest stamp, the ring's use.
+const RECORD_WORDS = 36;
+const REC_HI = 0;
+const REC_LO = 1;
+const REC_COUNT = 2;
+const REC_POS = 3;
+const REC_RING = 4;
 
 export class EdgeFastPath {
   private port: FastPathPort | undefined;
@@ -53,6 +66,10 @@ export class EdgeFastPath {
   private seenPeers = new Float64Array(0);
   private rx = false;
   private tx = false;
+  /** The header keys the port was configured with (-H), undefined without -H. */
+  private portKeys: unknown;
+  /** Header keys a port refused (not the addon's): -H stays on the JS path for them. */
+  private refusedKeys: unknown;
 
   constructor(
     private readonly ctx: EdgeContext,
@@ -145,6 +162,7 @@ export class EdgeFastPath {
       if (rx === 0 && tx === 0) continue;
       this.seenPeers.set(s.subarray(o, o + STATS_PER_PEER), q);
       const p = this.slots[i];
+      if (rx > 0 && this.portKeys !== undefined) recordUp(port.records, i, p.stamp);
       // send.ts: sendPacket counts each direct send on the peer.
       p.txDirect += tx;
       if (rx > 0) {
@@ -162,7 +180,12 @@ export class EdgeFastPath {
     return (
       ctx.state === EdgeState.RUNNING &&
       ctx.lastSup !== 0 &&
-      !ctx.he &&
+      // -H: one key pair that never changes, and stamps on the clock the addon reads.
+      (!ctx.he ||
+        (!ctx.userPassword &&
+          ctx.dynamicKeys?.core !== undefined &&
+          ctx.dynamicKeys.core !== this.refusedKeys &&
+          ctx.clock instanceof SystemClock)) &&
       ctx.filter === undefined &&
       ctx.mssV4 === 0 &&
       ctx.mssV6 === 0 &&
@@ -206,14 +229,33 @@ export class EdgeFastPath {
       this.portTap = ctx.tap;
       this.portDevAddr = ctx.devAddr;
       this.portMac = ctx.ownMac;
+      this.portKeys = undefined;
       this.seen.set(this.port.stats.subarray(0, STAT_TOTALS));
     }
+    const keys = ctx.he ? ctx.dynamicKeys?.core : undefined;
+    if (keys !== this.portKeys) {
+      if (!this.port.configureHeader(keys, ctx.stamps.state)) {
+        // Native -H is not to be had for these keys: the JS path keeps everything.
+        this.refusedKeys = keys;
+        this.close();
+        return;
+      }
+      this.portKeys = keys;
+      this.rx = false;
+      this.tx = false;
+    }
     this.pushPeers(this.port);
+    if (this.portKeys !== undefined) this.recordsDown(this.port.records);
     const rx = this.count > 0;
     const tx = rx && ctx.payload.compression === CompressionId.NONE;
     if (rx !== this.rx || tx !== this.tx) this.port.setEnabled(rx, tx);
     this.rx = rx;
     this.tx = tx;
+  }
+
+  /** The pushed peers' replay records, JS's (newest after a JS entry) into the port's shared array. */
+  private recordsDown(records: Uint32Array): void {
+    for (let i = 0; i < this.count; i++) recordDown(records, i, this.slots[i].stamp);
   }
 
   /** The known IPv4 peers, pushed down only when they differ from what the native side has. */
@@ -268,6 +310,29 @@ export class EdgeFastPath {
     this.slots = nextSlots.slice(0, count);
     this.count = count;
   }
+}
+
+/** Copies slot `i`'s native replay record into `rec` (the native side took packets from that peer). */
+function recordUp(records: Uint32Array, i: number, rec: StampRecord): void {
+  const o = i * RECORD_WORDS;
+  rec.hi = records[o + REC_HI];
+  rec.lo = records[o + REC_LO];
+  rec.recentCount = records[o + REC_COUNT];
+  rec.recentPos = records[o + REC_POS];
+  if (rec.recentCount > 0) {
+    rec.recent ??= new Uint32Array(2 * STAMP_RECENT);
+    rec.recent.set(records.subarray(o + REC_RING, o + REC_RING + 2 * STAMP_RECENT));
+  }
+}
+
+/** Copies `rec` into slot `i`'s native replay record. */
+function recordDown(records: Uint32Array, i: number, rec: StampRecord): void {
+  const o = i * RECORD_WORDS;
+  records[o + REC_HI] = rec.hi;
+  records[o + REC_LO] = rec.lo;
+  records[o + REC_COUNT] = rec.recentCount;
+  records[o + REC_POS] = rec.recentPos;
+  if (rec.recent !== undefined) records.set(rec.recent, o + REC_RING);
 }
 
 /** Whether a[o, o+n) and b[o, o+n) hold the same bytes. */

@@ -166,12 +166,15 @@ export class ReceivePath {
   }
 
   readonly onUdp = (data: Buffer, from: SockAddr): void => {
+    // The fast path's counters and -H replay records first: this datagram is checked against the same ones.
+    this.ctx.fastPath?.collectNow();
     this.processUdp(data, 0, data.length, from, false);
     this.ctx.fastPath?.refresh();
   };
 
   /** The local-discovery socket's datagrams (REGISTERs from edges on our LAN). */
   readonly onMulticast = (data: Buffer, from: SockAddr): void => {
+    this.ctx.fastPath?.collectNow();
     this.processUdp(data, 0, data.length, from, true);
     this.ctx.fastPath?.refresh();
   };

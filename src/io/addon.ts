@@ -48,6 +48,8 @@ export interface NativeFastPath {
   ): void;
   /** 20 bytes a peer (io/fastpath.ts FastPathPort.setPeers). */
   setPeers(table: Uint8Array, count: number): void;
+  /** -H on with a headerKey handle (null: off), the stamp generator's state and the replay records (shared). */
+  configureHeader(key: NativeHeaderKey | null, stampState?: Uint32Array, records?: Uint32Array): void;
   setEnabled(rx: boolean, tx: boolean): void;
 }
 

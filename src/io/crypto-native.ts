@@ -137,6 +137,11 @@ export class NativeHeaderCore {
     this.key = key;
   }
 
+  /** The addon's handle of this key pair (the fast path seals and opens with it). */
+  get handle(): NativeHeaderKey {
+    return this.key;
+  }
+
   seal(
     buf: Uint8Array,
     off: number,

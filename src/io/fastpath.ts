@@ -1,10 +1,12 @@
 // The edge's native fast path (native/src/fastpath.cc) over a native UDP socket and TAP: see edge/fastpath.ts.
 import { loadAddon, type NativeFastPath } from './addon.js';
-import { NativePayloadBatch } from './crypto-native.js';
+import { NativeHeaderCore, NativePayloadBatch } from './crypto-native.js';
 import type { TapDevice, UdpSocket } from './types.js';
 
 /** Peers the native table holds at most; with more, the fast path stays off. */
 export const FAST_PATH_MAX_PEERS = 256;
+/** Words of one peer slot's -H replay record in FastPathPort.records (native/src/fastpath.cc kRecordWords). */
+export const FAST_PATH_RECORD_WORDS = 36;
 
 /** A socket or TAP whose poller can hand its batches to the fast path first (NativeUdpSocket, LinuxTap). */
 interface FastPathHost {
@@ -22,6 +24,11 @@ export class FastPathPort {
   /** Totals (rx packets, rx bytes, TAP drops, tx packets, tx bytes, socket drops), then 4 per peer slot. */
   readonly stats = new Float64Array(8 + 4 * FAST_PATH_MAX_PEERS);
   readonly maxPeers = FAST_PATH_MAX_PEERS;
+  /**
+   * -H replay records per peer slot, shared with the addon: newest stamp hi, lo; ring entries in use; the ring's
+   * next position; then 16 (hi, lo) pairs (transform/stamp.ts StampRecord).
+   */
+  readonly records = new Uint32Array(FAST_PATH_RECORD_WORDS * FAST_PATH_MAX_PEERS);
   private readonly native: NativeFastPath;
   private readonly udp: FastPathHost;
   private readonly tap: FastPathHost;
@@ -50,6 +57,19 @@ export class FastPathPort {
       devAddr >>> 0,
       allowRouting,
     );
+  }
+
+  /**
+   * -H with the header key pair behind `core` (a NativeHeaderCore) and the stamp generator's `stampState`; false
+   * (and -H off) for anything else. undefined turns -H off.
+   */
+  configureHeader(core: unknown, stampState: Uint32Array): boolean {
+    if (core instanceof NativeHeaderCore) {
+      this.native.configureHeader(core.handle, stampState, this.records);
+      return true;
+    }
+    this.native.configureHeader(null);
+    return core === undefined;
   }
 
   /** 20 bytes a peer: MAC, IPv4 and port big-endian, may-send flag, 3 zero bytes, send-until Unix s big-endian. */

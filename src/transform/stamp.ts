@@ -88,8 +88,11 @@ function greaterU64(aHi: number, aLo: number, bHi: number, bLo: number): boolean
  */
 export class StampGenerator {
   private readonly clock: Clock;
-  private lastHi = 0;
-  private lastLo = 0;
+  /**
+   * The last stamp issued (hi, lo). An array, so that the edge's native fast path (native/src/fastpath.cc), which
+   * seals -H packets without calling JS, issues its stamps from the same sequence.
+   */
+  readonly state = new Uint32Array(2);
   private readonly scratch: Stamp = { hi: 0, lo: 0 };
 
   constructor(clock: Clock) {
@@ -109,13 +112,14 @@ export class StampGenerator {
   /** Issues the next stamp into `out`: max(now, last + 16). */
   next(out: Stamp): Stamp {
     this.current(out);
-    if (!greaterU64(out.hi, out.lo, this.lastHi, this.lastLo)) {
-      const lo = this.lastLo + STAMP_COUNTER_STEP;
+    const last = this.state;
+    if (!greaterU64(out.hi, out.lo, last[0], last[1])) {
+      const lo = last[1] + STAMP_COUNTER_STEP;
       out.lo = lo >>> 0;
-      out.hi = (this.lastHi + (lo >= U32_RANGE ? 1 : 0)) >>> 0;
+      out.hi = (last[0] + (lo >= U32_RANGE ? 1 : 0)) >>> 0;
     }
-    this.lastHi = out.hi;
-    this.lastLo = out.lo;
+    last[0] = out.hi;
+    last[1] = out.lo;
     return out;
   }
 

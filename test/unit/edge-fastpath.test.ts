@@ -21,6 +21,7 @@ const PEERS = 8;
 class StandInPort implements FastPathPort {
   readonly stats = new Float64Array(PEERS + 4 * 8);
   readonly maxPeers = 8;
+  readonly records = new Uint32Array(36 * 8);
   table = new Uint8Array(0);
   count = 0;
   rx = false;
@@ -29,6 +30,9 @@ class StandInPort implements FastPathPort {
   setPeers(table: Uint8Array, count: number): void {
     this.table = table.slice();
     this.count = count;
+  }
+  configureHeader(core: unknown): boolean {
+    return core === undefined;
   }
   setEnabled(rx: boolean, tx: boolean): void {
     this.rx = rx;

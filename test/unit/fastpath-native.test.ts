@@ -10,6 +10,15 @@ import { nativeCipherBackend } from '../../src/io/crypto-native.js';
 import { type FastPathPort, openFastPath } from '../../src/io/fastpath.js';
 import type { DatagramBatch, TapDevice } from '../../src/io/types.js';
 import { openNativeUdp } from '../../src/io/udp-native.js';
+import {
+  asHeaderBackend,
+  decryptHeader,
+  encryptHeader,
+  HeaderInfo,
+  staticHeaderKeys,
+} from '../../src/transform/header.js';
+import { StampGenerator, stampToBigInt } from '../../src/transform/stamp.js';
+import { SystemClock } from '../../src/util/clock.js';
 import { readMac, writeMac } from '../../src/util/mac.js';
 import { SeededRandom } from '../../src/util/random.js';
 import {
@@ -239,5 +248,144 @@ describe('native fast path', () => {
     expect(toJs).toEqual([14 + 20 + 60, f.length]);
     expect(port.stats[STAT_TX]).toBe(1);
     expect(readMac(d, 24)).toBe(MAC_US);
+  });
+
+  it('-H: opens, checks the stamp against the shared record, and seals with the shared generator, as the JS path', async () => {
+    const { dir, us, peer, payload } = setup();
+    const tapFd = fifo(dir, 'tap');
+    const addon = loadAddon();
+    const stride = 2048;
+    const slab = new Uint8Array(stride * 8);
+    const lengths = new Uint32Array(8);
+    const poller = new addon.FdPoller(tapFd, PollKind.TAP, slab, stride, 64, lengths, null, () => {});
+    cleanup.push(() => poller.close());
+    const tap = {
+      fastPathFd: () => tapFd,
+      setFastPath: (f: never) => {
+        poller.setFastPath?.(f);
+        return true;
+      },
+    } as unknown as TapDevice;
+    const ownMac = new Uint8Array(6);
+    writeMac(ownMac, 0, MAC_US);
+    const port = openFastPath(
+      us,
+      tap,
+      payload.batch,
+      COMMUNITY,
+      ownMac,
+      TransformId.CHACHA20,
+      DEV_ADDR,
+      false,
+    ) as FastPathPort;
+    cleanup.push(() => port.detach());
+    const keys = staticHeaderKeys(COMMUNITY, asHeaderBackend(nativeCipherBackend()));
+    const ours = new StampGenerator(new SystemClock());
+    const theirs = new StampGenerator(new SystemClock());
+    expect(port.configureHeader(keys.core, ours.state)).toBe(true);
+    // A JS key core is refused: the port then leaves -H to JS.
+    expect(port.configureHeader({}, ours.state)).toBe(false);
+    expect(port.configureHeader(keys.core, ours.state)).toBe(true);
+    // Slot 0's record as a new peer's (initial_time_stamp: now − 16 s), as edge/fastpath.ts copies it down.
+    const rec = theirs.initialRecord();
+    port.records[0] = rec.hi;
+    port.records[1] = rec.lo;
+    const now = Math.floor(Date.now() / 1000);
+    port.setPeers(entry(MAC_PEER, peer.local.port, now + 60), 1);
+    port.setEnabled(true, true);
+    const toJs: Buffer[] = [];
+    us.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) {
+        const o = i * b.stride + b.headroom;
+        toJs.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
+      }
+    });
+    const f = frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 300, 11);
+    /** A PACKET as send.ts builds it with -H: header sealed with `stamp` over the 38 header bytes. */
+    const sealed = (stamp: { hi: number; lo: number }): Buffer => {
+      const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
+      const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES);
+      writePacketHeader(
+        out,
+        0,
+        N2N_DEFAULT_TTL,
+        0,
+        COMMUNITY,
+        MAC_PEER,
+        MAC_US,
+        undefined,
+        1,
+        TransformId.CHACHA20,
+      );
+      encryptHeader(out, 0, PACKET_HEADER_BYTES + n, PACKET_HEADER_BYTES, stamp, 0x1234_5678, keys);
+      return Buffer.from(out.subarray(0, PACKET_HEADER_BYTES + n));
+    };
+    const first = theirs.next({ hi: 0, lo: 0 });
+    const d1 = sealed(first);
+    peer.send(d1, 0, d1.length, us.local);
+    await until(() => port.stats[STAT_RX] === 1 || toJs.length > 0);
+    expect(toJs).toEqual([]);
+    const got = new Uint8Array(4096);
+    const n = readSync(tapFd, got);
+    expect(Buffer.from(got.subarray(0, n)).equals(Buffer.from(f))).toBe(true);
+    // The record took the stamp: newest, and one ring entry.
+    expect([port.records[0], port.records[1], port.records[2], port.records[3]]).toEqual([
+      first.hi,
+      first.lo,
+      1,
+      1,
+    ]);
+    expect([port.records[4], port.records[5]]).toEqual([first.hi, first.lo]);
+    // The same datagram again (a replay), another with the same stamp, one a second older than the newest
+    // (beyond the 160 ms jitter), and a plaintext PACKET: each goes to JS exactly as it came, the record unchanged.
+    const sameStamp = sealed({ hi: first.hi, lo: first.lo });
+    const stale = { hi: first.hi - 1, lo: first.lo };
+    const d3 = sealed(stale);
+    const plain = Buffer.from(d1);
+    const opened = new HeaderInfo();
+    expect(decryptHeader(plain, 0, plain.length, keys, COMMUNITY, opened)).toBe(true);
+    for (const d of [d1, sameStamp, d3, plain]) peer.send(d, 0, d.length, us.local);
+    await until(() => toJs.length === 4);
+    expect(toJs.map((d) => d.toString('hex'))).toEqual(
+      [d1, sameStamp, d3, plain].map((d) => d.toString('hex')),
+    );
+    expect(port.stats[STAT_RX]).toBe(1);
+    expect([port.records[0], port.records[1], port.records[2]]).toEqual([first.hi, first.lo, 1]);
+    // A newer stamp is taken again.
+    const d4 = sealed(theirs.next({ hi: 0, lo: 0 }));
+    peer.send(d4, 0, d4.length, us.local);
+    await until(() => port.stats[STAT_RX] === 2);
+    expect(port.records[2]).toBe(2);
+    readSync(tapFd, got);
+
+    // Send: the header is sealed with the next stamp of the shared generator; JS's next one follows it.
+    const received: Buffer[] = [];
+    peer.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) {
+        const o = i * b.stride + b.headroom;
+        received.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
+      }
+    });
+    poller.start();
+    const before = ours.next({ hi: 0, lo: 0 });
+    const out = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 500, 12);
+    writeSync(tapFd, out);
+    await until(() => received.length === 1);
+    expect(port.stats[STAT_TX]).toBe(1);
+    const d = received[0];
+    const info = new HeaderInfo();
+    expect(decryptHeader(d, 0, d.length, keys, COMMUNITY, info)).toBe(true);
+    expect(info.hl).toBe(PACKET_HEADER_BYTES);
+    const stamp = { hi: info.hi, lo: info.lo };
+    expect(stampToBigInt(stamp) > stampToBigInt(before)).toBe(true);
+    expect([ours.state[0], ours.state[1]]).toEqual([stamp.hi, stamp.lo]);
+    expect(new StampGenerator(new SystemClock()).verify(stamp, undefined, false)).toBe(true);
+    expect(stampToBigInt(ours.next({ hi: 0, lo: 0 })) > stampToBigInt(stamp)).toBe(true);
+    const v = createPacketHeaderView();
+    const off = readPacketHeader(d, 0, d.length, v);
+    expect([v.srcMac, v.dstMac, v.transform]).toEqual([MAC_US, MAC_PEER, TransformId.CHACHA20]);
+    const back = new Uint8Array(2048);
+    const m = payload.decrypt(d, off, d.length - off, back, 0);
+    expect(Buffer.from(back.subarray(0, m)).equals(Buffer.from(out))).toBe(true);
   });
 });
