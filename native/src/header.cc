@@ -182,6 +182,28 @@ void Seal(const HeaderKey& k, uint8_t* d, size_t len, size_t hl, uint32_t stampH
   SealWith(k, d, Pearson64(d, len), hl, stampHi, stampLo, rand);
 }
 
+// Seals datagram i = data(i) of len(i) bytes with hl(i), stamps {hi, lo} at stamps[2i] and rands[i], i < count,
+// the checksums kLanes at a time.
+template <typename Data, typename Len, typename Hl>
+void SealLanes(const HeaderKey& k, size_t count, Data data, Len len, Hl hl, const uint32_t* stamps,
+               const uint32_t* rands) {
+  uint8_t* d[kLanes];
+  size_t dlen[kLanes];
+  uint64_t cs[kLanes];
+  for (size_t i = 0; i < count; i += kLanes) {
+    const int n = count - i < static_cast<size_t>(kLanes) ? static_cast<int>(count - i) : kLanes;
+    for (int j = 0; j < n; j++) {
+      d[j] = data(i + j);
+      dlen[j] = len(i + j);
+    }
+    Pearson64Lanes(d, dlen, n, cs);
+    for (int j = 0; j < n; j++) {
+      const size_t m = i + j;
+      SealWith(k, d[j], cs[j], hl(m), stamps[2 * m], stamps[2 * m + 1], rands[m]);
+    }
+  }
+}
+
 // openBatch's state for one datagram between the Speck steps and the checksum.
 struct OpenLane {
   uint8_t* d;
@@ -395,21 +417,9 @@ napi_value HeaderSealBatchJs(napi_env env, napi_callback_info info) {
       return ThrowRange(env, "headerSealBatch: a range outside its buffer or hl outside [24, len]");
     }
   }
-  uint8_t* data[kLanes];
-  size_t dlen[kLanes];
-  uint64_t cs[kLanes];
-  for (size_t i = 0; i < count; i += kLanes) {
-    const int n = count - i < static_cast<size_t>(kLanes) ? static_cast<int>(count - i) : kLanes;
-    for (int j = 0; j < n; j++) {
-      data[j] = buf + offs[i + j];
-      dlen[j] = lens[i + j];
-    }
-    Pearson64Lanes(data, dlen, n, cs);
-    for (int j = 0; j < n; j++) {
-      const size_t k = i + j;
-      SealWith(*key, data[j], cs[j], hls[k], stamps[2 * k], stamps[2 * k + 1], rands[k]);
-    }
-  }
+  SealLanes(
+      *key, count, [&](size_t i) { return buf + offs[i]; }, [&](size_t i) { return lens[i]; },
+      [&](size_t i) { return hls[i]; }, stamps, rands);
   return nullptr;
 }
 
@@ -482,22 +492,9 @@ bool HeaderOpenOne(const void* key, uint8_t* d, size_t len, const uint8_t* commu
 
 void HeaderSealMany(const void* key, uint8_t* const* d, const uint32_t* len, size_t hl, const uint32_t* stamps,
                     const uint32_t* rands, size_t count) {
-  const HeaderKey& k = *static_cast<const HeaderKey*>(key);
-  uint8_t* data[kLanes];
-  size_t dlen[kLanes];
-  uint64_t cs[kLanes];
-  for (size_t i = 0; i < count; i += kLanes) {
-    const int n = count - i < static_cast<size_t>(kLanes) ? static_cast<int>(count - i) : kLanes;
-    for (int j = 0; j < n; j++) {
-      data[j] = d[i + j];
-      dlen[j] = len[i + j];
-    }
-    Pearson64Lanes(data, dlen, n, cs);
-    for (int j = 0; j < n; j++) {
-      const size_t m = i + j;
-      SealWith(k, data[j], cs[j], hl, stamps[2 * m], stamps[2 * m + 1], rands[m]);
-    }
-  }
+  SealLanes(
+      *static_cast<const HeaderKey*>(key), count, [&](size_t i) { return d[i]; }, [&](size_t i) { return len[i]; },
+      [&](size_t) { return hl; }, stamps, rands);
 }
 
 void HeaderOpenMany(const void* key, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,

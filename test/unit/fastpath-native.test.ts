@@ -94,6 +94,67 @@ function setup() {
   return { dir, us, peer, payload };
 }
 
+/**
+ * A fast path in front of `us` and of a FIFO read by a real TAP poller (frames it leaves to JS: their lengths to
+ * `toJs`); the poller is started by the test.
+ */
+function polledPort(
+  dir: string,
+  us: ReturnType<typeof openNativeUdp>,
+  payload: ReturnType<typeof createEdgePayload>,
+  toJs: (length: number) => void,
+) {
+  const tapFd = fifo(dir, 'tap');
+  const addon = loadAddon();
+  const stride = 2048;
+  const slab = new Uint8Array(stride * 8);
+  const lengths = new Uint32Array(8);
+  const poller = new addon.FdPoller(tapFd, PollKind.TAP, slab, stride, 64, lengths, null, (count) => {
+    for (let i = 0; i < count; i++) toJs(lengths[i]);
+  });
+  cleanup.push(() => poller.close());
+  const tap = {
+    fastPathFd: () => tapFd,
+    setFastPath: (f: never) => {
+      poller.setFastPath?.(f);
+      return true;
+    },
+  } as unknown as TapDevice;
+  const ownMac = new Uint8Array(6);
+  writeMac(ownMac, 0, MAC_US);
+  const port = openFastPath(
+    us,
+    tap,
+    payload.batch,
+    COMMUNITY,
+    ownMac,
+    TransformId.CHACHA20,
+    DEV_ADDR,
+    false,
+  ) as FastPathPort;
+  cleanup.push(() => port.detach());
+  return { tapFd, poller, port };
+}
+
+/** A PACKET as send.ts builds it, from `srcMac` to us, carrying `f` (ChaCha20, no compression). */
+function packetOf(payload: ReturnType<typeof createEdgePayload>, srcMac: number, f: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
+  const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES);
+  writePacketHeader(
+    out,
+    0,
+    N2N_DEFAULT_TTL,
+    0,
+    COMMUNITY,
+    srcMac,
+    MAC_US,
+    undefined,
+    CompressionId.NONE,
+    TransformId.CHACHA20,
+  );
+  return out.subarray(0, PACKET_HEADER_BYTES + n);
+}
+
 /** The 20-byte table entry: MAC, IPv4 and port, may-send flag, send-until (Unix s). */
 function entry(mac: number, port: number, sendUntil: number): Uint8Array {
   const e = new Uint8Array(20);
@@ -130,24 +191,7 @@ describe('native fast path', () => {
     us.onDatagrams((b: DatagramBatch) => {
       for (let i = 0; i < b.count; i++) toJs.push(b.lengths[i]);
     });
-    /** A PACKET as send.ts builds it, from `srcMac`, carrying `f`. */
-    const packet = (srcMac: number, f: Uint8Array): Uint8Array => {
-      const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
-      const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES);
-      writePacketHeader(
-        out,
-        0,
-        N2N_DEFAULT_TTL,
-        0,
-        COMMUNITY,
-        srcMac,
-        MAC_US,
-        undefined,
-        CompressionId.NONE,
-        TransformId.CHACHA20,
-      );
-      return out.subarray(0, PACKET_HEADER_BYTES + n);
-    };
+    const packet = (srcMac: number, f: Uint8Array): Uint8Array => packetOf(payload, srcMac, f);
     const frames = [
       frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 100, 1),
       frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 1300, 2),
@@ -178,36 +222,8 @@ describe('native fast path', () => {
 
   it('sends a TAP frame to the known peer as the JS path would, while it may; else leaves it to JS', async () => {
     const { dir, us, peer, payload } = setup();
-    const tapFd = fifo(dir, 'tap');
-    const addon = loadAddon();
-    const stride = 2048;
-    const slab = new Uint8Array(stride * 8);
-    const lengths = new Uint32Array(8);
     const toJs: number[] = [];
-    const poller = new addon.FdPoller(tapFd, PollKind.TAP, slab, stride, 64, lengths, null, (count) => {
-      for (let i = 0; i < count; i++) toJs.push(lengths[i]);
-    });
-    cleanup.push(() => poller.close());
-    const tap = {
-      fastPathFd: () => tapFd,
-      setFastPath: (f: never) => {
-        poller.setFastPath?.(f);
-        return true;
-      },
-    } as unknown as TapDevice;
-    const ownMac = new Uint8Array(6);
-    writeMac(ownMac, 0, MAC_US);
-    const port = openFastPath(
-      us,
-      tap,
-      payload.batch,
-      COMMUNITY,
-      ownMac,
-      TransformId.CHACHA20,
-      DEV_ADDR,
-      false,
-    ) as FastPathPort;
-    cleanup.push(() => port.detach());
+    const { tapFd, poller, port } = polledPort(dir, us, payload, (n) => toJs.push(n));
     const now = Math.floor(Date.now() / 1000);
     port.setPeers(entry(MAC_PEER, peer.local.port, now + 60), 1);
     port.setEnabled(false, true);
@@ -252,33 +268,7 @@ describe('native fast path', () => {
 
   it('-H: opens, checks the stamp against the shared record, and seals with the shared generator, as the JS path', async () => {
     const { dir, us, peer, payload } = setup();
-    const tapFd = fifo(dir, 'tap');
-    const addon = loadAddon();
-    const stride = 2048;
-    const slab = new Uint8Array(stride * 8);
-    const lengths = new Uint32Array(8);
-    const poller = new addon.FdPoller(tapFd, PollKind.TAP, slab, stride, 64, lengths, null, () => {});
-    cleanup.push(() => poller.close());
-    const tap = {
-      fastPathFd: () => tapFd,
-      setFastPath: (f: never) => {
-        poller.setFastPath?.(f);
-        return true;
-      },
-    } as unknown as TapDevice;
-    const ownMac = new Uint8Array(6);
-    writeMac(ownMac, 0, MAC_US);
-    const port = openFastPath(
-      us,
-      tap,
-      payload.batch,
-      COMMUNITY,
-      ownMac,
-      TransformId.CHACHA20,
-      DEV_ADDR,
-      false,
-    ) as FastPathPort;
-    cleanup.push(() => port.detach());
+    const { tapFd, poller, port } = polledPort(dir, us, payload, () => {});
     const keys = staticHeaderKeys(COMMUNITY, asHeaderBackend(nativeCipherBackend()));
     const ours = new StampGenerator(new SystemClock());
     const theirs = new StampGenerator(new SystemClock());
@@ -303,22 +293,9 @@ describe('native fast path', () => {
     const f = frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 300, 11);
     /** A PACKET as send.ts builds it with -H: header sealed with `stamp` over the 38 header bytes. */
     const sealed = (stamp: { hi: number; lo: number }): Buffer => {
-      const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
-      const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES);
-      writePacketHeader(
-        out,
-        0,
-        N2N_DEFAULT_TTL,
-        0,
-        COMMUNITY,
-        MAC_PEER,
-        MAC_US,
-        undefined,
-        1,
-        TransformId.CHACHA20,
-      );
-      encryptHeader(out, 0, PACKET_HEADER_BYTES + n, PACKET_HEADER_BYTES, stamp, 0x1234_5678, keys);
-      return Buffer.from(out.subarray(0, PACKET_HEADER_BYTES + n));
+      const out = packetOf(payload, MAC_PEER, f);
+      encryptHeader(out, 0, out.length, PACKET_HEADER_BYTES, stamp, 0x1234_5678, keys);
+      return Buffer.from(out);
     };
     const first = theirs.next({ hi: 0, lo: 0 });
     const d1 = sealed(first);

@@ -1,6 +1,7 @@
 // Security: claims on a registered edge's MAC from another socket — supernode (REGISTER_SUPER, PACKET; ID token, -M, users) and edge (forged direct PACKET).
 import { afterEach, describe, expect, it } from 'vitest';
 import { MOVE_CONFIRM_S } from '../../src/edge/constants.js';
+import type { MemoryNat } from '../../src/io/memory.js';
 import type { Supernode } from '../../src/supernode/index.js';
 import { DropReason } from '../../src/supernode/stats.js';
 import { EDGE_MOVE_MIN_SECONDS } from '../../src/supernode/timers.js';
@@ -269,13 +270,22 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function p2pPair(he: boolean): Promise<{ w: World; a: TestNode; b: TestNode }> {
+/** A and B direct peers; with `natA`, A sits behind a NAT whose public address is NAT_PUBLIC. */
+async function p2pPair(
+  he: boolean,
+  natA = false,
+): Promise<{ w: World; a: TestNode; b: TestNode; nat: MemoryNat | undefined }> {
   const w = makeWorld();
+  const nat = natA ? w.net.addNat('10.77.0.0/16', NAT_PUBLIC) : undefined;
   const files = { '/c.list': `${COMMUNITY}\n` };
   const sn = await realSupernode(w, SN_HOST, SN_PORT, he ? { communityFile: '/c.list' } : {}, files);
   cleanup.push(() => sn.stop());
   const base = { community: COMMUNITY, supernodes: [`${SN_HOST}:${SN_PORT}`], headerEncryption: he };
-  const a = w.edge(A_HOST, { ...base, address: '10.1.0.1/24', mac: '02:00:00:00:00:0a' });
+  const a = w.edge(natA ? '10.77.0.1' : A_HOST, {
+    ...base,
+    address: '10.1.0.1/24',
+    mac: '02:00:00:00:00:0a',
+  });
   const b = w.edge(B_HOST, { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' });
   for (const n of [a, b]) {
     await n.edge.start();
@@ -290,7 +300,7 @@ async function p2pPair(he: boolean): Promise<{ w: World; a: TestNode; b: TestNod
   expect(b.edge.peerTables().known.map((p) => p.mac)).toEqual([EA]);
   a.tap.takeWritten();
   b.tap.takeWritten();
-  return { w, a, b };
+  return { w, a, b, nat };
 }
 
 /** B's UDP socket, as A (no NAT in between) knows it. */
@@ -385,30 +395,12 @@ describe('edge: a forged direct PACKET claiming a known peer’s MAC', () => {
   });
 
   it('without -H: a known peer that really moved answers the probe from its new socket and is moved within the round trip', async () => {
-    const w = makeWorld();
-    const sn = await realSupernode(w, SN_HOST, SN_PORT);
-    cleanup.push(() => sn.stop());
-    const nat = w.net.addNat('10.77.0.0/16', NAT_PUBLIC);
-    const base = { community: COMMUNITY, supernodes: [`${SN_HOST}:${SN_PORT}`] };
-    const a = w.edge('10.77.0.1', { ...base, address: '10.1.0.1/24', mac: '02:00:00:00:00:0a' });
-    const b = w.edge(B_HOST, { ...base, address: '10.1.0.2/24', mac: '02:00:00:00:00:0b' });
-    for (const n of [a, b]) {
-      await n.edge.start();
-      cleanup.push(() => n.edge.stop());
-    }
-    await w.settle();
-    for (let i = 0; i < 3; i++) {
-      a.tap.inject(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40));
-      b.tap.inject(ipv4Frame(EA, EB, '10.1.0.2', '10.1.0.1', 40));
-      await w.settle();
-    }
+    const { w, a, b, nat } = await p2pPair(false, true);
     const before = b.edge.peerTables().known.map((p) => sockAddrToString(p.addr));
     expect(before).toHaveLength(1);
     await w.advance(1);
     // A's NAT forgets its mapping (a router reboot): A's next datagram to B leaves from a new public port.
-    nat.clear();
-    a.tap.takeWritten();
-    b.tap.takeWritten();
+    nat!.clear();
     a.tap.inject(ipv4Frame(EB, EA, '10.1.0.1', '10.1.0.2', 40));
     await w.settle();
     expect(b.tap.takeWritten()).toHaveLength(1);
