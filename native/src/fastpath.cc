@@ -10,6 +10,10 @@
 // where the JS path would do exactly this (no -H, filter, MSS clamping or compression) and turns the counters
 // into its bookkeeping (src/edge/fastpath.ts). Anything else is left to JS unchanged.
 //
+// Relayed (setRelay): a PACKET the current supernode relays (FROM_SUPERNODE and SOCKET, an IPv4 sock, not -H)
+// from a pending peer whose socket it carries, for a unicast MAC, neither the MAC nor the socket known as a direct
+// peer; and a frame to such a pending peer while its next QUERY_PEER is not due, sent to the supernode.
+//
 // With -H in a community without users (one header key pair that never changes; configureHeader), a received
 // datagram is opened in a copy, must be a PACKET header (hl = 38) and must pass the replay check of
 // src/transform/stamp.ts (StampGenerator.verify with the jitter rule, against the peer's record, which is only
@@ -53,6 +57,14 @@ constexpr uint32_t kDstMacOff = 30;
 constexpr uint32_t kCompressionOff = 36;
 constexpr uint32_t kTransformOff = 37;
 constexpr uint32_t kPacketHeaderBytes = 38;
+// Relayed by a supernode: the sender's IPv4 sock (flags word, port, address) after the MACs.
+constexpr uint32_t kSockOff = 36;
+constexpr uint32_t kSockBytes = 8;
+constexpr uint32_t kSockIpv6Bit = 0x80;
+constexpr uint32_t kRelayedHeaderBytes = kPacketHeaderBytes + kSockBytes;
+constexpr uint32_t kLocalhost = 0x7f000001;
+// Relay stats (Float64Array): rx packets, rx bytes, tx packets, tx bytes in total, then the same per slot.
+constexpr uint32_t kRelayStatsPerSlot = 4;
 constexpr uint32_t kPreambleBytes = 16;
 constexpr uint32_t kMaxPlaintext = 2048;
 // A decrypted frame's slot, and a datagram's: header, preamble, the largest plaintext.
@@ -135,6 +147,9 @@ constexpr const char* kConfigureUsage =
     "configure(tapFd, udpFd, community: Uint8Array(20), ownMac: Uint8Array(6), transform, key: cipherKey handle, "
     "devAddr, allowRouting)";
 constexpr const char* kPeersUsage = "setPeers(table: Uint8Array(20 per peer), count)";
+constexpr const char* kRelayUsage =
+    "setRelay(table: Uint8Array(20 per peer), count, supernode: Uint8Array(6) IPv4 and port | null, "
+    "stats: Float64Array(4 + 4 slots), snRecord?: Uint32Array(36))";
 constexpr const char* kHeaderUsage =
     "configureHeader(key: headerKey handle | null, stampState: Uint32Array(2), records: Uint32Array(36 maxPeers))";
 }  // namespace
@@ -146,6 +161,7 @@ void FastPath::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&FastPath::SetPeers>("setPeers"),
                                         InstanceMethod<&FastPath::SetEnabled>("setEnabled"),
                                         InstanceMethod<&FastPath::ConfigureHeader>("configureHeader"),
+                                        InstanceMethod<&FastPath::SetRelay>("setRelay"),
                                     });
   exports.Set("FastPath", ctor);
 }
@@ -216,6 +232,60 @@ Napi::Value FastPath::SetPeers(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setRelay(table, count, supernode, stats): the relayed peers and the supernode (null: relaying off).
+Napi::Value FastPath::SetRelay(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    ThrowUsage(env, kRelayUsage);
+  }
+  Bytes table = ArgBytes(info, 0, kRelayUsage);
+  uint32_t count = ArgUint(info, 1, kRelayUsage);
+  auto stats = info[3].As<Napi::Float64Array>();
+  if (stats.ElementLength() < kRelayStatsPerSlot) ThrowUsage(env, kRelayUsage);
+  const uint32_t capacity = static_cast<uint32_t>((stats.ElementLength() - kRelayStatsPerSlot) / kRelayStatsPerSlot);
+  if (count > capacity || static_cast<size_t>(count) * kPeerBytes > table.length) ThrowUsage(env, kRelayUsage);
+  snSet_ = false;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    Bytes sn = ArgBytes(info, 2, kRelayUsage);
+    if (sn.length != 6) ThrowUsage(env, kRelayUsage);
+    memcpy(snIp_, sn.data, 4);
+    memcpy(snPort_, sn.data + 4, 2);
+    snSet_ = true;
+  }
+  relayRef_ = Napi::Reference<Napi::Uint8Array>::New(info[0].As<Napi::Uint8Array>(), 1);
+  relay_ = table.data;
+  relayCount_ = snSet_ ? count : 0;
+  relayCapacity_ = capacity;
+  relayStats_ = stats.Data();
+  relayStatsRef_ = Napi::Reference<Napi::Float64Array>::New(stats, 1);
+  snRecord_ = nullptr;
+  snRecordRef_.Reset();
+  if (info.Length() > 4 && info[4].IsTypedArray()) {
+    auto rec = info[4].As<Napi::TypedArray>();
+    if (rec.TypedArrayType() != napi_uint32_array || rec.ElementLength() < kRecordWords) ThrowUsage(env, kRelayUsage);
+    snRecord_ = info[4].As<Napi::Uint32Array>().Data();
+    snRecordRef_ = Napi::Reference<Napi::Uint32Array>::New(info[4].As<Napi::Uint32Array>(), 1);
+  }
+  return env.Undefined();
+}
+
+int32_t FastPath::FindRelay(const uint8_t* mac) const {
+  for (uint32_t i = 0; i < relayCount_; i++) {
+    if (memcmp(relay_ + i * kPeerBytes, mac, kMacBytes) == 0) return static_cast<int32_t>(i);
+  }
+  return -1;
+}
+
+// Whether a known (direct) peer has this IPv4 socket: a relayed PACKET from it is the JS path's MAC-change case.
+bool FastPath::KnownSocket(const uint8_t* ip, const uint8_t* port) const {
+  for (uint32_t i = 0; i < peerCount_; i++) {
+    const uint8_t* p = peers_ + i * kPeerBytes;
+    if (memcmp(p + kPeerIpOff, ip, 4) == 0 && memcmp(p + kPeerPortOff, port, 2) == 0) return true;
+  }
+  return false;
+}
+
 // configureHeader(key, stampState, records): -H on with that key pair (null: off). Both arrays are shared with JS.
 Napi::Value FastPath::ConfigureHeader(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -246,12 +316,17 @@ Napi::Value FastPath::ConfigureHeader(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The replay record of peer slot `slot`, or the supernode's for -1.
+uint32_t* FastPath::Record(int32_t slot) const {
+  return slot < 0 ? snRecord_ : records_ + static_cast<size_t>(slot) * kRecordWords;
+}
+
 // StampGenerator.verify(stamp, record, allowJitter = true) for the record of `slot`, without changing it.
 bool FastPath::StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const {
   const uint64_t s = U64(hi, lo);
   const int64_t fromNow = static_cast<int64_t>(s - NowStamp());
   if (fromNow <= -kStampFrame || fromNow >= kStampFrame) return false;
-  const uint32_t* rec = records_ + static_cast<size_t>(slot) * kRecordWords;
+  const uint32_t* rec = Record(slot);
   const uint64_t prev = U64(rec[kRecHi], rec[kRecLo]);
   const uint64_t jitter = (lo & kStampCounterOnly) != 0 ? kStampJitter << kJitterCounterOnlyShift : kStampJitter;
   if (static_cast<int64_t>(s - prev + jitter) <= 0) return false;
@@ -269,7 +344,7 @@ bool FastPath::StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const {
 
 // The record of `slot` takes a stamp StampFresh passed: the newest raised, the stamp remembered.
 void FastPath::StampAccept(int32_t slot, uint32_t hi, uint32_t lo) {
-  uint32_t* rec = records_ + static_cast<size_t>(slot) * kRecordWords;
+  uint32_t* rec = Record(slot);
   if (U64(hi, lo) > U64(rec[kRecHi], rec[kRecLo])) {
     rec[kRecHi] = hi;
     rec[kRecLo] = lo;
@@ -309,32 +384,61 @@ int32_t FastPath::FindPeer(const uint8_t* mac) const {
 
 bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr, const uint32_t* opened) {
   // -H: d is the opened copy; opened = {1, stamp hi, lo, hl} when it opened.
-  if (opened != nullptr && (opened[0] != 1 || opened[3] != kPacketHeaderBytes)) return false;
+  if (opened != nullptr && opened[0] != 1) return false;
   if (len < kPacketHeaderBytes || d[0] != kVersion) return false;
   const uint32_t word = (static_cast<uint32_t>(d[2]) << 8) | d[3];
-  if ((word & kTypeMask) != kTypePacket || (word & (kFromSupernode | kSocketFlag)) != 0) return false;
+  if ((word & kTypeMask) != kTypePacket) return false;
+  const uint32_t via = word & (kFromSupernode | kSocketFlag);
+  const bool relayed = via == (kFromSupernode | kSocketFlag);
+  if (via != 0 && !relayed) return false;
   if (memcmp(d + kCommunityOff, community_, kCommunityBytes) != 0) return false;
-  if (d[kCompressionOff] != kCompressionNone || d[kTransformOff] != transform_) return false;
   if (addr[0] != 4) return false;
-  // The sender must be the known socket of the source MAC.
-  const int32_t slot = FindPeer(d + kSrcMacOff);
-  if (slot < 0) return false;
-  const uint8_t* p = peers_ + slot * kPeerBytes;
-  if (memcmp(p + kPeerIpOff, addr + 4, 4) != 0 || memcmp(p + kPeerPortOff, addr + 2, 2) != 0) return false;
-  if (opened != nullptr && !StampFresh(slot, opened[1], opened[2])) return false;
+  const uint32_t hdr = relayed ? kRelayedHeaderBytes : kPacketHeaderBytes;
+  if (len < hdr || d[hdr - 2] != kCompressionNone || d[hdr - 1] != transform_) return false;
+  if (opened != nullptr && opened[3] != hdr) return false;
+  int32_t slot;
+  if (relayed) {
+    // receive.ts: from the current supernode, an IPv4 sock that is not 127.0.0.1, a unicast MAC; rxPacket's
+    // checkPeerRegistration then only marks the pending peer seen when the sock is the one it has.
+    if (!snSet_ || (opened != nullptr && snRecord_ == nullptr)) return false;
+    if (memcmp(addr + 4, snIp_, 4) != 0 || memcmp(addr + 2, snPort_, 2) != 0) return false;
+    const uint8_t* sock = d + kSockOff;
+    if ((sock[0] & kSockIpv6Bit) != 0 || Be32(sock + 4) == kLocalhost || (d[kDstMacOff] & 1) != 0) return false;
+    if (FindPeer(d + kSrcMacOff) >= 0 || KnownSocket(sock + 4, sock + 2)) return false;
+    slot = FindRelay(d + kSrcMacOff);
+    if (slot < 0) return false;
+    const uint8_t* p = relay_ + slot * kPeerBytes;
+    if (memcmp(p + kPeerIpOff, sock + 4, 4) != 0 || memcmp(p + kPeerPortOff, sock + 2, 2) != 0) return false;
+    // receive.ts: stampOk against the supernode's record.
+    if (opened != nullptr && !StampFresh(-1, opened[1], opened[2])) return false;
+  } else {
+    // The sender must be the known socket of the source MAC.
+    slot = FindPeer(d + kSrcMacOff);
+    if (slot < 0) return false;
+    const uint8_t* p = peers_ + slot * kPeerBytes;
+    if (memcmp(p + kPeerIpOff, addr + 4, 4) != 0 || memcmp(p + kPeerPortOff, addr + 2, 2) != 0) return false;
+    if (opened != nullptr && !StampFresh(slot, opened[1], opened[2])) return false;
+  }
   uint8_t* plain = frames_.data() + static_cast<size_t>(frameCount_) * kFrameSlot;
   size_t n = 0;
-  if (!PayloadDecryptOne(key_, d + kPacketHeaderBytes, len - kPacketHeaderBytes, plain, &n)) return false;
+  if (!PayloadDecryptOne(key_, d + hdr, len - hdr, plain, &n)) return false;
   // handle_PACKET's checks on the frame: JS counts the refusals.
   if (n < kEthHeaderBytes || (plain[0] & 1) != 0) return false;
   if (!allowRouting_ && ((plain[kEtherTypeOff] << 8) | plain[kEtherTypeOff + 1]) == kEtherTypeIpv4 &&
       n >= kEthHeaderBytes + kIpv4MinHeader && Be32(plain + kIpv4DstOff) != devAddr_) {
     return false;
   }
-  if (opened != nullptr) StampAccept(slot, opened[1], opened[2]);
+  if (opened != nullptr) StampAccept(relayed ? -1 : slot, opened[1], opened[2]);
   frameOffs_[frameCount_] = frameCount_ * kFrameSlot;
   frameLens_[frameCount_] = static_cast<uint32_t>(n);
   frameCount_++;
+  if (relayed) {
+    relayStats_[0]++;
+    relayStats_[1] += len;
+    relayStats_[kRelayStatsPerSlot * (slot + 1)]++;
+    relayStats_[kRelayStatsPerSlot * (slot + 1) + 1] += len;
+    return true;
+  }
   stats_[kStatRxPackets]++;
   stats_[kStatRxBytes] += len;
   stats_[kStatPeersOff + kStatsPerPeer * slot]++;
@@ -415,11 +519,20 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
       (len < kEthHeaderBytes + kIpv4MinHeader || Be32(frame + kIpv4SrcOff) != devAddr_)) {
     return false;
   }
-  const int32_t slot = FindPeer(frame);
-  if (slot < 0) return false;
-  const uint8_t* p = peers_ + slot * kPeerBytes;
-  // send_packet goes direct while the peer answered within half its timeout: TS gives the last second.
-  if (p[kPeerSendOff] == 0 || now > Be32(p + kPeerUntilOff)) return false;
+  int32_t slot = FindPeer(frame);
+  if (slot >= 0) {
+    const uint8_t* p = peers_ + slot * kPeerBytes;
+    // send_packet goes direct while the peer answered within half its timeout: TS gives the last second.
+    if (p[kPeerSendOff] == 0 || now > Be32(p + kPeerUntilOff)) return false;
+  } else {
+    // Not known: through the supernode, for a pending peer whose next QUERY_PEER is not due (TS gives the last
+    // second); slot -1 - i stands for relay entry i.
+    const int32_t r = FindRelay(frame);
+    if (r < 0) return false;
+    const uint8_t* p = relay_ + r * kPeerBytes;
+    if (p[kPeerSendOff] == 0 || now > Be32(p + kPeerUntilOff)) return false;
+    slot = -1 - r;
+  }
   uint8_t* out = out_.data() + static_cast<size_t>(outCount_) * kOutSlot;
   uint8_t* r = random_.data() + static_cast<size_t>(outCount_) * kRandomSlot;
   if (chacha_) {
@@ -452,6 +565,14 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
   outLens_[outCount_] = total;
   outPeer_[outCount_] = slot;
   outCount_++;
+  if (slot < 0) {
+    const uint32_t r = static_cast<uint32_t>(-1 - slot);
+    relayStats_[2]++;
+    relayStats_[3] += total;
+    relayStats_[kRelayStatsPerSlot * (r + 1) + 2]++;
+    relayStats_[kRelayStatsPerSlot * (r + 1) + 3] += total;
+    return true;
+  }
   stats_[kStatTxPackets]++;
   stats_[kStatTxBytes] += total;
   stats_[kStatPeersOff + kStatsPerPeer * slot + 2]++;
@@ -484,12 +605,17 @@ void FastPath::FlushTx() {
       if (len < segSize) segSize = 0;
       continue;
     }
-    const uint8_t* p = peers_ + outPeer_[i] * kPeerBytes;
     struct sockaddr_in& sin = names[m];
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    memcpy(&sin.sin_addr, p + kPeerIpOff, 4);
-    memcpy(&sin.sin_port, p + kPeerPortOff, 2);
+    if (outPeer_[i] < 0) {
+      memcpy(&sin.sin_addr, snIp_, 4);
+      memcpy(&sin.sin_port, snPort_, 2);
+    } else {
+      const uint8_t* p = peers_ + outPeer_[i] * kPeerBytes;
+      memcpy(&sin.sin_addr, p + kPeerIpOff, 4);
+      memcpy(&sin.sin_port, p + kPeerPortOff, 2);
+    }
     memset(&msgs[m], 0, sizeof(msgs[m]));
     struct msghdr& h = msgs[m].msg_hdr;
     h.msg_name = &sin;

@@ -36,6 +36,10 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   Napi::Value SetPeers(const Napi::CallbackInfo& info);
   Napi::Value SetEnabled(const Napi::CallbackInfo& info);
   Napi::Value ConfigureHeader(const Napi::CallbackInfo& info);
+  Napi::Value SetRelay(const Napi::CallbackInfo& info);
+  int32_t FindRelay(const uint8_t* mac) const;
+  bool KnownSocket(const uint8_t* ip, const uint8_t* port) const;
+  uint32_t* Record(int32_t slot) const;
   bool StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const;
   void StampAccept(int32_t slot, uint32_t hi, uint32_t lo);
   void NextStamp(uint32_t* hi, uint32_t* lo);
@@ -67,6 +71,20 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   Napi::Reference<Napi::Float64Array> statsRef_;
   Napi::Reference<Napi::Uint8Array> peersRef_;
   Napi::Reference<Napi::Value> keyRef_;
+  // Relayed peers (pending: reached through the supernode), 20 bytes each as peers_ (the IPv4 socket being the one
+  // the supernode's relayed PACKETs carry), the current supernode's IPv4 socket (big-endian) and their counters.
+  uint8_t* relay_ = nullptr;
+  uint32_t relayCount_ = 0;
+  uint32_t relayCapacity_ = 0;
+  uint8_t snIp_[4] = {};
+  uint8_t snPort_[2] = {};
+  bool snSet_ = false;
+  double* relayStats_ = nullptr;
+  Napi::Reference<Napi::Uint8Array> relayRef_;
+  Napi::Reference<Napi::Float64Array> relayStatsRef_;
+  // -H: the supernode's replay record (relayed PACKETs are checked against it), shared with JS.
+  uint32_t* snRecord_ = nullptr;
+  Napi::Reference<Napi::Uint32Array> snRecordRef_;
   // -H (communities without users): the header key pair, the process's stamp generator state (last stamp hi,
   // lo: shared with src/transform/stamp.ts), and per peer slot its replay record (see fastpath.cc).
   const void* heKey_ = nullptr;

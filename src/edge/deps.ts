@@ -52,6 +52,11 @@ export interface FastPathPort {
   /** -H with the header key core (false when the port cannot use it); undefined turns -H off. */
   configureHeader(core: unknown, stampState: Uint32Array): boolean;
   setPeers(table: Uint8Array, count: number): void;
+  /** Relayed traffic counters: 4 totals, then 4 per relay slot (io/fastpath.ts). */
+  readonly relayStats: Float64Array;
+  /** -H: the current supernode's replay record, 36 words as one slot of `records`. */
+  readonly snRecord: Uint32Array;
+  setRelay(table: Uint8Array, count: number, supernode: Uint8Array | null): void;
   setEnabled(rx: boolean, tx: boolean): void;
   detach(): void;
 }

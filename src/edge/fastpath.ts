@@ -23,6 +23,7 @@ import { type EdgeContext, EdgeState, nowSeconds } from './context.js';
 import type { FastPathPort, OpenFastPath } from './deps.js';
 import type { PeerTable } from './peer-table.js';
 import type { Peer } from './peers.js';
+import type { SupernodeEntry } from './supernodes.js';
 
 // FastPathPort.stats layout (native/src/fastpath.cc).
 const STAT_RX_PACKETS = 0;
@@ -40,6 +41,12 @@ const PEER_IP = 6;
 const PEER_PORT = 10;
 const PEER_SEND = 12;
 const PEER_UNTIL = 16;
+// FastPathPort.relayStats layout: totals, then the same four per relay slot.
+const RELAY_RX_PACKETS = 0;
+const RELAY_RX_BYTES = 1;
+const RELAY_TX_PACKETS = 2;
+const RELAY_TX_BYTES = 3;
+const RELAY_TOTALS = 4;
 // FastPathPort.records layout (native/src/fastpath.cc kRecordWords): per slot the newest stamp, the ring's use.
 const RECORD_WORDS = 36;
 const REC_HI = 0;
@@ -47,6 +54,8 @@ const REC_LO = 1;
 const REC_COUNT = 2;
 const REC_POS = 3;
 const REC_RING = 4;
+/** The supernode's socket for setRelay: IPv4 and port, big-endian. */
+const SN_BYTES = 6;
 
 export class EdgeFastPath {
   private port: FastPathPort | undefined;
@@ -70,6 +79,18 @@ export class EdgeFastPath {
   private portKeys: unknown;
   /** Header keys a port refused (not the addon's): -H stays on the JS path for them. */
   private refusedKeys: unknown;
+  /** The relayed table pushed down (pending peers reached through the supernode) and the supernode's socket. */
+  private relayTable = new Uint8Array(0);
+  private relayNext = new Uint8Array(0);
+  private relaySlots: Peer[] = [];
+  private readonly relayNextSlots: Peer[] = [];
+  private relayCount = 0;
+  private readonly relaySn = new Uint8Array(SN_BYTES);
+  private relaySnSet = false;
+  /** The supernode behind relaySn (its replay record is mirrored in the port's snRecord with -H). */
+  private relaySnEntry: SupernodeEntry | undefined;
+  private readonly relaySeen = new Float64Array(RELAY_TOTALS);
+  private relaySeenSlots = new Float64Array(0);
 
   constructor(
     private readonly ctx: EdgeContext,
@@ -124,6 +145,7 @@ export class EdgeFastPath {
   private collect(): void {
     const port = this.port;
     if (port === undefined) return;
+    this.collectRelayed(port);
     const s = port.stats;
     const seen = this.seen;
     if (
@@ -171,6 +193,47 @@ export class EdgeFastPath {
         const k = this.peers.known.get(p.mac);
         if (k !== undefined) k.rxDirect += rx - 1;
       }
+    }
+  }
+
+  /**
+   * What the native side relayed since the last call: as receive.ts / send.ts count a PACKET to or from a pending
+   * peer through the supernode (rxSup / txSup, the supernode heard from, the peer seen at the socket it has).
+   */
+  private collectRelayed(port: FastPathPort): void {
+    const r = port.relayStats;
+    const seen = this.relaySeen;
+    if (r[RELAY_RX_PACKETS] === seen[RELAY_RX_PACKETS] && r[RELAY_TX_PACKETS] === seen[RELAY_TX_PACKETS])
+      return;
+    const ctx = this.ctx;
+    const t = ctx.traffic;
+    const rxPackets = r[RELAY_RX_PACKETS] - seen[RELAY_RX_PACKETS];
+    const rxBytes = r[RELAY_RX_BYTES] - seen[RELAY_RX_BYTES];
+    const txPackets = r[RELAY_TX_PACKETS] - seen[RELAY_TX_PACKETS];
+    const txBytes = r[RELAY_TX_BYTES] - seen[RELAY_TX_BYTES];
+    seen.set(r.subarray(0, RELAY_TOTALS));
+    t.fastRx += rxPackets;
+    t.fastRxBytes += rxBytes;
+    t.rxSup += rxPackets;
+    t.rxSupBytes += rxBytes;
+    t.transopRx += rxPackets;
+    t.fastTx += txPackets;
+    t.fastTxBytes += txBytes;
+    t.txSup += txPackets;
+    t.txSupBytes += txBytes;
+    t.transopTx += txPackets;
+    const now = nowSeconds(ctx.clock);
+    if (rxPackets > 0) ctx.lastSup = now;
+    if (rxPackets > 0 && this.portKeys !== undefined && this.relaySnEntry !== undefined)
+      recordUp(port.snRecord, 0, this.relaySnEntry.stamp);
+    for (let i = 0; i < this.relayCount; i++) {
+      const o = RELAY_TOTALS + RELAY_TOTALS * i;
+      const rx = r[o] - this.relaySeenSlots[RELAY_TOTALS * i];
+      const tx = r[o + 2] - this.relaySeenSlots[RELAY_TOTALS * i + 2];
+      if (rx === 0 && tx === 0) continue;
+      this.relaySeenSlots.set(r.subarray(o, o + RELAY_TOTALS), RELAY_TOTALS * i);
+      // peer-table.ts: checkPeerRegistration → registerWithNewPeer for a pending peer at the socket it has.
+      if (rx > 0) this.relaySlots[i].lastSeen = now;
     }
   }
 
@@ -231,6 +294,12 @@ export class EdgeFastPath {
       this.portMac = ctx.ownMac;
       this.portKeys = undefined;
       this.seen.set(this.port.stats.subarray(0, STAT_TOTALS));
+      this.relaySeen.set(this.port.relayStats.subarray(0, RELAY_TOTALS));
+      this.relayCount = 0;
+      this.relaySlots = [];
+      this.relayTable = new Uint8Array(0);
+      this.relaySnSet = false;
+      this.relaySnEntry = undefined;
     }
     const keys = ctx.he ? ctx.dynamicKeys?.core : undefined;
     if (keys !== this.portKeys) {
@@ -245,8 +314,12 @@ export class EdgeFastPath {
       this.tx = false;
     }
     this.pushPeers(this.port);
-    if (this.portKeys !== undefined) this.recordsDown(this.port.records);
-    const rx = this.count > 0;
+    this.pushRelayed(this.port);
+    if (this.portKeys !== undefined) {
+      this.recordsDown(this.port.records);
+      if (this.relaySnEntry !== undefined) recordDown(this.port.snRecord, 0, this.relaySnEntry.stamp);
+    }
+    const rx = this.count > 0 || this.relayCount > 0;
     const tx = rx && ctx.payload.compression === CompressionId.NONE;
     if (rx !== this.rx || tx !== this.tx) this.port.setEnabled(rx, tx);
     this.rx = rx;
@@ -256,6 +329,68 @@ export class EdgeFastPath {
   /** The pushed peers' replay records, JS's (newest after a JS entry) into the port's shared array. */
   private recordsDown(records: Uint32Array): void {
     for (let i = 0; i < this.count; i++) recordDown(records, i, this.slots[i].stamp);
+  }
+
+  /**
+   * The pending peers the JS path would only relay to and from (send.ts sendPacket while checkQueryPeerInfo has
+   * nothing due: until lastSentQuery + the registration interval; receive.ts rxPacket from the supernode with the
+   * socket the peer has), and the current supernode when it has an IPv4 socket; pushed only when they differ.
+   * Off when the direct table does not hold every known peer (the native side checks relayed sockets against it).
+   */
+  private pushRelayed(port: FastPathPort): void {
+    const ctx = this.ctx;
+    const cur = ctx.supernodes.cur;
+    const snOk = cur.addr !== undefined && cur.ip4 >= 0 && this.count === this.knownIpv4();
+    let n = 0;
+    if (snOk) for (const p of this.peers.pending.values()) if (p.ip4 > 0 && p.lastSentQuery > 0) n++;
+    if (n > port.maxPeers) n = 0;
+    if (this.relayNext.length < Math.max(1, n) * PEER_BYTES)
+      this.relayNext = new Uint8Array(Math.max(1, n) * PEER_BYTES);
+    const next = this.relayNext;
+    const nextSlots = this.relayNextSlots;
+    let count = 0;
+    let same = n === this.relayCount && snOk === this.relaySnSet;
+    const interval = ctx.config.registerInterval;
+    if (n > 0) {
+      for (const p of this.peers.pending.values()) {
+        if (!(p.ip4 > 0 && p.lastSentQuery > 0)) continue;
+        const o = count * PEER_BYTES;
+        writeEntry(next, o, p, true, p.lastSentQuery + interval);
+        if (same && (this.relaySlots[count] !== p || !sameBytes(this.relayTable, next, o, PEER_BYTES)))
+          same = false;
+        nextSlots[count++] = p;
+      }
+    }
+    if (snOk) {
+      const ip = cur.ip4 >>> 0;
+      const sn = this.relaySn;
+      const snPort = cur.addr!.port;
+      const b = [ip >>> 24, (ip >>> 16) & 0xff, (ip >>> 8) & 0xff, ip & 0xff, snPort >>> 8, snPort & 0xff];
+      for (let i = 0; i < SN_BYTES; i++) {
+        if (sn[i] !== b[i]) same = false;
+        sn[i] = b[i];
+      }
+    }
+    if (same) return;
+    const table = next.slice(0, Math.max(1, count) * PEER_BYTES);
+    if (this.relaySeenSlots.length !== RELAY_TOTALS * port.maxPeers)
+      this.relaySeenSlots = new Float64Array(RELAY_TOTALS * port.maxPeers);
+    this.relaySeenSlots.set(
+      port.relayStats.subarray(RELAY_TOTALS, RELAY_TOTALS + RELAY_TOTALS * port.maxPeers),
+    );
+    port.setRelay(table, count, snOk ? this.relaySn : null);
+    this.relayTable = table;
+    this.relaySlots = nextSlots.slice(0, count);
+    this.relayCount = count;
+    this.relaySnSet = snOk;
+    this.relaySnEntry = snOk ? cur : undefined;
+  }
+
+  /** Known peers with an IPv4 socket. */
+  private knownIpv4(): number {
+    let n = 0;
+    for (const p of this.peers.known.values()) if (p.ip4 !== -1) n++;
+    return n;
   }
 
   /** The known IPv4 peers, pushed down only when they differ from what the native side has. */
@@ -274,26 +409,10 @@ export class EdgeFastPath {
       for (const p of this.peers.known.values()) {
         if (p.ip4 === -1) continue;
         const o = count * PEER_BYTES;
-        writeMac(next, o, p.mac);
-        const ip = p.ip4 >>> 0;
-        next[o + PEER_IP] = ip >>> 24;
-        next[o + PEER_IP + 1] = (ip >>> 16) & 0xff;
-        next[o + PEER_IP + 2] = (ip >>> 8) & 0xff;
-        next[o + PEER_IP + 3] = ip & 0xff;
-        next[o + PEER_PORT] = p.port >>> 8;
-        next[o + PEER_PORT + 1] = p.port & 0xff;
         // send.ts: sendPacket goes direct while lastSeen > 0 and now − lastP2p < ⌊timeout / 2⌋.
         const send = p.lastSeen > 0;
         const until = send ? p.lastP2p + Math.floor(p.timeout / 2) - 1 : 0;
-        next[o + PEER_SEND] = send && until >= 0 ? 1 : 0;
-        next[o + PEER_SEND + 1] = 0;
-        next[o + PEER_SEND + 2] = 0;
-        next[o + PEER_SEND + 3] = 0;
-        const u = Math.max(0, until) >>> 0;
-        next[o + PEER_UNTIL] = u >>> 24;
-        next[o + PEER_UNTIL + 1] = (u >>> 16) & 0xff;
-        next[o + PEER_UNTIL + 2] = (u >>> 8) & 0xff;
-        next[o + PEER_UNTIL + 3] = u & 0xff;
+        writeEntry(next, o, p, send && until >= 0, until);
         if (same && (this.slots[count] !== p || !sameBytes(this.table, next, o, PEER_BYTES))) same = false;
         nextSlots[count++] = p;
       }
@@ -310,6 +429,27 @@ export class EdgeFastPath {
     this.slots = nextSlots.slice(0, count);
     this.count = count;
   }
+}
+
+/** A 20-byte table entry for `p` at buf[o]: MAC, IPv4 and port, may-send flag, 3 zero bytes, send-until (s). */
+function writeEntry(buf: Uint8Array, o: number, p: Peer, send: boolean, until: number): void {
+  writeMac(buf, o, p.mac);
+  const ip = p.ip4 >>> 0;
+  buf[o + PEER_IP] = ip >>> 24;
+  buf[o + PEER_IP + 1] = (ip >>> 16) & 0xff;
+  buf[o + PEER_IP + 2] = (ip >>> 8) & 0xff;
+  buf[o + PEER_IP + 3] = ip & 0xff;
+  buf[o + PEER_PORT] = p.port >>> 8;
+  buf[o + PEER_PORT + 1] = p.port & 0xff;
+  buf[o + PEER_SEND] = send ? 1 : 0;
+  buf[o + PEER_SEND + 1] = 0;
+  buf[o + PEER_SEND + 2] = 0;
+  buf[o + PEER_SEND + 3] = 0;
+  const u = Math.max(0, until) >>> 0;
+  buf[o + PEER_UNTIL] = u >>> 24;
+  buf[o + PEER_UNTIL + 1] = (u >>> 16) & 0xff;
+  buf[o + PEER_UNTIL + 2] = (u >>> 8) & 0xff;
+  buf[o + PEER_UNTIL + 3] = u & 0xff;
 }
 
 /** Copies slot `i`'s native replay record into `rec` (the native side took packets from that peer). */

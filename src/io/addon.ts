@@ -48,6 +48,14 @@ export interface NativeFastPath {
   ): void;
   /** 20 bytes a peer (io/fastpath.ts FastPathPort.setPeers). */
   setPeers(table: Uint8Array, count: number): void;
+  /** The relayed peers (20 bytes each, as setPeers), the supernode's IPv4 and port (6 bytes; null: off), counters. */
+  setRelay(
+    table: Uint8Array,
+    count: number,
+    supernode: Uint8Array | null,
+    stats: Float64Array,
+    snRecord?: Uint32Array,
+  ): void;
   /** -H on with a headerKey handle (null: off), the stamp generator's state and the replay records (shared). */
   configureHeader(key: NativeHeaderKey | null, stampState?: Uint32Array, records?: Uint32Array): void;
   setEnabled(rx: boolean, tx: boolean): void;

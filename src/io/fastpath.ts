@@ -29,6 +29,10 @@ export class FastPathPort {
    * next position; then 16 (hi, lo) pairs (transform/stamp.ts StampRecord).
    */
   readonly records = new Uint32Array(FAST_PATH_RECORD_WORDS * FAST_PATH_MAX_PEERS);
+  /** Relayed traffic: rx packets, rx bytes, tx packets, tx bytes in total, then the same per relay slot. */
+  readonly relayStats = new Float64Array(4 + 4 * FAST_PATH_MAX_PEERS);
+  /** -H: the current supernode's replay record (as one slot of `records`), shared with the addon. */
+  readonly snRecord = new Uint32Array(FAST_PATH_RECORD_WORDS);
   private readonly native: NativeFastPath;
   private readonly udp: FastPathHost;
   private readonly tap: FastPathHost;
@@ -79,6 +83,14 @@ export class FastPathPort {
 
   setEnabled(rx: boolean, tx: boolean): void {
     this.native.setEnabled(rx, tx);
+  }
+
+  /**
+   * The pending peers reached through the supernode (20 bytes each, as setPeers, with the socket the supernode's
+   * relayed PACKETs carry) and the supernode's IPv4 socket (6 bytes, address and port big-endian; null: none).
+   */
+  setRelay(table: Uint8Array, count: number, supernode: Uint8Array | null): void {
+    this.native.setRelay(table, count, supernode, this.relayStats, this.snRecord);
   }
 
   /** In front of the socket's and the TAP's batches; false when either is closed. */

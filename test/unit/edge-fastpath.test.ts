@@ -6,9 +6,10 @@ import type { EdgeOptions } from '../../src/edge/index.js';
 import { nativeCipherBackend } from '../../src/io/crypto-native.js';
 import { MemoryTap } from '../../src/io/index.js';
 import { readMac } from '../../src/util/mac.js';
-import { FakeSupernode, makeWorld, type World } from './edge-harness.js';
+import { FakeSupernode, ipv4Frame, makeWorld, type World } from './edge-harness.js';
 
 const COMMUNITY = 'fastnet';
+const MAC_A = 0x02_00_00_00_00_0a;
 const MAC_B = 0x02_00_00_00_00_0b;
 // Stats layout of native/src/fastpath.cc: totals, then 4 per peer slot.
 const RX_PACKETS = 0;
@@ -22,6 +23,10 @@ class StandInPort implements FastPathPort {
   readonly stats = new Float64Array(PEERS + 4 * 8);
   readonly maxPeers = 8;
   readonly records = new Uint32Array(36 * 8);
+  readonly relayStats = new Float64Array(4 + 4 * 8);
+  readonly snRecord = new Uint32Array(36);
+  relayCount = 0;
+  relaySn: Uint8Array | null = null;
   table = new Uint8Array(0);
   count = 0;
   rx = false;
@@ -30,6 +35,10 @@ class StandInPort implements FastPathPort {
   setPeers(table: Uint8Array, count: number): void {
     this.table = table.slice();
     this.count = count;
+  }
+  setRelay(_table: Uint8Array, count: number, supernode: Uint8Array | null): void {
+    this.relayCount = count;
+    this.relaySn = supernode === null ? null : supernode.slice();
   }
   configureHeader(core: unknown): boolean {
     return core === undefined;
@@ -62,10 +71,12 @@ afterEach(async () => {
   running = [];
 });
 
-async function pair(extra: Partial<EdgeOptions>, he = false) {
+async function pair(extra: Partial<EdgeOptions>, he = false, direct = true) {
   const w: World = makeWorld({ batch: true });
+  if (!direct) w.net.blackhole('192.0.2.1', '192.0.2.2');
   const sn = new FakeSupernode(w, '198.51.100.1', 7654, { community: COMMUNITY, headerEncryption: he });
   const ports: StandInPort[] = [];
+  const taps: MemoryTap[] = [];
   const base: EdgeOptions = {
     community: COMMUNITY,
     supernodes: [`${sn.host}:${sn.port}`],
@@ -75,7 +86,9 @@ async function pair(extra: Partial<EdgeOptions>, he = false) {
     ...extra,
   };
   const make = (host: string, address: string, mac: string, seed: number): Edge => {
-    const deps = w.deps(host, new MemoryTap(), seed);
+    const tap = new MemoryTap();
+    taps.push(tap);
+    const deps = w.deps(host, tap, seed);
     const e = new Edge(
       { ...base, address, mac },
       {
@@ -98,7 +111,7 @@ async function pair(extra: Partial<EdgeOptions>, he = false) {
   await w.settle();
   // The registration round punches through: the edges know each other directly.
   await w.advance(21);
-  return { w, a, b, ports };
+  return { w, a, b, ports, taps };
 }
 
 describe('edge fast path (TS half)', () => {
@@ -161,5 +174,40 @@ describe('edge fast path (TS half)', () => {
     const z = await pair({ compression: 'lzo' });
     expect(z.ports[0].count).toBe(1);
     expect([z.ports[0].rx, z.ports[0].tx]).toEqual([true, false]);
+  });
+
+  it('relayed: gets the pending peer at the socket the supernode reports and the supernode, and counts what it carried as supernode traffic', async () => {
+    const { w, a, ports, taps } = await pair({}, false, false);
+    // a talks to b through the supernode: b becomes a pending peer, queried, at the socket the relay reports.
+    for (let i = 0; i < 3; i++) {
+      taps[0].inject(ipv4Frame(MAC_B, MAC_A, '10.1.0.1', '10.1.0.2', 40));
+      taps[1].inject(ipv4Frame(MAC_A, MAC_B, '10.1.0.2', '10.1.0.1', 40));
+      await w.settle();
+    }
+    await w.advance(1);
+    expect(a.peerTables().known).toEqual([]);
+    const pending = a.peerTables().pending.find((p) => p.mac === MAC_B)!;
+    expect(pending.lastSentQuery).toBeGreaterThan(0);
+    const port = ports[0];
+    expect(port.relayCount).toBe(1);
+    expect([...port.relaySn!]).toEqual([198, 51, 100, 1, 7654 >>> 8, 7654 & 0xff]);
+    expect([port.rx, port.tx]).toEqual([true, true]);
+    const before = { ...a.traffic };
+    // The native side relayed 4 in and 2 out for relay slot 0.
+    port.relayStats[0] += 4;
+    port.relayStats[1] += 400;
+    port.relayStats[2] += 2;
+    port.relayStats[3] += 200;
+    port.relayStats[4] += 4;
+    port.relayStats[5] += 400;
+    port.relayStats[6] += 2;
+    port.relayStats[7] += 200;
+    pending.lastSeen = 0;
+    await w.advance(1);
+    const t = a.traffic;
+    expect([t.rxSup - before.rxSup, t.rxSupBytes - before.rxSupBytes]).toEqual([4, 400]);
+    expect([t.txSup - before.txSup, t.txSupBytes - before.txSupBytes]).toEqual([2, 200]);
+    expect([t.rxP2p - before.rxP2p, t.txP2p - before.txP2p]).toEqual([0, 0]);
+    expect(pending.lastSeen).toBeGreaterThan(0);
   });
 });

@@ -27,7 +27,8 @@ import {
   readPacketHeader,
   writePacketHeader,
 } from '../../src/wire/packet.js';
-import { CompressionId, N2N_DEFAULT_TTL, TransformId } from '../../src/wire/types.js';
+import { writeSockIpv4 } from '../../src/wire/sock.js';
+import { CompressionId, Flags, N2N_DEFAULT_TTL, TransformId } from '../../src/wire/types.js';
 
 const COMMUNITY = new Uint8Array(20);
 COMMUNITY.set(new TextEncoder().encode('fifonet'));
@@ -136,6 +137,8 @@ function polledPort(
   return { tapFd, poller, port };
 }
 
+const LOOPBACK = [127, 0, 0, 1];
+
 /** A PACKET as send.ts builds it, from `srcMac` to us, carrying `f` (ChaCha20, no compression). */
 function packetOf(payload: ReturnType<typeof createEdgePayload>, srcMac: number, f: Uint8Array): Uint8Array {
   const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
@@ -156,10 +159,10 @@ function packetOf(payload: ReturnType<typeof createEdgePayload>, srcMac: number,
 }
 
 /** The 20-byte table entry: MAC, IPv4 and port, may-send flag, send-until (Unix s). */
-function entry(mac: number, port: number, sendUntil: number): Uint8Array {
+function entry(mac: number, port: number, sendUntil: number, ip: readonly number[] = LOOPBACK): Uint8Array {
   const e = new Uint8Array(20);
   writeMac(e, 0, mac);
-  e.set([127, 0, 0, 1], 6);
+  e.set(ip, 6);
   e[10] = port >>> 8;
   e[11] = port & 0xff;
   e[12] = sendUntil > 0 ? 1 : 0;
@@ -364,5 +367,141 @@ describe('native fast path', () => {
     const back = new Uint8Array(2048);
     const m = payload.decrypt(d, off, d.length - off, back, 0);
     expect(Buffer.from(back.subarray(0, m)).equals(Buffer.from(out))).toBe(true);
+  });
+
+  it('relayed: takes the supernode’s PACKET from a pending peer at the socket it carries, sends to it via the supernode while no query is due', async () => {
+    const { dir, us, peer, payload } = setup();
+    const toJsTap: number[] = [];
+    const { tapFd, poller, port } = polledPort(dir, us, payload, (n) => toJsTap.push(n));
+    const sn = openNativeUdp({ family: 4, address: '127.0.0.1', port: 0 });
+    cleanup.push(() => sn.close());
+    const now = Math.floor(Date.now() / 1000);
+    // The pending peer as the supernode reports it (its public socket), and the supernode's socket.
+    const PEER_IP = [192, 0, 2, 7];
+    const PEER_PORT = 40007;
+    const snSock = new Uint8Array([127, 0, 0, 1, sn.local.port >>> 8, sn.local.port & 0xff]);
+    port.setRelay(entry(MAC_PEER, PEER_PORT, now + 60, PEER_IP), 1, snSock);
+    port.setEnabled(true, true);
+    const toJs: Buffer[] = [];
+    us.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) {
+        const o = i * b.stride + b.headroom;
+        toJs.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
+      }
+    });
+    const f = frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 200, 21);
+    /** A PACKET as the supernode relays it (relay.ts buildRelayed): FROM_SUPERNODE | SOCKET and the sender's sock. */
+    const relayed = (opts: { ip?: readonly number[]; port?: number; dst?: number } = {}): Buffer => {
+      const sock = new Uint8Array(8);
+      const ip = opts.ip ?? PEER_IP;
+      writeSockIpv4(
+        sock,
+        0,
+        ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0,
+        opts.port ?? PEER_PORT,
+      );
+      const out = new Uint8Array(PACKET_HEADER_BYTES + 8 + 16 + f.length);
+      const n = payload.encrypt(f, 0, f.length, out, PACKET_HEADER_BYTES + 8);
+      writePacketHeader(
+        out,
+        0,
+        N2N_DEFAULT_TTL,
+        Flags.FROM_SUPERNODE,
+        COMMUNITY,
+        MAC_PEER,
+        opts.dst ?? MAC_US,
+        sock,
+        CompressionId.NONE,
+        TransformId.CHACHA20,
+      );
+      return Buffer.from(out.subarray(0, PACKET_HEADER_BYTES + 8 + n));
+    };
+    const d1 = relayed();
+    sn.send(d1, 0, d1.length, us.local);
+    await until(() => port.relayStats[0] === 1 || toJs.length > 0);
+    expect(toJs).toEqual([]);
+    expect([port.relayStats[0], port.relayStats[1], port.relayStats[4], port.relayStats[5]]).toEqual([
+      1,
+      d1.length,
+      1,
+      d1.length,
+    ]);
+    expect(port.stats[STAT_RX]).toBe(0);
+    const got = new Uint8Array(4096);
+    const n = readSync(tapFd, got);
+    expect(Buffer.from(got.subarray(0, n)).equals(Buffer.from(f))).toBe(true);
+    // Not from the supernode, another socket in the header, a broadcast: JS gets each as it came.
+    const otherSock = relayed({ port: PEER_PORT + 1 });
+    const bcast = relayed({ dst: 0xffff_ffff_ffff });
+    peer.send(d1, 0, d1.length, us.local);
+    for (const d of [otherSock, bcast]) sn.send(d, 0, d.length, us.local);
+    await until(() => toJs.length === 3);
+    expect(toJs.map((d) => d.toString('hex'))).toEqual([d1, otherSock, bcast].map((d) => d.toString('hex')));
+    // The peer known directly at the socket the header names: the JS path's MAC-change case, so JS.
+    port.setPeers(entry(0x02_00_00_00_00_07, PEER_PORT, now + 60, PEER_IP), 1);
+    sn.send(d1, 0, d1.length, us.local);
+    await until(() => toJs.length === 4);
+    port.setPeers(new Uint8Array(20), 0);
+    expect(port.relayStats[0]).toBe(1);
+
+    // Send: a frame to the pending peer goes to the supernode as a plain PACKET (no sock, no flags).
+    poller.start();
+    const atSn: Buffer[] = [];
+    sn.onDatagrams((b: DatagramBatch) => {
+      for (let i = 0; i < b.count; i++) {
+        const o = i * b.stride + b.headroom;
+        atSn.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
+      }
+    });
+    const out = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 400, 22);
+    writeSync(tapFd, out);
+    await until(() => atSn.length === 1);
+    expect([port.relayStats[2], port.relayStats[6]]).toEqual([1, 1]);
+    expect(port.stats[STAT_TX]).toBe(0);
+    const d = atSn[0];
+    const v = createPacketHeaderView();
+    const off = readPacketHeader(d, 0, d.length, v);
+    expect([v.flags, v.srcMac, v.dstMac, v.hasSock, v.transform]).toEqual([
+      0,
+      MAC_US,
+      MAC_PEER,
+      false,
+      TransformId.CHACHA20,
+    ]);
+    const back = new Uint8Array(2048);
+    const m = payload.decrypt(d, off, d.length - off, back, 0);
+    expect(Buffer.from(back.subarray(0, m)).equals(Buffer.from(out))).toBe(true);
+    // Its query due (send-until passed), and no supernode: both to JS.
+    port.setRelay(entry(MAC_PEER, PEER_PORT, now - 1, PEER_IP), 1, snSock);
+    writeSync(tapFd, out);
+    await until(() => toJsTap.length === 1);
+    port.setRelay(entry(MAC_PEER, PEER_PORT, now + 60, PEER_IP), 1, null);
+    writeSync(tapFd, out);
+    await until(() => toJsTap.length === 2);
+    expect(toJsTap).toEqual([out.length, out.length]);
+    expect(port.relayStats[2]).toBe(1);
+
+    // -H: the relayed header (hl 46) opens and its stamp is checked against the supernode's record.
+    const keys = staticHeaderKeys(COMMUNITY, asHeaderBackend(nativeCipherBackend()));
+    const relayStamps = new StampGenerator(new SystemClock());
+    expect(port.configureHeader(keys.core, new StampGenerator(new SystemClock()).state)).toBe(true);
+    const rec = relayStamps.initialRecord();
+    port.snRecord.set([rec.hi, rec.lo, 0, 0]);
+    port.setRelay(entry(MAC_PEER, PEER_PORT, now + 60, PEER_IP), 1, snSock);
+    port.setEnabled(true, true);
+    const stamp = relayStamps.next({ hi: 0, lo: 0 });
+    const sealedRelayed = relayed();
+    encryptHeader(sealedRelayed, 0, sealedRelayed.length, PACKET_HEADER_BYTES + 8, stamp, 7, keys);
+    sn.send(sealedRelayed, 0, sealedRelayed.length, us.local);
+    await until(() => port.relayStats[0] === 2);
+    expect([port.snRecord[0], port.snRecord[1], port.snRecord[2]]).toEqual([stamp.hi, stamp.lo, 1]);
+    // The frame went to the TAP, where the (started) poller reads it back as one leaving: to JS, not ours.
+    await until(() => toJsTap.length === 3);
+    expect(toJsTap[2]).toBe(f.length);
+    // Replayed: JS gets it.
+    const before = toJs.length;
+    sn.send(sealedRelayed, 0, sealedRelayed.length, us.local);
+    await until(() => toJs.length === before + 1);
+    expect(port.relayStats[0]).toBe(2);
   });
 });
