@@ -139,6 +139,16 @@ function polledPort(
 
 const LOOPBACK = [127, 0, 0, 1];
 
+/** A batch handler that keeps a copy of every datagram in `into`. */
+function collectInto(into: Uint8Array[]): (b: DatagramBatch) => void {
+  return (b) => {
+    for (let i = 0; i < b.count; i++) {
+      const o = i * b.stride + b.headroom;
+      into.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
+    }
+  };
+}
+
 /** A PACKET as send.ts builds it, from `srcMac` to us, carrying `f` (ChaCha20, no compression). */
 function packetOf(payload: ReturnType<typeof createEdgePayload>, srcMac: number, f: Uint8Array): Uint8Array {
   const out = new Uint8Array(PACKET_HEADER_BYTES + 16 + f.length);
@@ -232,12 +242,7 @@ describe('native fast path', () => {
     port.setEnabled(false, true);
     poller.start();
     const received: Uint8Array[] = [];
-    peer.onDatagrams((b: DatagramBatch) => {
-      for (let i = 0; i < b.count; i++) {
-        const o = i * b.stride + b.headroom;
-        received.push(b.slab.slice(o, o + b.lengths[i]));
-      }
-    });
+    peer.onDatagrams(collectInto(received));
     const f = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 500, 7);
     writeSync(tapFd, f);
     await until(() => received.length === 1);
@@ -287,12 +292,7 @@ describe('native fast path', () => {
     port.setPeers(entry(MAC_PEER, peer.local.port, now + 60), 1);
     port.setEnabled(true, true);
     const toJs: Buffer[] = [];
-    us.onDatagrams((b: DatagramBatch) => {
-      for (let i = 0; i < b.count; i++) {
-        const o = i * b.stride + b.headroom;
-        toJs.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
-      }
-    });
+    us.onDatagrams(collectInto(toJs));
     const f = frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 300, 11);
     /** A PACKET as send.ts builds it with -H: header sealed with `stamp` over the 38 header bytes. */
     const sealed = (stamp: { hi: number; lo: number }): Buffer => {
@@ -340,12 +340,7 @@ describe('native fast path', () => {
 
     // Send: the header is sealed with the next stamp of the shared generator; JS's next one follows it.
     const received: Buffer[] = [];
-    peer.onDatagrams((b: DatagramBatch) => {
-      for (let i = 0; i < b.count; i++) {
-        const o = i * b.stride + b.headroom;
-        received.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
-      }
-    });
+    peer.onDatagrams(collectInto(received));
     poller.start();
     const before = ours.next({ hi: 0, lo: 0 });
     const out = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 500, 12);
@@ -383,12 +378,7 @@ describe('native fast path', () => {
     port.setRelay(entry(MAC_PEER, PEER_PORT, now + 60, PEER_IP), 1, snSock);
     port.setEnabled(true, true);
     const toJs: Buffer[] = [];
-    us.onDatagrams((b: DatagramBatch) => {
-      for (let i = 0; i < b.count; i++) {
-        const o = i * b.stride + b.headroom;
-        toJs.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
-      }
-    });
+    us.onDatagrams(collectInto(toJs));
     const f = frame(MAC_US, MAC_PEER, 0x0a010002, DEV_ADDR, 200, 21);
     /** A PACKET as the supernode relays it (relay.ts buildRelayed): FROM_SUPERNODE | SOCKET and the sender's sock. */
     const relayed = (opts: { ip?: readonly number[]; port?: number; dst?: number } = {}): Buffer => {
@@ -447,12 +437,7 @@ describe('native fast path', () => {
     // Send: a frame to the pending peer goes to the supernode as a plain PACKET (no sock, no flags).
     poller.start();
     const atSn: Buffer[] = [];
-    sn.onDatagrams((b: DatagramBatch) => {
-      for (let i = 0; i < b.count; i++) {
-        const o = i * b.stride + b.headroom;
-        atSn.push(Buffer.from(b.slab.subarray(o, o + b.lengths[i])));
-      }
-    });
+    sn.onDatagrams(collectInto(atSn));
     const out = frame(MAC_PEER, MAC_US, DEV_ADDR, 0x0a010002, 400, 22);
     writeSync(tapFd, out);
     await until(() => atSn.length === 1);
