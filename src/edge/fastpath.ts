@@ -86,6 +86,9 @@ export class EdgeFastPath {
   private readonly relayNextSlots: Peer[] = [];
   private relayCount = 0;
   private readonly relaySn = new Uint8Array(SN_BYTES);
+  private readonly relaySnNext = new Uint8Array(SN_BYTES);
+  /** Known peers with an IPv4 socket at the last pushPeers (more than the table holds: no relaying). */
+  private knownIpv4 = 0;
   private relaySnSet = false;
   /** The supernode behind relaySn (its replay record is mirrored in the port's snRecord with -H). */
   private relaySnEntry: SupernodeEntry | undefined;
@@ -340,7 +343,7 @@ export class EdgeFastPath {
   private pushRelayed(port: FastPathPort): void {
     const ctx = this.ctx;
     const cur = ctx.supernodes.cur;
-    const snOk = cur.addr !== undefined && cur.ip4 >= 0 && this.count === this.knownIpv4();
+    const snOk = cur.addr !== undefined && cur.ip4 >= 0 && this.knownIpv4 <= port.maxPeers;
     let n = 0;
     if (snOk) for (const p of this.peers.pending.values()) if (p.ip4 > 0 && p.lastSentQuery > 0) n++;
     if (n > port.maxPeers) n = 0;
@@ -363,13 +366,16 @@ export class EdgeFastPath {
     }
     if (snOk) {
       const ip = cur.ip4 >>> 0;
-      const sn = this.relaySn;
       const snPort = cur.addr!.port;
-      const b = [ip >>> 24, (ip >>> 16) & 0xff, (ip >>> 8) & 0xff, ip & 0xff, snPort >>> 8, snPort & 0xff];
-      for (let i = 0; i < SN_BYTES; i++) {
-        if (sn[i] !== b[i]) same = false;
-        sn[i] = b[i];
-      }
+      const b = this.relaySnNext;
+      b[0] = ip >>> 24;
+      b[1] = (ip >>> 16) & 0xff;
+      b[2] = (ip >>> 8) & 0xff;
+      b[3] = ip & 0xff;
+      b[4] = snPort >>> 8;
+      b[5] = snPort & 0xff;
+      if (!sameBytes(this.relaySn, b, 0, SN_BYTES)) same = false;
+      this.relaySn.set(b);
     }
     if (same) return;
     const table = next.slice(0, Math.max(1, count) * PEER_BYTES);
@@ -386,17 +392,11 @@ export class EdgeFastPath {
     this.relaySnEntry = snOk ? cur : undefined;
   }
 
-  /** Known peers with an IPv4 socket. */
-  private knownIpv4(): number {
-    let n = 0;
-    for (const p of this.peers.known.values()) if (p.ip4 !== -1) n++;
-    return n;
-  }
-
   /** The known IPv4 peers, pushed down only when they differ from what the native side has. */
   private pushPeers(port: FastPathPort): void {
     let n = 0;
     for (const p of this.peers.known.values()) if (p.ip4 !== -1) n++;
+    this.knownIpv4 = n;
     if (n > port.maxPeers) n = 0;
     // Built in scratch that only grows, compared with what was pushed; copied only when it differs.
     if (this.next.length < Math.max(1, n) * PEER_BYTES)
