@@ -66,6 +66,28 @@ export function parsePing(output: string): PingResult {
   };
 }
 
+/** What iputils `ping` prints on SIGQUIT without stopping: "received/transmitted packets, …". */
+export const PING_PROGRESS_RE = /(\d+)\/(\d+) packets,/;
+
+/** Of the first `sent` echo requests in `output` (iputils `ping`), how many were answered, and their RTTs. */
+export function pingAnswered(output: string, sent: number): PingResult {
+  const rtts = new Map<number, number>();
+  for (const m of output.matchAll(/icmp_seq=(\d+) .*time=([\d.]+) ms/g)) {
+    const seq = Number(m[1]);
+    if (seq >= 1 && seq <= sent) rtts.set(seq, Number(m[2]));
+  }
+  const times = [...rtts.values()];
+  const sum = times.reduce((a, b) => a + b, 0);
+  return {
+    transmitted: sent,
+    received: rtts.size,
+    minMs: times.length ? Math.min(...times) : Number.NaN,
+    avgMs: times.length ? sum / times.length : Number.NaN,
+    maxMs: times.length ? Math.max(...times) : Number.NaN,
+    output,
+  };
+}
+
 export interface PingOptions {
   count?: number;
   /** Seconds between probes (values below 0.2 need root, which the lab has). */
