@@ -1,4 +1,4 @@
-# Builds tsn2n_io.node: TAP device (with offloads) and batched UDP I/O for Linux, payload cipher cores, the systemd notify datagram (no protocol logic). Run by `npm install`.
+# Builds tsn2n_io.node: TAP device (with offloads) and batched UDP I/O for Linux, payload cipher cores, the edge's fast path and the supernode's relay of plain PACKETs, the systemd notify datagram (no protocol logic). Run by `npm install`.
 {
   'targets': [
     {
@@ -13,6 +13,9 @@
         'src/crypto.cc',
         'src/header.cc',
         'src/fastpath.cc',
+        'src/sendruns.cc',
+        'src/stamps.cc',
+        'src/snrelay.cc',
         'src/tapoffload.cc',
         'src/notify.cc',
       ],

@@ -8,6 +8,7 @@
 #include "netif.h"
 #include "notify.h"
 #include "poller.h"
+#include "snrelay.h"
 #include "udp.h"
 
 namespace {
@@ -20,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tsn2n::InitCrypto(env, exports);
   tsn2n::InitHeader(env, exports);
   tsn2n::FastPath::Init(env, exports);
+  tsn2n::SnRelay::Init(env, exports);
   tsn2n::InitNotify(env, exports);
   return exports;
 }

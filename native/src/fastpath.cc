@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <time.h>
@@ -32,11 +31,9 @@
 #include "crypto.h"
 #include "errors.h"
 #include "header.h"
+#include "sendruns.h"
+#include "stamps.h"
 #include "tapoffload.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 
 namespace tsn2n {
 
@@ -86,9 +83,6 @@ constexpr uint32_t kIpv4DstOff = kEthHeaderBytes + 16;
 constexpr uint64_t kChaChaCounterSpace = 1ull << 32;
 constexpr uint32_t kChaChaBlockBytes = 64;
 constexpr int kIvRedraws = 8;
-// UDP GSO: as udp.cc's batched send.
-constexpr uint32_t kGsoMaxSegments = 64;
-constexpr uint32_t kGsoMaxBytes = 65000;
 // Stats (Float64Array): totals first, then per peer slot rx packets, rx bytes, tx packets, tx bytes.
 constexpr uint32_t kStatRxPackets = 0;
 constexpr uint32_t kStatRxBytes = 1;
@@ -99,40 +93,12 @@ constexpr uint32_t kStatSocketDrops = 5;
 constexpr uint32_t kStatPeersOff = 8;
 constexpr uint32_t kStatsPerPeer = 4;
 
-// -H replay records (src/transform/stamp.ts StampRecord), 36 words per peer slot: the newest stamp (hi, lo),
-// ring entries in use, the ring's next position, then STAMP_RECENT (hi, lo) pairs.
-constexpr uint32_t kRecHi = 0;
-constexpr uint32_t kRecLo = 1;
-constexpr uint32_t kRecCount = 2;
-constexpr uint32_t kRecPos = 3;
-constexpr uint32_t kRecRing = 4;
-constexpr uint32_t kStampRecent = 16;
-constexpr uint32_t kRecordWords = kRecRing + 2 * kStampRecent;
-// Stamps (spec §6): hi = Unix seconds, lo = µs << 12 | counter << 4 | flag.
-constexpr uint32_t kStampUsecShift = 12;
-constexpr uint32_t kStampCounterStep = 0x10;
-constexpr uint32_t kStampCounterOnly = 0x1;
-constexpr int64_t kStampFrame = 1ll << 36;       // TIME_STAMP_FRAME (±16 s)
-constexpr uint64_t kStampJitter = 0x27100000ull;  // TIME_STAMP_JITTER (160 ms)
-constexpr uint32_t kJitterCounterOnlyShift = 8;
-constexpr uint64_t kMicrosPerSecond = 1000000;
-constexpr uint64_t kNanosPerMicro = 1000;
 constexpr uint32_t kHeaderRandomBytes = 4;
 // headerOpenBatch's words per datagram, and how many a -H receive opens at a time (the hash's lanes).
 constexpr uint32_t kOpenWords = 4;
 constexpr uint32_t kOpenAhead = 4;
 // Random bytes drawn per sent frame: the payload preamble, then the header seal's (-H).
 constexpr uint32_t kRandomSlot = kPreambleBytes + kHeaderRandomBytes;
-
-inline uint64_t U64(uint32_t hi, uint32_t lo) { return (static_cast<uint64_t>(hi) << 32) | lo; }
-
-// The clock as a stamp (counter 0): StampGenerator.current over the system clock.
-inline uint64_t NowStamp() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  const uint64_t usec = static_cast<uint64_t>(ts.tv_nsec) / kNanosPerMicro;
-  return U64(static_cast<uint32_t>(ts.tv_sec), static_cast<uint32_t>(usec << kStampUsecShift));
-}
 
 // Marks FastPath objects, so that setFastPath refuses any other wrapped object.
 const napi_type_tag kFastPathTag = {0x7473'6e32'6e2d'6661ull, 0x7374'7061'7468'2d31ull};
@@ -321,49 +287,12 @@ uint32_t* FastPath::Record(int32_t slot) const {
   return slot < 0 ? snRecord_ : records_ + static_cast<size_t>(slot) * kRecordWords;
 }
 
-// StampGenerator.verify(stamp, record, allowJitter = true) for the record of `slot`, without changing it.
-bool FastPath::StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const {
-  const uint64_t s = U64(hi, lo);
-  const int64_t fromNow = static_cast<int64_t>(s - NowStamp());
-  if (fromNow <= -kStampFrame || fromNow >= kStampFrame) return false;
-  const uint32_t* rec = Record(slot);
-  const uint64_t prev = U64(rec[kRecHi], rec[kRecLo]);
-  const uint64_t jitter = (lo & kStampCounterOnly) != 0 ? kStampJitter << kJitterCounterOnlyShift : kStampJitter;
-  if (static_cast<int64_t>(s - prev + jitter) <= 0) return false;
-  if (s > prev) return true;
-  // Not above the newest: only a stamp not seen before and not older than every remembered one.
-  const uint32_t count = rec[kRecCount] < kStampRecent ? rec[kRecCount] : kStampRecent;
-  bool older = count == kStampRecent;
-  for (uint32_t i = 0; i < count; i++) {
-    const uint64_t r = U64(rec[kRecRing + 2 * i], rec[kRecRing + 2 * i + 1]);
-    if (r == s) return false;
-    if (r <= s) older = false;
-  }
-  return !older;
-}
+// The -H replay checks on the record of `slot` (stamps.h).
+bool FastPath::StampFresh(int32_t slot, uint32_t hi, uint32_t lo) const { return tsn2n::StampFresh(Record(slot), hi, lo); }
 
-// The record of `slot` takes a stamp StampFresh passed: the newest raised, the stamp remembered.
-void FastPath::StampAccept(int32_t slot, uint32_t hi, uint32_t lo) {
-  uint32_t* rec = Record(slot);
-  if (U64(hi, lo) > U64(rec[kRecHi], rec[kRecLo])) {
-    rec[kRecHi] = hi;
-    rec[kRecLo] = lo;
-  }
-  const uint32_t pos = rec[kRecPos] % kStampRecent;
-  rec[kRecRing + 2 * pos] = hi;
-  rec[kRecRing + 2 * pos + 1] = lo;
-  rec[kRecPos] = (pos + 1) % kStampRecent;
-  if (rec[kRecCount] < kStampRecent) rec[kRecCount]++;
-}
+void FastPath::StampAccept(int32_t slot, uint32_t hi, uint32_t lo) { tsn2n::StampAccept(Record(slot), hi, lo); }
 
-// StampGenerator.next on the shared state: max(now, last + one counter step).
-void FastPath::NextStamp(uint32_t* hi, uint32_t* lo) {
-  uint64_t s = NowStamp();
-  const uint64_t last = U64(stampState_[0], stampState_[1]);
-  if (s <= last) s = last + kStampCounterStep;
-  stampState_[0] = *hi = static_cast<uint32_t>(s >> 32);
-  stampState_[1] = *lo = static_cast<uint32_t>(s);
-}
+void FastPath::NextStamp(uint32_t* hi, uint32_t* lo) { tsn2n::NextStamp(stampState_, hi, lo); }
 
 // setEnabled(rx, tx).
 Napi::Value FastPath::SetEnabled(const Napi::CallbackInfo& info) {
@@ -580,92 +509,25 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
   return true;
 }
 
-// The datagrams of one run in one sendmmsg: consecutive ones to one peer with equal lengths (the last may be
-// shorter) as one UDP GSO message where the socket allows it, as udp.cc's batched send does.
+// The datagrams of one run in one sendmmsg, in GSO runs where the socket allows it (sendruns.h).
 void FastPath::FlushTx() {
   const uint32_t count = outCount_;
   outCount_ = 0;
-  std::vector<struct mmsghdr> msgs(count);
-  std::vector<struct iovec> iovs(count);
-  std::vector<struct sockaddr_in> names(count);
-  std::vector<uint8_t> controls(static_cast<size_t>(count) * CMSG_SPACE(sizeof(uint16_t)));
-  const uint16_t gsoLimit = GsoLimit(udpFd_);
-  uint32_t m = 0;
-  uint32_t segSize = 0;
-  uint32_t runBytes = 0;
-  int32_t runPeer = -1;
   for (uint32_t i = 0; i < count; i++) {
-    const uint32_t len = outLens_[i];
-    iovs[i].iov_base = out_.data() + static_cast<size_t>(i) * kOutSlot;
-    iovs[i].iov_len = len;
-    if (segSize != 0 && len <= segSize && outPeer_[i] == runPeer && msgs[m - 1].msg_hdr.msg_iovlen < kGsoMaxSegments &&
-        runBytes + len <= kGsoMaxBytes) {
-      msgs[m - 1].msg_hdr.msg_iovlen++;
-      runBytes += len;
-      if (len < segSize) segSize = 0;
-      continue;
-    }
-    struct sockaddr_in& sin = names[m];
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    if (outPeer_[i] < 0) {
-      memcpy(&sin.sin_addr, snIp_, 4);
-      memcpy(&sin.sin_port, snPort_, 2);
-    } else {
+    Ipv4Out& o = outList_[i];
+    o.data = out_.data() + static_cast<size_t>(i) * kOutSlot;
+    o.len = outLens_[i];
+    const uint8_t* ip = snIp_;
+    const uint8_t* port = snPort_;
+    if (outPeer_[i] >= 0) {
       const uint8_t* p = peers_ + outPeer_[i] * kPeerBytes;
-      memcpy(&sin.sin_addr, p + kPeerIpOff, 4);
-      memcpy(&sin.sin_port, p + kPeerPortOff, 2);
+      ip = p + kPeerIpOff;
+      port = p + kPeerPortOff;
     }
-    memset(&msgs[m], 0, sizeof(msgs[m]));
-    struct msghdr& h = msgs[m].msg_hdr;
-    h.msg_name = &sin;
-    h.msg_namelen = sizeof(sin);
-    h.msg_iov = &iovs[i];
-    h.msg_iovlen = 1;
-    segSize = len <= gsoLimit ? len : 0;
-    runBytes = len;
-    runPeer = outPeer_[i];
-    m++;
+    memcpy(o.ip, ip, sizeof(o.ip));
+    memcpy(o.port, port, sizeof(o.port));
   }
-  for (uint32_t k = 0; k < m; k++) {
-    struct msghdr& h = msgs[k].msg_hdr;
-    if (h.msg_iovlen < 2) continue;
-    h.msg_control = controls.data() + static_cast<size_t>(k) * CMSG_SPACE(sizeof(uint16_t));
-    h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-    struct cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    const uint16_t size = static_cast<uint16_t>(h.msg_iov[0].iov_len);
-    memcpy(CMSG_DATA(c), &size, sizeof(size));
-  }
-  uint32_t accepted = 0;
-  uint32_t done = 0;
-  while (done < m) {
-    const int sent = sendmmsg(udpFd_, msgs.data() + done, m - done, 0);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      struct msghdr& h = msgs[done].msg_hdr;
-      if (h.msg_iovlen > 1) {
-        // A run refused as a whole: no GSO on this socket any more (udp.cc's send learns the same), one by one.
-        SetGsoLimit(udpFd_, 0);
-        for (size_t j = 0; j < h.msg_iovlen; j++) {
-          ssize_t n;
-          do {
-            n = sendto(udpFd_, h.msg_iov[j].iov_base, h.msg_iov[j].iov_len, 0,
-                       static_cast<struct sockaddr*>(h.msg_name), h.msg_namelen);
-          } while (n < 0 && errno == EINTR);
-          if (n >= 0) accepted++;
-        }
-      }
-      done++;
-      continue;
-    }
-    for (int k = 0; k < sent; k++) accepted += static_cast<uint32_t>(msgs[done + k].msg_hdr.msg_iovlen);
-    done += static_cast<uint32_t>(sent);
-  }
-  stats_[kStatSocketDrops] += count - accepted;
+  stats_[kStatSocketDrops] += count - SendIpv4Runs(udpFd_, outList_.data(), count, &sendScratch_);
 }
 
 uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
@@ -674,6 +536,7 @@ uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
     out_.resize(static_cast<size_t>(slab.capacity) * kOutSlot);
     outLens_.resize(slab.capacity);
     outPeer_.resize(slab.capacity);
+    outList_.resize(slab.capacity);
     random_.resize(static_cast<size_t>(slab.capacity) * kRandomSlot);
     sealStamps_.resize(2 * static_cast<size_t>(slab.capacity));
     sealRands_.resize(slab.capacity);

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "batchtaker.h"
 #include "frames.h"
+#include "sendruns.h"
 
 namespace tsn2n {
 
@@ -15,7 +17,7 @@ namespace tsn2n {
 // and may be sent to directly until when, the community, our MAC, the transform and its key, the TAP and the
 // socket. It takes a datagram or a frame only when the JS path would do nothing with it but encrypt or decrypt
 // it, count it and pass it on; anything else, and everything after it in the batch, stays for JS.
-class FastPath : public Napi::ObjectWrap<FastPath> {
+class FastPath : public Napi::ObjectWrap<FastPath>, public BatchTaker {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   // The FastPath behind a JS object, or nullptr when it is not one (checked by type tag).
@@ -27,9 +29,9 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   FastPath& operator=(const FastPath&) = delete;
 
   // UDP → TAP: handles the leading datagrams of the slab it can take and returns how many.
-  uint32_t RunRx(const Slab& slab, uint32_t count);
+  uint32_t RunRx(const Slab& slab, uint32_t count) override;
   // TAP → UDP: handles the leading frames of the slab it can take and returns how many.
-  uint32_t RunTx(const Slab& slab, uint32_t count);
+  uint32_t RunTx(const Slab& slab, uint32_t count) override;
 
  private:
   Napi::Value Configure(const Napi::CallbackInfo& info);
@@ -112,6 +114,8 @@ class FastPath : public Napi::ObjectWrap<FastPath> {
   std::vector<uint32_t> outLens_;
   std::vector<int32_t> outPeer_;
   std::vector<uint8_t> random_;
+  std::vector<Ipv4Out> outList_;
+  Ipv4SendScratch sendScratch_;
   uint32_t outCount_ = 0;
 };
 

@@ -7,6 +7,8 @@
 #include <atomic>
 
 #include "errors.h"
+#include "fastpath.h"
+#include "snrelay.h"
 
 namespace tsn2n {
 
@@ -146,14 +148,15 @@ void FdPoller::Shutdown() {
 
 Napi::Value FdPoller::SetFastPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "setFastPath(fastPath: FastPath | null)";
+  const char* usage = "setFastPath(taker: FastPath | SnRelay | null)";
   if (info.Length() < 1) ThrowUsage(env, usage);
   if (info[0].IsNull() || info[0].IsUndefined()) {
     fast_ = nullptr;
     fastRef_.Reset();
     return env.Undefined();
   }
-  FastPath* fast = FastPath::From(env, info[0]);
+  BatchTaker* fast = FastPath::From(env, info[0]);
+  if (fast == nullptr) fast = SnRelay::From(env, info[0]);
   if (fast == nullptr) ThrowUsage(env, usage);
   fast_ = fast;
   fastRef_ = Napi::Persistent(info[0].As<Napi::Object>());

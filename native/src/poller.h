@@ -4,7 +4,7 @@
 #include <napi.h>
 #include <uv.h>
 
-#include "fastpath.h"
+#include "batchtaker.h"
 #include "frames.h"
 #include "tapoffload.h"
 
@@ -27,7 +27,8 @@ class FdPoller : public Napi::ObjectWrap<FdPoller> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  // setFastPath(fastPath | null): the poller first offers each batch to the edge's native fast path (fastpath.h).
+  // setFastPath(taker | null): the poller first offers each batch to the edge's native fast path (fastpath.h) or
+  // the supernode's native relay (snrelay.h).
   Napi::Value SetFastPath(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
@@ -48,7 +49,7 @@ class FdPoller : public Napi::ObjectWrap<FdPoller> {
   Napi::Reference<Napi::Uint32Array> lengthsRef_;
   Napi::Reference<Napi::Uint8Array> addrsRef_;
   Napi::FunctionReference callback_;
-  FastPath* fast_ = nullptr;
+  BatchTaker* fast_ = nullptr;
   Napi::ObjectReference fastRef_;
   Napi::AsyncContext* async_ = nullptr;
 };

@@ -167,7 +167,12 @@ async function runSupernode(configFile: string | undefined, cliOpts: RawOpts, cm
   );
   const logger = new StderrLogger(DEFAULT_LOG_LEVEL + ((raw.verbose as number | undefined) ?? 0));
   const mgmtPort = (raw.mgmtPort as number | undefined) ?? DEFAULT_SUPERNODE_MGMT_PORT;
-  const sn = new Supernode(options, { logger });
+  // TSN2N_NATIVE_RELAY=0 keeps every relayed packet on the JS path (supernode/fastrelay.ts), for comparison and as a
+  // way out.
+  const sn = new Supernode(
+    options,
+    process.env.TSN2N_NATIVE_RELAY === '0' ? { logger, openNativeRelay: undefined } : { logger },
+  );
   // systemd Type=notify (deploy/systemd/): a no-op when not started by systemd.
   const notify = (state: string): boolean => sdNotify(state, process.env.NOTIFY_SOCKET);
   let mgmtSocket: Awaited<ReturnType<typeof openUdp>>;

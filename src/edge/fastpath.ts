@@ -14,7 +14,7 @@
 // path does per packet (the direct-packet bookkeeping, rxDirect / txDirect, the traffic counters) with the time
 // of the collection; refresh runs after the JS entries that may change the peers (batches, ticks).
 
-import { STAMP_RECENT, type StampRecord } from '../transform/stamp.js';
+import { recordFromWords, recordToWords } from '../transform/stamp.js';
 import { SystemClock } from '../util/clock.js';
 import { LogLevel } from '../util/log.js';
 import { writeMac } from '../util/mac.js';
@@ -47,13 +47,6 @@ const RELAY_RX_BYTES = 1;
 const RELAY_TX_PACKETS = 2;
 const RELAY_TX_BYTES = 3;
 const RELAY_TOTALS = 4;
-// FastPathPort.records layout (native/src/fastpath.cc kRecordWords): per slot the newest stamp, the ring's use.
-const RECORD_WORDS = 36;
-const REC_HI = 0;
-const REC_LO = 1;
-const REC_COUNT = 2;
-const REC_POS = 3;
-const REC_RING = 4;
 /** The supernode's socket for setRelay: IPv4 and port, big-endian. */
 const SN_BYTES = 6;
 
@@ -187,7 +180,7 @@ export class EdgeFastPath {
       if (rx === 0 && tx === 0) continue;
       this.seenPeers.set(s.subarray(o, o + STATS_PER_PEER), q);
       const p = this.slots[i];
-      if (rx > 0 && this.portKeys !== undefined) recordUp(port.records, i, p.stamp);
+      if (rx > 0 && this.portKeys !== undefined) recordFromWords(port.records, i, p.stamp);
       // send.ts: sendPacket counts each direct send on the peer.
       p.txDirect += tx;
       if (rx > 0) {
@@ -228,7 +221,7 @@ export class EdgeFastPath {
     const now = nowSeconds(ctx.clock);
     if (rxPackets > 0) ctx.lastSup = now;
     if (rxPackets > 0 && this.portKeys !== undefined && this.relaySnEntry !== undefined)
-      recordUp(port.snRecord, 0, this.relaySnEntry.stamp);
+      recordFromWords(port.snRecord, 0, this.relaySnEntry.stamp);
     for (let i = 0; i < this.relayCount; i++) {
       const o = RELAY_TOTALS + RELAY_TOTALS * i;
       const rx = r[o] - this.relaySeenSlots[RELAY_TOTALS * i];
@@ -320,7 +313,7 @@ export class EdgeFastPath {
     this.pushRelayed(this.port);
     if (this.portKeys !== undefined) {
       this.recordsDown(this.port.records);
-      if (this.relaySnEntry !== undefined) recordDown(this.port.snRecord, 0, this.relaySnEntry.stamp);
+      if (this.relaySnEntry !== undefined) recordToWords(this.port.snRecord, 0, this.relaySnEntry.stamp);
     }
     const rx = this.count > 0 || this.relayCount > 0;
     const tx = rx && ctx.payload.compression === CompressionId.NONE;
@@ -331,7 +324,7 @@ export class EdgeFastPath {
 
   /** The pushed peers' replay records, JS's (newest after a JS entry) into the port's shared array. */
   private recordsDown(records: Uint32Array): void {
-    for (let i = 0; i < this.count; i++) recordDown(records, i, this.slots[i].stamp);
+    for (let i = 0; i < this.count; i++) recordToWords(records, i, this.slots[i].stamp);
   }
 
   /**
@@ -450,29 +443,6 @@ function writeEntry(buf: Uint8Array, o: number, p: Peer, send: boolean, until: n
   buf[o + PEER_UNTIL + 1] = (u >>> 16) & 0xff;
   buf[o + PEER_UNTIL + 2] = (u >>> 8) & 0xff;
   buf[o + PEER_UNTIL + 3] = u & 0xff;
-}
-
-/** Copies slot `i`'s native replay record into `rec` (the native side took packets from that peer). */
-function recordUp(records: Uint32Array, i: number, rec: StampRecord): void {
-  const o = i * RECORD_WORDS;
-  rec.hi = records[o + REC_HI];
-  rec.lo = records[o + REC_LO];
-  rec.recentCount = records[o + REC_COUNT];
-  rec.recentPos = records[o + REC_POS];
-  if (rec.recentCount > 0) {
-    rec.recent ??= new Uint32Array(2 * STAMP_RECENT);
-    rec.recent.set(records.subarray(o + REC_RING, o + REC_RING + 2 * STAMP_RECENT));
-  }
-}
-
-/** Copies `rec` into slot `i`'s native replay record. */
-function recordDown(records: Uint32Array, i: number, rec: StampRecord): void {
-  const o = i * RECORD_WORDS;
-  records[o + REC_HI] = rec.hi;
-  records[o + REC_LO] = rec.lo;
-  records[o + REC_COUNT] = rec.recentCount;
-  records[o + REC_POS] = rec.recentPos;
-  if (rec.recent !== undefined) records.set(rec.recent, o + REC_RING);
 }
 
 /** Whether a[o, o+n) and b[o, o+n) hold the same bytes. */

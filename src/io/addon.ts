@@ -29,9 +29,33 @@ export interface NativeFdPoller {
   start(): void;
   stop(): void;
   close(): void;
-  /** UDP pollers: offer each batch to the native receive fast path first (null: no longer). */
-  /** Offer each batch to the edge's native fast path first (null: no longer); absent in older builds. */
-  setFastPath?(fast: NativeFastPath | null): void;
+  /**
+   * Offer each batch first to the edge's native fast path or (UDP) the supernode's native relay (null: no longer);
+   * absent in older builds.
+   */
+  setFastPath?(fast: NativeFastPath | NativeSnRelay | null): void;
+}
+
+/** The supernode's native relay (native/src/snrelay.cc); io/snrelay.ts wraps it. */
+export interface NativeSnRelay {
+  configure(udpFd: number): void;
+  setEnabled(on: boolean): void;
+  /**
+   * An edge: its community's 20-byte field, its MAC, its IPv4 socket (address and port big-endian), the community's
+   * header key (null: plain headers) and the edge's replay record slot (-H; else -1). True when the table was full
+   * and everything taught before was forgotten first.
+   */
+  learn(
+    community20: Uint8Array,
+    mac: Uint8Array,
+    socket: Uint8Array,
+    headerKey: NativeHeaderKey | null,
+    slot: number,
+  ): boolean;
+  /** Every edge and community taught so far. */
+  forget(): void;
+  /** -H: the stamp generator's state, the replay records (36 words a slot) and a raised flag per slot, plus one. */
+  configureHeader(stampState: Uint32Array, records: Uint32Array, dirty: Uint8Array): void;
 }
 
 /** The edge's native fast path (native/src/fastpath.cc); io/fastpath.ts wraps it. */
@@ -279,6 +303,10 @@ export interface NativeAddon {
   FastPath?: new (
     stats: Float64Array,
   ) => NativeFastPath;
+  /** The supernode's relay over `stats` (taken, forwarded, last forward Unix s, send drops); absent in older builds. */
+  SnRelay?: new (
+    stats: Float64Array,
+  ) => NativeSnRelay;
   /** Pearson-B 64 of buf[off, +len) into out = {hi, lo} (tests and benchmarks). */
   pearson64?(buf: Uint8Array, off: number, len: number, out: Uint32Array): void;
 

@@ -1,6 +1,6 @@
 // The batched UDP socket over the addon: recvmmsg into a reused slab, sendto/sendmmsg straight from caller buffers.
 import type { SockAddr } from '../util/ip.js';
-import type { NativeAddon, NativeFastPath, NativeFdPoller } from './addon.js';
+import type { NativeAddon, NativeFastPath, NativeFdPoller, NativeSnRelay } from './addon.js';
 import { loadAddon, PollKind } from './addon.js';
 import { sharedSlabs } from './pool.js';
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_BYTES } from './sockaddr.js';
@@ -149,7 +149,7 @@ export class NativeUdpSocket implements BatchUdpSocket {
   }
 
   /** @internal The native fast path (io/fastpath.ts) sees each batch first; null detaches it. */
-  setFastPath(fast: NativeFastPath | null): boolean {
+  setFastPath(fast: NativeFastPath | NativeSnRelay | null): boolean {
     if (this.closed || typeof this.poller.setFastPath !== 'function') return false;
     this.poller.setFastPath(fast);
     return true;

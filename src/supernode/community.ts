@@ -84,6 +84,10 @@ export class SnPeer implements StampRecord {
   recent: Uint32Array | undefined;
   recentCount = 0;
   recentPos = 0;
+  /** The native relay's teaching round in which this edge was taught to it (fastrelay.ts); 0 = never. */
+  fastEpoch = 0;
+  /** -H: its replay record's slot at the native relay in that round (fastrelay.ts); -1 = none. */
+  fastSlot = -1;
   /** desc and the auth token as byte strings (see bytesText). */
   private descText = ZERO_DESC_TEXT;
   private tokenText = '';

@@ -8,6 +8,7 @@ import type { Logger } from '../util/log.js';
 import type { Mac } from '../util/mac.js';
 import type { Random } from '../util/random.js';
 import { type Community, HeState, type SnPeer } from './community.js';
+import type { FastRelay } from './fastrelay.js';
 import type { SupernodeConfig } from './options.js';
 import { SupernodeStats } from './stats.js';
 import type { SupernodeDeps, SupernodeEvents } from './types.js';
@@ -41,6 +42,8 @@ export class SnContext {
 
   /** Between start() and stop(). */
   running = false;
+  /** The native relay in front of the main socket, while it is open (transport.ts), if the socket has one. */
+  fastRelay: FastRelay | undefined;
   /** Unix second of start(): PONGs report the uptime from it. */
   startSec = 0;
 
@@ -92,7 +95,11 @@ export class SnContext {
    */
   stampOk(comm: Community, sn: SnPeer | undefined, mac: Mac, jitter: boolean): boolean {
     if (comm.he !== HeState.ENABLED) return true;
-    const rec = sn !== undefined ? sn.stamp : comm.edges.get(comm.isFederation ? `m${mac}` : mac)?.stamp;
-    return this.stamps.verify(this.rxStamp, rec, jitter);
+    if (sn !== undefined) return this.stamps.verify(this.rxStamp, sn.stamp, jitter);
+    const e = comm.edges.get(comm.isFederation ? `m${mac}` : mac);
+    const ok = this.stamps.verify(this.rxStamp, e?.stamp, jitter);
+    // A record the native relay checks too (fastrelay.ts) follows.
+    if (ok && e !== undefined && e.fastSlot >= 0) this.fastRelay?.stampAccepted(e);
+    return ok;
   }
 }

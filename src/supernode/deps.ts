@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { addonAvailable } from '../io/addon.js';
 import { nativeCipherBackend } from '../io/crypto-native.js';
+import { openSnRelay } from '../io/snrelay.js';
 import type { UdpSocket } from '../io/types.js';
 import { openUdpAnyFamily } from '../io/udp.js';
 import { openNativeUdpAnyFamily } from '../io/udp-native.js';
@@ -93,7 +94,7 @@ async function resolveMember(host: string): Promise<string> {
   }
 }
 
-/** System clock, OS randomness, a silent logger, the addon's batched UDP socket (or node:dgram), node:net, DNS lookups (IPv4 first), file reads. */
+/** System clock, OS randomness, a silent logger, the addon's batched UDP socket (or node:dgram) with its native relay, node:net, DNS lookups (IPv4 first), file reads. */
 export function defaultSupernodeDeps(): SupernodeDeps {
   return {
     clock: new SystemClock(),
@@ -104,5 +105,6 @@ export function defaultSupernodeDeps(): SupernodeDeps {
     readTextFile: (path) => readFileSync(path, 'utf8'),
     listenTcp,
     headerBackend: asHeaderBackend(nativeCipherBackend()),
+    openNativeRelay: openSnRelay,
   };
 }

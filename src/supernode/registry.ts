@@ -307,6 +307,8 @@ export class Registry {
     // Registrations relayed by a federation member (skipAdd) are not claims: the edge went to that supernode.
     if (moving && !skipAdd && now - e.lastMove < EDGE_MOVE_MIN_SECONDS)
       return { status: Update.MOVE_LIMIT, answer };
+    // A taught route (fastrelay.ts) would keep the old MAC or socket: the native relay forgets them all.
+    if (rekey || moving) ctx.fastRelay?.reset();
     if (rekey) {
       comm.edges.delete(e.mac);
       e.mac = reg.edgeMac;
@@ -382,6 +384,7 @@ export class Registry {
       this.transport.closeTcp(c, false);
     }
     comm.edges.delete(e.mac);
+    this.ctx.fastRelay?.reset();
     if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
     this.edgeTotal--;
     if (this.ctx.events.listenerCount('edgeUnregistered') > 0)
@@ -394,6 +397,7 @@ export class Registry {
       for (const e of comm.edges.values())
         this.ctx.events.emit('edgeUnregistered', edgeInfo(comm, e), reason);
     this.edgeTotal -= comm.edges.size;
+    this.ctx.fastRelay?.reset();
     this.federation.forgetAssociations(comm);
     this.table.remove(comm);
   }
@@ -411,6 +415,7 @@ export class Registry {
         if (e.lastSeen < now - REGISTRATION_TIMEOUT_SECONDS) {
           if (e.conn !== undefined) this.transport.closeTcp(e.conn, false);
           comm.edges.delete(mac);
+          this.ctx.fastRelay?.reset();
           if (comm.byAddr.get(e.devAddr) === e) comm.byAddr.delete(e.devAddr);
           this.edgeTotal--;
           if (this.ctx.events.listenerCount('edgeExpired') > 0)

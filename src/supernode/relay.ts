@@ -91,9 +91,10 @@ export class Relay {
     // trust more than a stranger; with random MACs each broadcast one went to the whole community (a flood
     // amplifier) and taught every edge a new peer at the attacker's socket. An edge that moved registers again
     // before anything can reach it here anyway.
+    let src: SnPeer | undefined;
     if (!fromSn) {
-      const e = comm.edges.get(v.srcMac);
-      if (e === undefined || (e.conn === undefined && !sameAddr(e.addr, from)))
+      src = comm.edges.get(v.srcMac);
+      if (src === undefined || (src.conn === undefined && !sameAddr(src.addr, from)))
         return DropReason.UNREGISTERED;
     }
     const payloadLen = end - payloadOff;
@@ -130,7 +131,12 @@ export class Relay {
       if (bothFamilies && e?.takesIpv6 !== true) sock = undefined;
       const slot = this.transport.reserve();
       this.buildRelayed(slot, buf, payloadOff, end, ttl, flags, comm, v.srcMac, v.dstMac, sock, ivExtra);
-      return this.forward(comm, v.dstMac, false, this.transport.txBuf, slot, this.builtLen, now);
+      const r = this.forward(comm, v.dstMac, false, this.transport.txBuf, slot, this.builtLen, now);
+      // Edge to edge over UDP in a plain community: the native relay may repeat this route (fastrelay.ts).
+      const fast = ctx.fastRelay;
+      if (fast !== undefined && e !== undefined && src !== undefined && from.family === 4 && fast.takes(comm))
+        fast.relayed(comm, src, e);
+      return r;
     }
     // Two consecutive slots when an IPv6 sender's broadcast needs both variants.
     const slot = this.transport.reserve(bothFamilies ? 2 : 1);

@@ -59,12 +59,20 @@ export type DropReason = (typeof DropReason)[keyof typeof DropReason];
 
 export type DropCounters = Record<DropReason, number>;
 
-/** Counters of one supernode. Times are Unix seconds, 0 = never. */
+/** Words of the native relay's counters (io/snrelay.ts SnRelayPort.stats). */
+const NativeStat = { RX: 0, FWD: 1, LAST_FWD: 2, ERRORS: 3 } as const;
+
+/**
+ * Counters of one supernode. Times are Unix seconds, 0 = never. rx, fwd, lastFwd and errors include what the
+ * native relay (fastrelay.ts) counted in `native`: reading them sums both, writing them keeps the native part.
+ */
 export class SupernodeStats {
-  /** Datagrams received on the main socket. */
-  rx = 0;
-  /** Unicast forwards to a local edge (sn_stats_t.fwd). */
-  fwd = 0;
+  /** The native relay's counters while it runs (then folded into the fields: foldNative). */
+  native: Float64Array | undefined;
+  private rxJs = 0;
+  private fwdJs = 0;
+  private errorsJs = 0;
+  private lastFwdJs = 0;
   /** Copies sent by broadcasts to edges and supernodes (sn_stats_t.broadcast). */
   broadcast = 0;
   /** REGISTER_SUPER received (sn_stats_t.reg_super). */
@@ -73,9 +81,6 @@ export class SupernodeStats {
   regSuperNak = 0;
   /** REGISTER_SUPER accepted: answered with an ACK, or (relayed by a federation member) taken note of. */
   regSuperOk = 0;
-  /** Failed sends (sn_stats_t.errors). */
-  errors = 0;
-  lastFwd = 0;
   lastRegSuper = 0;
   readonly drops: DropCounters;
 
@@ -83,6 +88,51 @@ export class SupernodeStats {
     const d = {} as DropCounters;
     for (const r of Object.values(DropReason)) d[r] = 0;
     this.drops = d;
+  }
+
+  /** Datagrams received on the main socket. */
+  get rx(): number {
+    return this.rxJs + (this.native?.[NativeStat.RX] ?? 0);
+  }
+
+  set rx(v: number) {
+    this.rxJs = v - (this.native?.[NativeStat.RX] ?? 0);
+  }
+
+  /** Unicast forwards to a local edge (sn_stats_t.fwd). */
+  get fwd(): number {
+    return this.fwdJs + (this.native?.[NativeStat.FWD] ?? 0);
+  }
+
+  set fwd(v: number) {
+    this.fwdJs = v - (this.native?.[NativeStat.FWD] ?? 0);
+  }
+
+  /** Failed sends (sn_stats_t.errors). */
+  get errors(): number {
+    return this.errorsJs + (this.native?.[NativeStat.ERRORS] ?? 0);
+  }
+
+  set errors(v: number) {
+    this.errorsJs = v - (this.native?.[NativeStat.ERRORS] ?? 0);
+  }
+
+  get lastFwd(): number {
+    return Math.max(this.lastFwdJs, this.native?.[NativeStat.LAST_FWD] ?? 0);
+  }
+
+  set lastFwd(v: number) {
+    this.lastFwdJs = v;
+  }
+
+  /** The native relay stops: its counts stay in the fields. */
+  foldNative(): void {
+    const { rx, fwd, errors, lastFwd } = this;
+    this.native = undefined;
+    this.rxJs = rx;
+    this.fwdJs = fwd;
+    this.errorsJs = errors;
+    this.lastFwdJs = lastFwd;
   }
 
   /** Sum of all drop counters. */

@@ -1,10 +1,12 @@
 // The supernode's sockets: the UDP socket, the TCP listener with its 2-byte framing (spec §1), and every send.
 import { SOCKADDR_BYTES, SockAddrCache } from '../io/sockaddr.js';
 import { type BatchUdpSocket, type DatagramBatch, isBatchUdpSocket, type UdpSocket } from '../io/types.js';
+import { SystemClock } from '../util/clock.js';
 import { numberToIpv4, type SockAddr } from '../util/ip.js';
 import { LogLevel } from '../util/log.js';
 import type { Community, SnPeer } from './community.js';
 import type { SnContext } from './context.js';
+import { FastRelay } from './fastrelay.js';
 import { DropReason } from './stats.js';
 import { REGISTRATION_TIMEOUT_SECONDS } from './timers.js';
 import type { TcpConn, TcpListener } from './types.js';
@@ -99,6 +101,10 @@ export class Transport {
     if (isBatchUdpSocket(sock)) {
       this.batchSocket = sock;
       sock.onDatagrams(this.onBatch);
+      const port = deps.openNativeRelay?.(sock);
+      // -H too when stamps come from the system clock, which the addon reads.
+      const stamps = this.ctx.clock instanceof SystemClock ? this.ctx.stamps : undefined;
+      if (port !== undefined) this.ctx.fastRelay = new FastRelay(port, this.ctx.stats, stamps);
     } else {
       sock.onDatagram(this.onDatagram);
     }
@@ -109,6 +115,7 @@ export class Transport {
           sock.local.family === 4 && config.bindAddress === '::' ? '0.0.0.0' : config.bindAddress;
         this.tcpListener = await deps.listenTcp(tcpAddress, sock.local.port, (c) => this.accept(c));
       } catch (e) {
+        this.closeFastRelay();
         sock.close();
         this.socket = undefined;
         throw e;
@@ -119,11 +126,17 @@ export class Transport {
 
   close(): void {
     this.batchSocket = undefined;
+    this.closeFastRelay();
     this.socket?.close();
     this.tcpListener?.close();
     this.tcpListener = undefined;
     for (const t of [...this.tcpPeers.values()]) t.conn.close();
     this.tcpPeers.clear();
+  }
+
+  private closeFastRelay(): void {
+    this.ctx.fastRelay?.close();
+    this.ctx.fastRelay = undefined;
   }
 
   // ---------------------------------------------------------------- receiving
@@ -135,6 +148,7 @@ export class Transport {
   /** A batch from recvmmsg: each datagram handled in place in the slab, the sends it causes flushed at the end. */
   private readonly onBatch = (b: DatagramBatch): void => {
     const addrs = b.addrs;
+    this.ctx.fastRelay?.collect();
     this.batching = true;
     try {
       for (let i = 0; i < b.count; i++) {
@@ -341,6 +355,7 @@ export class Transport {
         continue;
       }
       t.fill = 0;
+      this.ctx.fastRelay?.collect();
       this.rxConn = t.conn;
       try {
         this.deliver(t.buf, TCP_LENGTH_BYTES, want - TCP_LENGTH_BYTES, t.conn.remote);

@@ -22,6 +22,39 @@ export interface TcpListener {
   close(): void;
 }
 
+/**
+ * The native relay in front of the main UDP socket (io/snrelay.ts SnRelayPort): it forwards the PACKETs of edges
+ * it was taught, without JS (fastrelay.ts).
+ */
+export interface NativeRelay {
+  /** Datagrams it took, forwarded, the Unix second of its last forward, sends the socket refused. */
+  readonly stats: Float64Array;
+  /** -H: replay records (transform/stamp.ts RECORD_WORDS each) per slot, shared with the native side. */
+  readonly records: Uint32Array;
+  /** -H: 1 where the native side raised a slot's record since JS cleared it; the last byte: any raised. */
+  readonly dirty: Uint8Array;
+  /** Record slots. */
+  readonly slots: number;
+  /** What it holds at most: edges, communities, -H communities (whose keys each datagram may be tried with). */
+  readonly maxEdges: number;
+  readonly maxCommunities: number;
+  readonly maxHeaderCommunities: number;
+  setEnabled(on: boolean): void;
+  /** -H with the process's stamp generator state (StampGenerator.state). */
+  configureHeader(stampState: Uint32Array): void;
+  /** Whether -H communities with this header core (HeaderKeys.core) can be taught. */
+  takesHeader(core: unknown): boolean;
+  /**
+   * An edge: the 20-byte community field, its MAC, its IPv4 socket (6 bytes, big-endian), and for a -H community
+   * its header core and record slot. True when the table was full and everything taught before is forgotten.
+   */
+  learn(community20: Uint8Array, mac: Uint8Array, socket: Uint8Array, core?: unknown, slot?: number): boolean;
+  /** Every edge taught so far. */
+  forget(): void;
+  /** Off and away from the socket. */
+  detach(): void;
+}
+
 /** Injected environment. */
 export interface SupernodeDeps {
   clock: Clock;
@@ -43,6 +76,8 @@ export interface SupernodeDeps {
   stamps?: StampGenerator;
   /** Header-encryption cores (-H) in native code (io/crypto-native.ts); without them the TS steps serve. */
   headerBackend?: HeaderBackend;
+  /** The native relay for the main socket; undefined (or absent) when the socket is not the addon's. */
+  openNativeRelay?: (udp: UdpSocket) => NativeRelay | undefined;
 }
 
 /** What the events carry about an edge. */

@@ -48,6 +48,40 @@ export class StampRecord implements Stamp {
   recentPos = 0;
 }
 
+/**
+ * A StampRecord as words of a Uint32Array shared with the addon (native/src/stamps.h): the newest stamp (hi, lo),
+ * ring entries in use, the ring's next position, then the STAMP_RECENT (hi, lo) pairs.
+ */
+export const RECORD_WORDS = 4 + 2 * STAMP_RECENT;
+const REC_HI = 0;
+const REC_LO = 1;
+const REC_COUNT = 2;
+const REC_POS = 3;
+const REC_RING = 4;
+
+/** Copies record `i` of `words` (RECORD_WORDS each) into `rec`. */
+export function recordFromWords(words: Uint32Array, i: number, rec: StampRecord): void {
+  const o = i * RECORD_WORDS;
+  rec.hi = words[o + REC_HI];
+  rec.lo = words[o + REC_LO];
+  rec.recentCount = words[o + REC_COUNT];
+  rec.recentPos = words[o + REC_POS];
+  if (rec.recentCount > 0) {
+    rec.recent ??= new Uint32Array(2 * STAMP_RECENT);
+    rec.recent.set(words.subarray(o + REC_RING, o + REC_RING + 2 * STAMP_RECENT));
+  }
+}
+
+/** Copies `rec` into record `i` of `words`. */
+export function recordToWords(words: Uint32Array, i: number, rec: StampRecord): void {
+  const o = i * RECORD_WORDS;
+  words[o + REC_HI] = rec.hi;
+  words[o + REC_LO] = rec.lo;
+  words[o + REC_COUNT] = rec.recentCount;
+  words[o + REC_POS] = rec.recentPos;
+  if (rec.recent !== undefined) words.set(rec.recent, o + REC_RING);
+}
+
 /** Whether `rec` accepted hi:lo before (exact duplicate) or hi:lo is older than every stamp it remembers. */
 function seenOrTooOld(rec: StampRecord, hi: number, lo: number): boolean {
   const r = rec.recent;

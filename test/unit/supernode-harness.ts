@@ -2,6 +2,7 @@
 import { MemoryNetwork, type MemorySocket } from '../../src/io/memory.js';
 import { HeaderSealer } from '../../src/peer/seal.js';
 import { Supernode, type SupernodeOptions, type TcpConn } from '../../src/supernode/index.js';
+import type { SupernodeDeps } from '../../src/supernode/types.js';
 import {
   AUTH_PW_TOKEN_BYTES,
   AuthSecret,
@@ -65,7 +66,12 @@ export function makeEnv(seed = 1): Env {
 }
 
 /** Starts a supernode bound at ip:SN_PORT on the memory network. */
-export async function startSn(env: Env, options: SupernodeOptions = {}, ip = SN_IP): Promise<Supernode> {
+export async function startSn(
+  env: Env,
+  options: SupernodeOptions = {},
+  ip = SN_IP,
+  deps: Partial<SupernodeDeps> = {},
+): Promise<Supernode> {
   const sn = new Supernode(
     { port: SN_PORT, bindAddress: ip, ...options },
     {
@@ -83,6 +89,7 @@ export async function startSn(env: Env, options: SupernodeOptions = {}, ip = SN_
         if (t === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
         return t;
       },
+      ...deps,
     },
   );
   await sn.start();
