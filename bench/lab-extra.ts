@@ -177,11 +177,21 @@ export async function edgeRxCounts(
   return { p2p: rx('p2p'), super: rx('super') };
 }
 
-/** A supernode's `forward` tx_pkt (§13.2 packetstats, same in tsn2n and 3.1.1): unicast packets relayed. */
-export async function snForwardCount(lab: Lab, ns: string, port: number): Promise<number> {
+/**
+ * A supernode's `forward` tx_pkt (§13.2 packetstats, same in tsn2n and 3.1.1): unicast packets relayed; and of them
+ * what tsn2n's native relay forwarded (its `native_relay` row; 0 without one).
+ */
+export async function snForwardCount(
+  lab: Lab,
+  ns: string,
+  port: number,
+): Promise<{ forwarded: number; native: number }> {
   const rows = await mgmtRead(lab, ns, port, 'packetstats');
-  const fwd = rows.find((row) => row.type === 'forward');
-  return fwd ? Number(fwd.tx_pkt) : Number.NaN;
+  const count = (type: string, missing: number): number => {
+    const row = rows.find((r) => r.type === type);
+    return row ? Number(row.tx_pkt) : missing;
+  };
+  return { forwarded: count('forward', Number.NaN), native: count('native_relay', 0) };
 }
 
 /** Modes (`p2p`, `pSp`) of the peers an edge lists on its management port (§13.2 `edges`). */

@@ -1,7 +1,8 @@
 // Ping RTT through tsn2n with and without the native fast path against C 3.1.1, alternating (root; `npm run bench:rtt`).
 //
 // Per round and configuration (CONFIGS: p2p, p2p-he, relay, relay-he; comma-separated), three tunnels one after the
-// other, the order reversed every other round: tsn2n (fast path on), C, tsn2n with TSN2N_NATIVE_FASTPATH=0. Each is
+// other, the order reversed every other round: tsn2n (native paths on), C, tsn2n with TSN2N_NATIVE_FASTPATH=0 and
+// TSN2N_NATIVE_RELAY=0 (the edges' fast path and the supernode's native relay off). Each is
 // COUNT pings 10 ms apart a → b, -A4. Prints each run and the median over ROUNDS of each p50 and average. C 3.1.1's
 // edge and supernode are taken from N2N_REFERENCE_BIN (default /tmp/n2n-c/build).
 
@@ -52,6 +53,7 @@ for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     for (const v of order) {
       process.env.TSN2N_NATIVE_FASTPATH = v.fast ? '1' : '0';
+      process.env.TSN2N_NATIVE_RELAY = v.fast ? '1' : '0';
       const t = await startTunnel(ctx, { cipher: 4, he, relay, sn: v.impl, a: v.impl, b: v.impl });
       try {
         const s = await pingSeries(lab, a.ns, B_VPN, count, 0.01);

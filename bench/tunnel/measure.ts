@@ -22,6 +22,7 @@ interface Counters {
   rxP2p: number;
   rxSuper: number;
   forwarded: number;
+  nativeForwarded: number;
 }
 
 interface Snapshot extends Counters {
@@ -34,9 +35,14 @@ const NO_COUNTS = { p2p: Number.NaN, super: Number.NaN };
 async function counters(ctx: Context, receiver: 'a' | 'b'): Promise<Counters> {
   const [rx, forwarded] = await Promise.all([
     edgeRxCounts(ctx.lab, ctx[receiver].ns, EDGE_MGMT_PORT).catch(() => NO_COUNTS),
-    snForwardCount(ctx.lab, ctx.sn.ns, SN_MGMT_PORT).catch(() => Number.NaN),
+    snForwardCount(ctx.lab, ctx.sn.ns, SN_MGMT_PORT).catch(() => ({ forwarded: Number.NaN, native: 0 })),
   ]);
-  return { rxP2p: rx.p2p, rxSuper: rx.super, forwarded };
+  return {
+    rxP2p: rx.p2p,
+    rxSuper: rx.super,
+    forwarded: forwarded.forwarded,
+    nativeForwarded: forwarded.native,
+  };
 }
 
 function procSample(t: Tunnel): { procs: (ProcStats | undefined)[]; t: number } {
@@ -56,6 +62,8 @@ export interface Usage {
   forwarded: number;
   /** Supernode CPU µs per relayed packet. */
   snUsPerPkt: number;
+  /** Of `forwarded`, what tsn2n's native relay forwarded. */
+  nativeForwarded: number;
 }
 
 function usage(before: Snapshot, after: Snapshot): Usage {
@@ -77,6 +85,7 @@ function usage(before: Snapshot, after: Snapshot): Usage {
     rxSuper: after.rxSuper - before.rxSuper,
     forwarded,
     snUsPerPkt: forwarded > 0 ? (snCpuS * US_PER_S) / forwarded : Number.NaN,
+    nativeForwarded: after.nativeForwarded - before.nativeForwarded,
   };
 }
 
@@ -89,7 +98,8 @@ export function cpuText(u: Usage, relayed: boolean): string {
   const edges = `a ${pct(u.cpuA)} · b ${pct(u.cpuB)}`;
   if (!relayed) return edges;
   const perPkt = Number.isFinite(u.snUsPerPkt) ? `${u.snUsPerPkt.toFixed(1)} µs/pkt` : '– µs/pkt';
-  return `sn ${pct(u.cpuSn)}, ${perPkt} · ${edges}`;
+  const native = u.nativeForwarded > 0 ? `, ${pct((u.nativeForwarded / u.forwarded) * PERCENT)} native` : '';
+  return `sn ${pct(u.cpuSn)}, ${perPkt}${native} · ${edges}`;
 }
 
 /**

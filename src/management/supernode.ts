@@ -96,7 +96,10 @@ export function edgeRows(sn: Supernode): Record<string, string | number>[] {
   return rows;
 }
 
-/** The rows of `r … packetstats`: 3.1.1's four, then one `drop` row per reason. */
+/**
+ * The rows of `r … packetstats`: 3.1.1's four, then (once it forwarded something) `native_relay` with the part of
+ * `forward` the native relay made, then one `drop` row per reason.
+ */
 export function packetStatRows(sn: Supernode): Record<string, string | number>[] {
   const s = sn.stats;
   const rows: Record<string, string | number>[] = [
@@ -105,6 +108,7 @@ export function packetStatRows(sn: Supernode): Record<string, string | number>[]
     { type: 'reg_super', rx_pkt: s.regSuper, nak: s.regSuperNak },
     { type: 'errors', tx_pkt: s.errors },
   ];
+  if (s.nativeFwd > 0) rows.push({ type: 'native_relay', tx_pkt: s.nativeFwd });
   for (const r of Object.values(DropReason)) rows.push({ type: 'drop', reason: r, rx_pkt: s.drops[r] });
   return rows;
 }

@@ -73,6 +73,8 @@ export class SupernodeStats {
   private fwdJs = 0;
   private errorsJs = 0;
   private lastFwdJs = 0;
+  /** Of `fwd`, what the native relay forwarded before its counters were folded in. */
+  private nativeFwdFolded = 0;
   /** Copies sent by broadcasts to edges and supernodes (sn_stats_t.broadcast). */
   broadcast = 0;
   /** REGISTER_SUPER received (sn_stats_t.reg_super). */
@@ -125,9 +127,15 @@ export class SupernodeStats {
     this.lastFwdJs = v;
   }
 
+  /** Of `fwd`, the forwards the native relay made (fastrelay.ts). */
+  get nativeFwd(): number {
+    return this.nativeFwdFolded + (this.native?.[NativeStat.FWD] ?? 0);
+  }
+
   /** The native relay stops: its counts stay in the fields. */
   foldNative(): void {
-    const { rx, fwd, errors, lastFwd } = this;
+    const { rx, fwd, errors, lastFwd, nativeFwd } = this;
+    this.nativeFwdFolded = nativeFwd;
     this.native = undefined;
     this.rxJs = rx;
     this.fwdJs = fwd;

@@ -1,6 +1,7 @@
 // The supernode's native relay (native/src/snrelay.cc, supernode/fastrelay.ts) over real loopback UDP: taught edge pairs are relayed byte for byte as the JS path does, everything else stays on it.
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { packetStatRows } from '../../src/management/supernode.js';
 import { HeaderSealer } from '../../src/peer/seal.js';
 import { Supernode } from '../../src/supernode/supernode.js';
 import {
@@ -238,11 +239,17 @@ describe('supernode native relay', () => {
     expect(sn.stats.fwd - fwd0).toBe(21);
     expect(sn.stats.rx - rx0).toBe(21);
     expect(sn.stats.lastFwd).toBeGreaterThanOrEqual(sn.nowSec() - 1);
+    // Management shows the native part of `forward`.
+    expect(packetStatRows(sn).find((r) => r.type === 'native_relay')).toEqual({
+      type: 'native_relay',
+      tx_pkt: 21,
+    });
     // The counts stay once the relay is gone.
     const fwd = sn.stats.fwd;
     await sn.stop();
     expect(sn.stats.native).toBeUndefined();
     expect(sn.stats.fwd).toBe(fwd);
+    expect(sn.stats.nativeFwd).toBe(21);
   });
 
   it('leaves to JS what it was not taught: another socket, a broadcast, an unknown MAC, flags, TTL 0', async () => {
