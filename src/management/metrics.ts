@@ -211,6 +211,13 @@ export function supernodeMetrics(sn: Supernode, options: MetricsOptions): Daemon
   );
   counter(
     r,
+    'tsn2n_supernode_native_relayed_packets_total',
+    'Of the unicast forwards, those the native relay made (docs/supernode.md)',
+    [],
+    () => [[{}, s.nativeFwd]],
+  );
+  counter(
+    r,
     'tsn2n_supernode_registrations_total',
     'REGISTER_SUPERs by result: ok (acknowledged), nak (refused), dropped (no answer)',
     ['result'],

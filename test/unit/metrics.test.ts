@@ -126,6 +126,7 @@ describe('supernode metrics', () => {
     expect(s.get('tsn2n_supernode_federation_peers')).toBe(0);
     expect(s.get('tsn2n_supernode_relayed_packets_total{kind="unicast"}')).toBe(sn.stats.fwd);
     expect(s.get('tsn2n_supernode_relayed_packets_total{kind="broadcast"}')).toBe(sn.stats.broadcast);
+    expect(s.get('tsn2n_supernode_native_relayed_packets_total')).toBe(sn.stats.nativeFwd);
     expect(sn.stats.broadcast).toBeGreaterThan(0);
     expect(s.get('tsn2n_supernode_registrations_total{result="ok"}')).toBe(sn.stats.regSuperOk);
     expect(sn.stats.regSuperOk).toBeGreaterThanOrEqual(2);
