@@ -133,30 +133,14 @@ void FastPath::Init(Napi::Env env, Napi::Object exports) {
 }
 
 FastPath::FastPath(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastPath>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    ThrowUsage(env, kUsage);
-  }
-  auto stats = info[0].As<Napi::Float64Array>();
-  if (stats.ElementLength() < kStatPeersOff) ThrowUsage(env, kUsage);
-  stats_ = stats.Data();
-  peerCapacity_ = static_cast<uint32_t>((stats.ElementLength() - kStatPeersOff) / kStatsPerPeer);
-  statsRef_ = Napi::Reference<Napi::Float64Array>::New(stats, 1);
-  if (napi_type_tag_object(env, info.This(), &kFastPathTag) != napi_ok) ThrowUsage(env, kUsage);
+  size_t length = 0;
+  stats_ = TakerStats(info, kStatPeersOff, &kFastPathTag, kUsage, &statsRef_, &length);
+  peerCapacity_ = static_cast<uint32_t>((length - kStatPeersOff) / kStatsPerPeer);
 }
 
 FastPath::~FastPath() = default;
 
-FastPath* FastPath::From(napi_env env, napi_value v) {
-  bool tagged = false;
-  void* data = nullptr;
-  if (napi_check_object_type_tag(env, v, &kFastPathTag, &tagged) != napi_ok || !tagged ||
-      napi_unwrap(env, v, &data) != napi_ok) {
-    return nullptr;
-  }
-  return static_cast<FastPath*>(data);
-}
+FastPath* FastPath::From(napi_env env, napi_value v) { return UnwrapTagged<FastPath>(env, v, &kFastPathTag); }
 
 Napi::Value FastPath::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -110,27 +110,11 @@ void SnRelay::Init(Napi::Env env, Napi::Object exports) {
 }
 
 SnRelay::SnRelay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SnRelay>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    ThrowUsage(env, kUsage);
-  }
-  auto stats = info[0].As<Napi::Float64Array>();
-  if (stats.ElementLength() < kStatCount) ThrowUsage(env, kUsage);
-  stats_ = stats.Data();
-  statsRef_ = Napi::Reference<Napi::Float64Array>::New(stats, 1);
-  if (napi_type_tag_object(env, info.This(), &kSnRelayTag) != napi_ok) ThrowUsage(env, kUsage);
+  size_t length = 0;
+  stats_ = TakerStats(info, kStatCount, &kSnRelayTag, kUsage, &statsRef_, &length);
 }
 
-SnRelay* SnRelay::From(napi_env env, napi_value v) {
-  bool tagged = false;
-  void* data = nullptr;
-  if (napi_check_object_type_tag(env, v, &kSnRelayTag, &tagged) != napi_ok || !tagged ||
-      napi_unwrap(env, v, &data) != napi_ok) {
-    return nullptr;
-  }
-  return static_cast<SnRelay*>(data);
-}
+SnRelay* SnRelay::From(napi_env env, napi_value v) { return UnwrapTagged<SnRelay>(env, v, &kSnRelayTag); }
 
 Napi::Value SnRelay::Configure(const Napi::CallbackInfo& info) {
   udpFd_ = ArgInt(info, 0, kConfigureUsage);

@@ -1,5 +1,5 @@
 // The edge's native fast path (native/src/fastpath.cc) over a native UDP socket and TAP: see edge/fastpath.ts.
-import { loadAddon, type NativeFastPath } from './addon.js';
+import { loadAddon, type NativeFastPath, type NativeSnRelay } from './addon.js';
 import { NativeHeaderCore, NativePayloadBatch } from './crypto-native.js';
 import type { TapDevice, UdpSocket } from './types.js';
 
@@ -8,13 +8,16 @@ export const FAST_PATH_MAX_PEERS = 256;
 /** Words of one peer slot's -H replay record in FastPathPort.records (native/src/fastpath.cc kRecordWords). */
 export const FAST_PATH_RECORD_WORDS = 36;
 
-/** A socket or TAP whose poller can hand its batches to the fast path first (NativeUdpSocket, LinuxTap). */
-interface FastPathHost {
+/**
+ * A socket or TAP whose poller can hand its batches to a native taker first (NativeUdpSocket, LinuxTap): the edge's
+ * fast path, or the supernode's relay (io/snrelay.ts).
+ */
+export interface FastPathHost {
   fastPathFd(): number;
-  setFastPath(fast: NativeFastPath | null): boolean;
+  setFastPath(fast: NativeFastPath | NativeSnRelay | null): boolean;
 }
 
-function isHost(x: unknown): x is FastPathHost {
+export function isHost(x: unknown): x is FastPathHost {
   const h = x as Partial<FastPathHost> | undefined;
   return typeof h?.setFastPath === 'function' && typeof h.fastPathFd === 'function';
 }

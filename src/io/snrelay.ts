@@ -1,6 +1,7 @@
 // The supernode's native relay (native/src/snrelay.cc) in front of its native UDP socket: see supernode/fastrelay.ts.
 import { loadAddon, type NativeSnRelay } from './addon.js';
 import { NativeHeaderCore } from './crypto-native.js';
+import { type FastPathHost, isHost } from './fastpath.js';
 import type { UdpSocket } from './types.js';
 
 /** Words of SnRelayPort.stats: datagrams taken, forwarded, the Unix second of the last forward, send drops. */
@@ -9,17 +10,6 @@ export const SN_RELAY_STAT_WORDS = 4;
 export const SN_RELAY_RECORD_SLOTS = 1024;
 /** Words of one replay record (native/src/stamps.h kRecordWords, transform/stamp.ts RECORD_WORDS). */
 const RECORD_WORDS = 36;
-
-/** A socket whose poller can hand its batches to the relay first (NativeUdpSocket). */
-interface RelayHost {
-  fastPathFd(): number;
-  setFastPath(fast: NativeSnRelay | null): boolean;
-}
-
-function isHost(x: unknown): x is RelayHost {
-  const h = x as Partial<RelayHost> | undefined;
-  return typeof h?.setFastPath === 'function' && typeof h.fastPathFd === 'function';
-}
 
 /** One socket's native relay: the supernode teaches it edges (learn), makes it forget them, and reads `stats`. */
 export class SnRelayPort {
@@ -34,10 +24,10 @@ export class SnRelayPort {
   readonly maxCommunities = 4096;
   readonly maxHeaderCommunities = 8;
   private readonly native: NativeSnRelay;
-  private readonly udp: RelayHost;
+  private readonly udp: FastPathHost;
   private header = false;
 
-  constructor(ctor: new (stats: Float64Array) => NativeSnRelay, udp: RelayHost) {
+  constructor(ctor: new (stats: Float64Array) => NativeSnRelay, udp: FastPathHost) {
     this.native = new ctor(this.stats);
     this.udp = udp;
     this.native.configure(udp.fastPathFd());
