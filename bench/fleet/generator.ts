@@ -45,7 +45,9 @@ const TIME_OFF = 8;
 const MIN_PAYLOAD_BYTES = 16;
 /** Send slots per socket and tick; a tick with more datagrams flushes in several batches. */
 const SLOTS = 256;
-const SLOT_BYTES = 256;
+/** Bytes per send slot: at least this, and room for the largest PACKET (header, sealing room, payload). */
+const MIN_SLOT_BYTES = 256;
+const PACKET_ROOM_BYTES = 64;
 /** Cookies live in a ring this big (power of two): far more than can be outstanding at once. */
 const COOKIE_RING = 1 << 21;
 const COOKIE_MASK = COOKIE_RING - 1;
@@ -142,6 +144,7 @@ export class Fleet {
   private readonly off = { cookie: 0, mac: 0, dev: 0, token: 0 };
   private readonly sentAt = new Float64Array(COOKIE_RING);
   private readonly outstanding = new Uint8Array(COOKIE_RING);
+  private readonly slotBytes: number;
   private readonly up: Uint8Array;
   /** Indices of edges that are up, for the pair choice. */
   private readonly upList: Uint32Array;
@@ -167,6 +170,7 @@ export class Fleet {
     this.up = new Uint8Array(opts.edges);
     this.upList = new Uint32Array(opts.edges);
     this.payload = Buffer.alloc(opts.payloadBytes);
+    this.slotBytes = Math.max(MIN_SLOT_BYTES, PACKET_ROOM_BYTES + opts.payloadBytes);
     this.regTemplate = this.buildTemplate();
   }
 
@@ -176,7 +180,7 @@ export class Fleet {
    */
   private buildTemplate(): Buffer {
     const enc = (cookie: number, mac: number, dev: number, tok: number): Buffer => {
-      const b = Buffer.alloc(SLOT_BYTES);
+      const b = Buffer.alloc(MIN_SLOT_BYTES);
       const n = encodeRegisterSuper(
         { ttl: N2N_DEFAULT_TTL, type: MsgType.REGISTER_SUPER, flags: 0, community: this.field },
         {
@@ -235,8 +239,8 @@ export class Fleet {
       for (let i = 0; i < SLOTS; i++) addrs.set(to, i * SOCKADDR_BYTES);
       this.slots.push({
         sock,
-        buf: Buffer.alloc(SLOTS * SLOT_BYTES),
-        offsets: Uint32Array.from({ length: SLOTS }, (_, i) => i * SLOT_BYTES),
+        buf: Buffer.alloc(SLOTS * this.slotBytes),
+        offsets: Uint32Array.from({ length: SLOTS }, (_, i) => i * this.slotBytes),
         lengths: new Uint32Array(SLOTS),
         addrs,
         n: 0,
@@ -308,7 +312,7 @@ export class Fleet {
   private slotFor(edge: number): { s: Slot; at: number } {
     const s = this.slots[edge % this.slots.length];
     if (s.n === SLOTS) this.flush(s);
-    const at = s.n * SLOT_BYTES;
+    const at = s.n * this.slotBytes;
     return { s, at };
   }
 
