@@ -60,12 +60,15 @@ constexpr uint32_t kOpenHi = 0;
 constexpr uint32_t kOpenLo = 1;
 constexpr uint32_t kOpenHl = 2;
 constexpr uint32_t kHeaderRandomBytes = 4;
-// Stats (Float64Array): datagrams taken, forwarded, the Unix second of the last forward, refused by the socket.
+// Stats (Float64Array): datagrams taken, forwarded, the Unix second of the last forward, refused by the socket,
+// then per -H community (in heComms_ order, which is the order TS taught them) the datagrams opened with its key,
+// which TS adds to that community's count for the busiest-first order of trial decryption and then zeroes.
 constexpr uint32_t kStatRx = 0;
 constexpr uint32_t kStatFwd = 1;
 constexpr uint32_t kStatLastFwd = 2;
 constexpr uint32_t kStatErrors = 3;
-constexpr uint32_t kStatCount = 4;
+constexpr uint32_t kStatHeOpened = 4;
+constexpr uint32_t kStatCount = kStatHeOpened + kMaxHeCommunities;
 // FNV-1a.
 constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
 constexpr uint64_t kFnvPrime = 0x100000001b3ull;
@@ -74,7 +77,7 @@ constexpr uint32_t kMacShift = 48;
 // Marks SnRelay objects, so that setFastPath refuses any other wrapped object.
 const napi_type_tag kSnRelayTag = {0x7473'6e32'6e2d'736eull, 0x7265'6c61'792d'3031ull};
 
-constexpr const char* kUsage = "new SnRelay(stats: Float64Array(4))";
+constexpr const char* kUsage = "new SnRelay(stats: Float64Array(12))";
 constexpr const char* kConfigureUsage = "configure(udpFd: number)";
 constexpr const char* kLearnUsage =
     "learn(community: Uint8Array(20), mac: Uint8Array(6), socket: Uint8Array(6) IPv4 and port big-endian, "
@@ -268,7 +271,9 @@ bool SnRelay::TakeSealed(const uint8_t* d, uint32_t len, const uint8_t* addr, ui
   uint32_t opened[3];
   const Community* comm = nullptr;
   uint32_t index = 0;
-  for (uint32_t i : heComms_) {
+  uint32_t tried = 0;
+  for (; tried < heComms_.size(); tried++) {
+    const uint32_t i = heComms_[tried];
     if (HeaderOpenOne(comms_[i].heKey, out, len, comms_[i].field.bytes.data(), opened)) {
       comm = &comms_[i];
       index = i;
@@ -282,6 +287,7 @@ bool SnRelay::TakeSealed(const uint8_t* d, uint32_t len, const uint8_t* addr, ui
   uint32_t* rec = records_ + static_cast<size_t>(src->slot) * kRecordWords;
   if (!StampFresh(rec, opened[kOpenHi], opened[kOpenLo])) return false;
   StampAccept(rec, opened[kOpenHi], opened[kOpenLo]);
+  stats_[kStatHeOpened + tried] += 1;
   dirty_[src->slot] = 1;
   dirty_[slotCount_] = 1;
   memcpy(out + kCommunityOff, comm->field.bytes.data(), kCommunityBytes);

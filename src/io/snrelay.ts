@@ -4,8 +4,11 @@ import { NativeHeaderCore } from './crypto-native.js';
 import { type FastPathHost, isHost } from './fastpath.js';
 import type { UdpSocket } from './types.js';
 
-/** Words of SnRelayPort.stats: datagrams taken, forwarded, the Unix second of the last forward, send drops. */
-export const SN_RELAY_STAT_WORDS = 4;
+/** Where SnRelayPort.stats counts, per -H community in the order they were taught, the datagrams opened with its key. */
+export const SN_RELAY_HE_OPENED_WORD = 4;
+/** Words of SnRelayPort.stats: datagrams taken, forwarded, the Unix second of the last forward, send drops, then
+ * the -H counts (native/src/snrelay.cc kStatCount). */
+export const SN_RELAY_STAT_WORDS = SN_RELAY_HE_OPENED_WORD + 8;
 /** Edges of -H communities the native relay holds replay records for at most. */
 export const SN_RELAY_RECORD_SLOTS = 1024;
 /** Words of one replay record (native/src/stamps.h kRecordWords, transform/stamp.ts RECORD_WORDS). */
@@ -22,7 +25,8 @@ export class SnRelayPort {
   /** native/src/snrelay.cc kMaxEdges, kMaxCommunities, kMaxHeCommunities. */
   readonly maxEdges = 1 << 16;
   readonly maxCommunities = 4096;
-  readonly maxHeaderCommunities = 8;
+  readonly maxHeaderCommunities = SN_RELAY_STAT_WORDS - SN_RELAY_HE_OPENED_WORD;
+  readonly heOpenedWord = SN_RELAY_HE_OPENED_WORD;
   private readonly native: NativeSnRelay;
   private readonly udp: FastPathHost;
   private header = false;

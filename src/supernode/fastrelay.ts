@@ -34,10 +34,11 @@ export class FastRelay {
   private epoch = 1;
   /** -H: the edge in each record slot handed out this round. */
   private readonly slotPeers: SnPeer[] = [];
-  /** Edges taught this round (an edge may count twice), communities, and those of them with -H. */
+  /** Edges taught this round (an edge may count twice), communities, and those of them with -H in the order they
+   * were taught (which is the order of the native side's -H counts). */
   private taught = 0;
   private readonly communities = new Set<Community>();
-  private heCommunities = 0;
+  private readonly heCommunities: Community[] = [];
   private readonly mac = new Uint8Array(MAC_BYTES);
   private readonly socket = new Uint8Array(SOCKET_BYTES);
 
@@ -92,43 +93,59 @@ export class FastRelay {
       recordToWords(this.port.records, e.fastSlot, e.stamp);
   }
 
+  /**
+   * -H: the datagrams the native side opened with each community's key, added to the community's `encPackets` (the
+   * busiest-first order of trial decryption, communities.ts sort) — before that order is made, and before a reset.
+   */
+  countOpened(): void {
+    const stats = this.port.stats;
+    const base = this.port.heOpenedWord;
+    for (let i = 0; i < this.heCommunities.length; i++) {
+      const n = stats[base + i];
+      if (n === 0) continue;
+      this.heCommunities[i].encPackets += n;
+      stats[base + i] = 0;
+    }
+  }
+
   /** Something in the registry changed: nothing taught so far may be used any more. */
   reset(): void {
     this.collect();
+    this.countOpened();
     this.epoch++;
     this.port.forget();
     for (const e of this.slotPeers) e.fastSlot = NO_SLOT;
     this.slotPeers.length = 0;
     this.taught = 0;
     this.communities.clear();
-    this.heCommunities = 0;
+    this.heCommunities.length = 0;
   }
 
   /** Off (before the socket closes); the counts and records stay in the supernode's. */
   close(): void {
     this.collect();
+    this.countOpened();
     this.port.detach();
     this.stats.foldNative();
   }
 
   private teach(comm: Community, e: SnPeer): void {
     const he = comm.he === HeState.ENABLED;
-    // Within the native table's bounds: a new round before it would overflow.
-    if (!this.communities.has(comm)) {
-      if (
-        this.communities.size === this.port.maxCommunities ||
-        (he && this.heCommunities === this.port.maxHeaderCommunities)
-      ) {
-        this.reset();
-      }
-      this.communities.add(comm);
-      if (he) this.heCommunities++;
-    }
+    // Within the native table's bounds: a new round before it would overflow, so that what JS holds of this round
+    // (the communities in their order, the slots) is what the native side holds.
+    const known = this.communities.has(comm);
     if (
+      (!known &&
+        (this.communities.size === this.port.maxCommunities ||
+          (he && this.heCommunities.length === this.port.maxHeaderCommunities))) ||
       this.taught === this.port.maxEdges ||
       (he && e.fastSlot === NO_SLOT && this.slotPeers.length === this.port.slots)
     )
       this.reset();
+    if (!this.communities.has(comm)) {
+      this.communities.add(comm);
+      if (he) this.heCommunities.push(comm);
+    }
     writeMac(this.mac, 0, e.mac);
     const s = this.socket;
     const ip = e.ipv4;

@@ -104,7 +104,10 @@ export class Supernode extends EventEmitter<SupernodeEvents> {
       reRegisterFederation: (now) => this.fed.reRegister(false, now),
       closeIdleConnections: (now) => this.transport.closeIdle(now),
       purgeRegistrations: (now) => this.registry.purge(now),
-      sortCommunities: () => this.table.sort(),
+      sortCommunities: () => {
+        this.ctx.fastRelay?.countOpened();
+        this.table.sort();
+      },
       resolvePeers: () => this.fed.resolvePeers(),
     });
   }

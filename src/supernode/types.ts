@@ -27,8 +27,13 @@ export interface TcpListener {
  * it was taught, without JS (fastrelay.ts).
  */
 export interface NativeRelay {
-  /** Datagrams it took, forwarded, the Unix second of its last forward, sends the socket refused. */
+  /**
+   * Datagrams it took, forwarded, the Unix second of its last forward, sends the socket refused; from word
+   * `heOpenedWord` on, per -H community in the order they were first taught since `forget`, the datagrams opened
+   * with its key (the reader zeroes them).
+   */
   readonly stats: Float64Array;
+  readonly heOpenedWord: number;
   /** -H: replay records (transform/stamp.ts RECORD_WORDS each) per slot, shared with the native side. */
   readonly records: Uint32Array;
   /** -H: 1 where the native side raised a slot's record since JS cleared it; the last byte: any raised. */

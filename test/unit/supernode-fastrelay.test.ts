@@ -17,7 +17,8 @@ const PAYLOAD = new Uint8Array([1, 2, 3, 4]);
 
 /** Records what it is taught; `fullAfter` makes the n-th learn report a full table. */
 class RecordingRelay implements NativeRelay {
-  readonly stats = new Float64Array(4);
+  readonly stats = new Float64Array(6);
+  readonly heOpenedWord = 4;
   readonly slots = 4;
   readonly records = new Uint32Array(RECORD_WORDS * this.slots);
   readonly dirty = new Uint8Array(this.slots + 1);

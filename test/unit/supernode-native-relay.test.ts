@@ -47,6 +47,8 @@ const SILENCE_MS = 150;
 const ARRIVAL_MS = 2000;
 const NATIVE_RX = 0;
 const NATIVE_FWD = 1;
+/** io/snrelay.ts SN_RELAY_HE_OPENED_WORD: the first -H community's count. */
+const NATIVE_HE_OPENED = 4;
 
 /** A wire-level edge: a UDP socket and what it received. */
 class WireEdge {
@@ -382,6 +384,14 @@ describe('supernode native relay', () => {
       relayedForm(packet(MAC_A, MAC_B, 3, { field: HE_FIELD }), a.port),
     );
     expect(native[NATIVE_RX]).toBe(2);
+    // What the native side opened counts for the community's place in the order of trial decryption (read at
+    // each sort and at stop), on top of what the JS path opened.
+    expect(native[NATIVE_HE_OPENED]).toBe(2);
+    const comm = sn.communityList().find((c) => c.name === HE_COMMUNITY)!;
+    const js = comm.encPackets;
+    await sn.stop();
+    expect(native[NATIVE_HE_OPENED]).toBe(0);
+    expect(comm.encPackets).toBe(js + 2);
   });
 
   it('stays off without the deps that open it (TSN2N_NATIVE_RELAY=0)', async () => {
