@@ -22,6 +22,7 @@
 //   first, CBC with ciphertext stealing for Twofish and AES. The random bytes and every decision about
 //   which payloads to process come from JS; this is the data loop only.
 #include "crypto.h"
+#include "header.h"
 
 #include "rawnapi.h"
 
@@ -851,11 +852,12 @@ Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
   return Napi::Value(env, ext);
 }
 
-// cryptoInfo() → { speck: 'avx2' | 'portable', openssl: version text } (for benchmarks and logs).
+// cryptoInfo() → { speck: 'avx2' | 'portable', pearson: 'avx512' | 'portable', openssl: version text } (for benchmarks and logs).
 Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("speck", Napi::String::New(env, SpeckImpl()));
+  o.Set("pearson", Napi::String::New(env, HeaderPearsonImpl()));
   o.Set("openssl", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return o;
 }

@@ -18,7 +18,9 @@ void HeaderSealOne(const void* key, uint8_t* d, size_t len, size_t hl, uint32_t 
                    uint32_t rand);
 // true with out = {stamp hi, stamp lo, hl} and the plaintext datagram in place; false with d untouched.
 bool HeaderOpenOne(const void* key, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out);
-// Datagram i = d[i] of len[i] bytes, i < count, with the checksums four side by side: sealed with hl, stamps
+// Which Pearson lanes the batches use: "avx512" or "portable" (cryptoInfo).
+const char* HeaderPearsonImpl();
+// Datagram i = d[i] of len[i] bytes, i < count, with the checksums up to eight side by side: sealed with hl, stamps
 // {hi, lo} at stamps[2i], rands[i]; or opened, out[4i] = 1 and out[4i+1..3] = {stamp hi, lo, hl} (else 0,
 // d[i] untouched) as headerOpenBatch does.
 void HeaderSealMany(const void* key, uint8_t* const* d, const uint32_t* len, size_t hl, const uint32_t* stamps,

@@ -193,7 +193,7 @@ export class NativeCipherBackend {
   constructor(addon: NativeAddon) {
     this.addon = addon;
     const info = addon.cryptoInfo();
-    this.name = `native (Speck ${info.speck}, ${info.openssl})`;
+    this.name = `native (Speck ${info.speck}, Pearson ${info.pearson}, ${info.openssl})`;
   }
 
   /** Twofish-CBC over an expanded key (subkeys K0..K39 and the 4 x 256 g tables of crypto/twofish.ts). */

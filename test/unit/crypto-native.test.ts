@@ -87,7 +87,7 @@ function randomLength(rnd: SeededRandom, n: number, multipleOf = 1): number {
 describe('native cipher backend', () => {
   it('loads from the built addon and names its Speck path and OpenSSL', () => {
     const b = backend();
-    expect(b.name).toMatch(/^native \(Speck (avx2|portable), OpenSSL \d/);
+    expect(b.name).toMatch(/^native \(Speck (avx2|portable), Pearson (avx512|portable), OpenSSL \d/);
     expect(b).toBe(nativeCipherBackend());
   });
 

@@ -1,6 +1,8 @@
 // The addon's header-encryption core (-H) against the pure-TS reference: captured 3.1.1 datagrams, random lengths, odd offsets, forgeries.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pearsonHash64 } from '../../src/crypto/pearson.js';
 import { loadAddon } from '../../src/io/addon.js';
@@ -49,6 +51,54 @@ interface Datagram {
   hex: string;
   pc: number;
   decoded: { he_ok?: boolean; he_stamp?: string; plain_hex?: string; consumed?: number };
+}
+
+const ADDON = resolve(dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/tsn2n_io.node');
+
+interface SealAddon {
+  headerKey(kh: Uint8Array, kiv: Uint8Array): unknown;
+  headerSealBatch(
+    key: unknown,
+    buf: Uint8Array,
+    offs: Uint32Array,
+    lens: Uint32Array,
+    hls: Uint32Array,
+    stamps: Uint32Array,
+    rands: Uint32Array,
+    count: number,
+  ): void;
+}
+
+/**
+ * Seals batches of 1..19 datagrams (lengths 24..1,523, odd offsets) with the raw addon and returns their hex. It
+ * is also run as source text in a child process, so it uses nothing from outside its body.
+ */
+function sealRuns(a: SealAddon): string[] {
+  const key = a.headerKey(
+    Uint8Array.from({ length: 16 }, (_, j) => j * 17 + 1),
+    Uint8Array.from({ length: 16 }, (_, j) => j * 29 + 3),
+  );
+  const out: string[] = [];
+  for (let count = 1; count <= 19; count++) {
+    const slot = 1600;
+    const buf = Uint8Array.from({ length: count * slot + 5 }, (_, j) => (j * 131 + count) & 0xff);
+    const offs = new Uint32Array(count);
+    const lens = new Uint32Array(count);
+    const hls = new Uint32Array(count);
+    const stamps = new Uint32Array(2 * count);
+    const rands = new Uint32Array(count);
+    for (let j = 0; j < count; j++) {
+      offs[j] = j * slot + 1 + (j % 3);
+      lens[j] = 24 + ((j * 397 + count * 61) % 1500);
+      hls[j] = 24 + ((j * 13) % (lens[j] - 23));
+      stamps[2 * j] = j * 7919 + count;
+      stamps[2 * j + 1] = j * 104729;
+      rands[j] = j * 65537 + 1;
+    }
+    a.headerSealBatch(key, buf, offs, lens, hls, stamps, rands, count);
+    out.push(Buffer.from(buf).toString('hex'));
+  }
+  return out;
 }
 
 describe('native header core', () => {
@@ -122,9 +172,9 @@ describe('native header core', () => {
     }
   });
 
-  it('seals a batch (four checksums side by side) exactly as one by one, for every batch size 1..9', () => {
+  it('seals a batch (up to eight checksums side by side) exactly as one by one, for every batch size 1..19', () => {
     const rnd = new SeededRandom(5);
-    for (let count = 1; count <= 9; count++) {
+    for (let count = 1; count <= 19; count++) {
       const slot = 1600;
       const x = new Uint8Array(count * slot + 7);
       rnd.fill(x);
@@ -151,6 +201,25 @@ describe('native header core', () => {
       }
       expect(hex(x), `count ${count}`).toBe(hex(y));
     }
+  });
+
+  it('seals batches the same on the portable Pearson lanes (forced by TSN2N_PEARSON_PORTABLE) as in this process', () => {
+    // A child process, since the lanes are chosen once per process; this process's batches equal the TS reference
+    // (above). Keys, lengths and contents follow the batch size.
+    const script = `
+      const a = require(${JSON.stringify(ADDON)});
+      const run = ${sealRuns.toString()};
+      console.log([a.cryptoInfo().pearson, ...run(a)].join(','));`;
+    const r = spawnSync(process.execPath, ['-e', script], {
+      env: { ...process.env, TSN2N_PEARSON_PORTABLE: '1' },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    const [impl, ...got] = r.stdout.trim().split(',');
+    expect(impl).toBe('portable');
+    const want = sealRuns(loadAddon() as unknown as SealAddon);
+    expect(got).toHaveLength(want.length);
+    expect(got).toEqual(want);
   });
 
   it('HeaderSealer.sealBatch draws the same stamps and random words as seal one by one', () => {
@@ -216,13 +285,13 @@ describe('native header core', () => {
     return { slab, offs, lens, expected, want };
   }
 
-  it('opens a batch (four checksums side by side) exactly as one by one, with bad and short datagrams mixed in', () => {
+  it('opens a batch (up to eight checksums side by side) exactly as one by one, with bad and short datagrams mixed in', () => {
     const rnd = new SeededRandom(11);
     const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
     let opened = 0;
     let refused = 0;
     for (let iter = 0; iter < 60; iter++) {
-      const count = 1 + (iter % 13);
+      const count = 1 + (iter % 19);
       const { slab, offs, lens, expected, want } = mixedBatch(rnd, count, other);
       const ts = slab.slice();
       const out = new Uint32Array(count * OPEN_BATCH_WORDS).fill(0xdead);
