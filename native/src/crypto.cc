@@ -105,6 +105,9 @@ struct TwofishKey : CipherKey {
   uint32_t s[4][256] = {};
 };
 
+// AES: the most round keys (AES-256: 14 rounds).
+constexpr size_t kAesMaxRoundKeys = 15;
+
 struct EvpKey : CipherKey {
   explicit EvpKey(uint32_t kind) : CipherKey(kind) {}
   ~EvpKey() override {
@@ -113,6 +116,10 @@ struct EvpKey : CipherKey {
   }
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
+  // AES with AES-NI: the expanded encryption key (FIPS-197 byte order), for CBC encryption of several payloads side
+  // by side (AesCbcEncryptLanes); aesRounds 0 without it.
+  alignas(16) uint8_t aesRoundKeys[kAesMaxRoundKeys * 16] = {};
+  int aesRounds = 0;
 };
 
 // Marks our externals, so a foreign External passed as a key is refused instead of dereferenced.
@@ -444,6 +451,133 @@ void TwofishCbcEncryptLanes(const TwofishKey& t, uint8_t* const* msg, const size
   }
 }
 
+// ---------------------------------------------------------------------------- AES-CBC lanes (AES-NI)
+
+// CBC encryption is one chain of dependent blocks, each ten to fourteen AES rounds whose latency bounds it
+// (OpenSSL's aesni_cbc_encrypt runs one chain): several payloads' chains side by side keep the AES unit busy.
+// Decryption needs none of this (its blocks are independent, and OpenSSL already interleaves them).
+constexpr int kAesLanes = 8;
+constexpr int kAesHalfLanes = 4;
+constexpr size_t kAesWordBytes = 4;
+
+// The AES S-box, computed (FIPS-197 §5.1.1: the inverse in GF(2^8), then the affine map).
+struct AesSbox {
+  uint8_t s[256];
+  AesSbox() {
+    auto mul = [](uint8_t a, uint8_t b) {
+      uint8_t p = 0;
+      for (int i = 0; i < 8; i++) {
+        if (b & 1) p ^= a;
+        const bool hi = (a & 0x80) != 0;
+        a = static_cast<uint8_t>(a << 1);
+        if (hi) a ^= 0x1b;
+        b >>= 1;
+      }
+      return p;
+    };
+    for (int b = 0; b < 256; b++) {
+      uint8_t inv = 0;
+      for (int c = 1; c < 256 && b != 0; c++) {
+        if (mul(static_cast<uint8_t>(b), static_cast<uint8_t>(c)) == 1) {
+          inv = static_cast<uint8_t>(c);
+          break;
+        }
+      }
+      uint8_t x = inv;
+      uint8_t y = inv;
+      for (int i = 0; i < 4; i++) {
+        y = static_cast<uint8_t>((y << 1) | (y >> 7));
+        x ^= y;
+      }
+      s[b] = static_cast<uint8_t>(x ^ 0x63);
+    }
+  }
+};
+
+// FIPS-197 §5.2 KeyExpansion of a 16-, 24- or 32-byte key into rk (16 bytes a round key); returns the rounds.
+int AesExpandKey(const uint8_t* key, size_t keyBytes, uint8_t* rk) {
+  static const AesSbox sbox;
+  const size_t nk = keyBytes / kAesWordBytes;
+  const int rounds = static_cast<int>(nk) + 6;
+  const size_t words = kAesWordBytes * static_cast<size_t>(rounds + 1);
+  memcpy(rk, key, keyBytes);
+  uint8_t rcon = 1;
+  for (size_t i = nk; i < words; i++) {
+    uint8_t t[kAesWordBytes];
+    memcpy(t, rk + (i - 1) * kAesWordBytes, kAesWordBytes);
+    if (i % nk == 0) {
+      const uint8_t first = t[0];
+      t[0] = static_cast<uint8_t>(sbox.s[t[1]] ^ rcon);
+      t[1] = sbox.s[t[2]];
+      t[2] = sbox.s[t[3]];
+      t[3] = sbox.s[first];
+      rcon = static_cast<uint8_t>((rcon << 1) ^ ((rcon & 0x80) != 0 ? 0x1b : 0));
+    } else if (nk > 6 && i % nk == 4) {
+      for (uint8_t& b : t) b = sbox.s[b];
+    }
+    for (size_t j = 0; j < kAesWordBytes; j++) rk[i * kAesWordBytes + j] = rk[(i - nk) * kAesWordBytes + j] ^ t[j];
+  }
+  return rounds;
+}
+
+#ifdef TSN2N_SPECK_AVX2
+// TSN2N_AES_PORTABLE=1 in the environment leaves every AES payload to OpenSSL one at a time (its test runs that way).
+bool HaveAesNi() {
+  static const bool have = __builtin_cpu_supports("aes") && getenv("TSN2N_AES_PORTABLE") == nullptr;
+  return have;
+}
+
+// CBC-encrypts L messages side by side in place, zero IVs: msg[j][0, blocks[j] * 16) for j < n (lanes past n and
+// blocks past a message's end are computed and dropped).
+template <int L>
+__attribute__((target("aes,sse2"))) void AesCbcEncryptLanesNi(const uint8_t* rk, int rounds, uint8_t* const* msg,
+                                                                const size_t* blocks, int n) {
+  __m128i k[kAesMaxRoundKeys];
+  for (int r = 0; r <= rounds; r++) k[r] = _mm_load_si128(reinterpret_cast<const __m128i*>(rk + 16 * r));
+  __m128i x[L];
+  size_t most = 0;
+  size_t len[L];
+  uint8_t* m[L];
+  for (int j = 0; j < L; j++) {
+    x[j] = _mm_setzero_si128();
+    len[j] = j < n ? blocks[j] : 0;
+    m[j] = j < n ? msg[j] : msg[0];
+    most = len[j] > most ? len[j] : most;
+  }
+  for (size_t i = 0; i < most; i++) {
+    __m128i v[L];
+    for (int j = 0; j < L; j++) {
+      const __m128i in = i < len[j] ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(m[j] + 16 * i)) : x[j];
+      v[j] = _mm_xor_si128(_mm_xor_si128(in, x[j]), k[0]);
+    }
+    for (int r = 1; r < rounds; r++) {
+      for (int j = 0; j < L; j++) v[j] = _mm_aesenc_si128(v[j], k[r]);
+    }
+    for (int j = 0; j < L; j++) {
+      v[j] = _mm_aesenclast_si128(v[j], k[rounds]);
+      if (i < len[j]) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(m[j] + 16 * i), v[j]);
+        x[j] = v[j];
+      }
+    }
+  }
+}
+#endif
+
+// Whether AES payloads of this key are encrypted side by side (AES-NI and its round keys).
+bool AesLanes(const EvpKey& k) { return k.aesRounds != 0; }
+
+// CBC-encrypts msg[j][0, blocks[j] * 16), j < n <= kAesLanes, side by side in place with zero IVs; AesLanes(k) holds.
+void AesCbcEncryptLanes(const EvpKey& k, uint8_t* const* msg, const size_t* blocks, int n) {
+#ifdef TSN2N_SPECK_AVX2
+  if (n > kAesHalfLanes) {
+    AesCbcEncryptLanesNi<kAesLanes>(k.aesRoundKeys, k.aesRounds, msg, blocks, n);
+  } else {
+    AesCbcEncryptLanesNi<kAesHalfLanes>(k.aesRoundKeys, k.aesRounds, msg, blocks, n);
+  }
+#endif
+}
+
 // ---------------------------------------------------------------------------- OpenSSL EVP
 
 const EVP_CIPHER* AesCbcCipher(size_t keyBytes) {
@@ -766,28 +900,27 @@ napi_value PayloadBatch(napi_env env, napi_callback_info info, bool encrypt) {
   if (key->kind != kSpeck && key->kind != kChaCha20 && key->kind != kTwofish && key->kind != kAes) {
     return ThrowType(env, usage);
   }
-  size_t first = 0;
-  if (encrypt && key->kind == kTwofish) {
-    // CBC chains are sequential: kLanes payloads at a time, side by side.
-    const auto& t = *static_cast<const TwofishKey*>(key);
-    static thread_local uint8_t lanes[kLanes][kMaxPlaintext + 3 * kBlockBytes];
-    for (; first + kLanes <= count; first += kLanes) {
-      uint8_t* msg[kLanes];
-      size_t blocks[kLanes];
-      for (int j = 0; j < kLanes; j++) {
+  if (encrypt && PayloadLanesKey(key)) {
+    // CBC chains side by side (PayloadEncryptMany), a group of payloads at a time.
+    const uint8_t* r[kAesLanes];
+    const uint8_t* in[kAesLanes];
+    size_t len[kAesLanes];
+    uint8_t* out[kAesLanes];
+    for (size_t first = 0; first < count; first += kAesLanes) {
+      const size_t n = count - first < static_cast<size_t>(kAesLanes) ? count - first : kAesLanes;
+      for (size_t j = 0; j < n; j++) {
         const size_t i = first + j;
-        msg[j] = lanes[j];
-        blocks[j] = Framing::CtsPrepare(rnd + i * kIvBytes, src + srcOffs[i], lens[i], lanes[j]) / kBlockBytes;
-      }
-      TwofishCbcEncryptLanes(t, msg, blocks);
-      for (int j = 0; j < kLanes; j++) {
-        const size_t i = first + j;
-        Framing::CtsFinish(lanes[j], lens[i], dst + dstOffs[i]);
+        r[j] = rnd + i * kIvBytes;
+        in[j] = src + srcOffs[i];
+        len[j] = lens[i];
+        out[j] = dst + dstOffs[i];
         outLens[i] = static_cast<uint32_t>(kIvBytes + lens[i]);
       }
+      PayloadEncryptMany(key, r, in, len, out, n);
     }
+    return nullptr;
   }
-  for (size_t i = first; i < count; i++) {
+  for (size_t i = 0; i < count; i++) {
     uint8_t* out = dst + dstOffs[i];
     const uint8_t* in = src + srcOffs[i];
     if (encrypt) {
@@ -839,6 +972,9 @@ Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
       delete e;
       throw Napi::Error::New(env, "cipherKey: OpenSSL refused the cipher");
     }
+#ifdef TSN2N_SPECK_AVX2
+    if (kind == kAes && HaveAesNi()) e->aesRounds = AesExpandKey(m, len, e->aesRoundKeys);
+#endif
     key = e;
   } else {
     throw Napi::RangeError::New(env, "cipherKey: unknown kind or wrong material length " + std::to_string(len));
@@ -852,12 +988,18 @@ Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
   return Napi::Value(env, ext);
 }
 
-// cryptoInfo() → { speck: 'avx2' | 'portable', pearson: 'avx512' | 'portable', openssl: version text } (for benchmarks and logs).
+// cryptoInfo() → { speck: 'avx2' | 'portable', pearson: 'avx512' | 'portable', aesLanes: 'aesni' | 'openssl',
+// openssl: version text } (for benchmarks and logs).
 Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("speck", Napi::String::New(env, SpeckImpl()));
   o.Set("pearson", Napi::String::New(env, HeaderPearsonImpl()));
+#ifdef TSN2N_SPECK_AVX2
+  o.Set("aesLanes", Napi::String::New(env, HaveAesNi() ? "aesni" : "openssl"));
+#else
+  o.Set("aesLanes", Napi::String::New(env, "openssl"));
+#endif
   o.Set("openssl", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return o;
 }
@@ -881,6 +1023,35 @@ bool PayloadEncryptOne(void* key, const uint8_t* r, const uint8_t* plain, size_t
   if (len > kMaxPlaintext) return false;
   Framing framing(k);
   return framing.Encrypt(r, plain, len, out);
+}
+
+bool PayloadLanesKey(void* key) {
+  auto* k = static_cast<CipherKey*>(key);
+  return k->kind == kTwofish || (k->kind == kAes && AesLanes(*static_cast<const EvpKey*>(k)));
+}
+
+void PayloadEncryptMany(void* key, const uint8_t* const* r, const uint8_t* const* plain, const size_t* len,
+                        uint8_t* const* out, size_t count) {
+  auto* k = static_cast<CipherKey*>(key);
+  // Each payload's A = R || M is built in its lane first (so out may be in place, 16 bytes in front of plain).
+  static thread_local uint8_t lanes[kAesLanes][kMaxPlaintext + 3 * kBlockBytes];
+  const size_t group = k->kind == kTwofish ? kLanes : kAesLanes;
+  for (size_t first = 0; first < count; first += group) {
+    const size_t n = count - first < group ? count - first : group;
+    uint8_t* msg[kAesLanes];
+    size_t blocks[kAesLanes];
+    for (size_t j = 0; j < group; j++) {
+      msg[j] = lanes[j];
+      blocks[j] = j < n ? Framing::CtsPrepare(r[first + j], plain[first + j], len[first + j], lanes[j]) / kBlockBytes
+                        : 0;
+    }
+    if (k->kind == kTwofish) {
+      TwofishCbcEncryptLanes(*static_cast<const TwofishKey*>(k), msg, blocks);
+    } else {
+      AesCbcEncryptLanes(*static_cast<const EvpKey*>(k), msg, blocks, static_cast<int>(n));
+    }
+    for (size_t j = 0; j < n; j++) Framing::CtsFinish(lanes[j], len[first + j], out[first + j]);
+  }
 }
 
 void InitCrypto(Napi::Env env, Napi::Object exports) {

@@ -14,6 +14,14 @@ bool PayloadDecryptOne(void* key, const uint8_t* in, size_t len, uint8_t* plain,
 // encrypted, 16 + len bytes at `out` (len <= 2048, no overlap); false when OpenSSL fails.
 bool PayloadEncryptOne(void* key, const uint8_t* r, const uint8_t* plain, size_t len, uint8_t* out);
 
+// Whether the key's payloads are encrypted several side by side (PayloadEncryptMany): Twofish, and AES with AES-NI
+// (CBC chains are sequential: one payload's blocks wait on each other, several payloads' do not).
+bool PayloadLanesKey(void* key);
+// Payload i: r[i] (16 bytes) then plain[i][0, len[i]) encrypted, 16 + len[i] bytes at out[i] (len[i] <= 2048;
+// out[i] == plain[i] - 16 or apart from every input), for a PayloadLanesKey key; cannot fail.
+void PayloadEncryptMany(void* key, const uint8_t* const* r, const uint8_t* const* plain, const size_t* len,
+                        uint8_t* const* out, size_t count);
+
 // Registers cipherKey, cbcEncrypt, cbcDecrypt, streamXor, payloadEncrypt, payloadDecrypt and cryptoInfo on
 // `exports`.
 void InitCrypto(Napi::Env env, Napi::Object exports);

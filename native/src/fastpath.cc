@@ -165,6 +165,7 @@ Napi::Value FastPath::Configure(const Napi::CallbackInfo& info) {
   transform_ = static_cast<uint8_t>(transform);
   chacha_ = transform == 4;
   key_ = key;
+  lanes_ = PayloadLanesKey(key);
   keyRef_ = Napi::Reference<Napi::Value>::New(info[5], 1);
   devAddr_ = devAddr;
   allowRouting_ = info[7].ToBoolean().Value();
@@ -457,7 +458,15 @@ bool FastPath::TakeTx(const uint8_t* frame, uint32_t len, uint32_t now) {
       if (RAND_bytes(r, kPreambleBytes) != 1) return false;
     }
   }
-  if (!PayloadEncryptOne(key_, r, frame, len, out + kPacketHeaderBytes)) return false;
+  if (lanes_) {
+    // Encrypted with the run's others (RunTx): the frame stays in the slab until then.
+    encR_[outCount_] = r;
+    encIn_[outCount_] = frame;
+    encLen_[outCount_] = len;
+    encOut_[outCount_] = out + kPacketHeaderBytes;
+  } else if (!PayloadEncryptOne(key_, r, frame, len, out + kPacketHeaderBytes)) {
+    return false;
+  }
   // wire.c: encode_PACKET with flags 0, no socket (src/wire/packet.ts writePacketHeader).
   out[0] = kVersion;
   out[1] = kTtl;
@@ -525,6 +534,10 @@ uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
     sealStamps_.resize(2 * static_cast<size_t>(slab.capacity));
     sealRands_.resize(slab.capacity);
     sealPtrs_.resize(slab.capacity);
+    encR_.resize(slab.capacity);
+    encIn_.resize(slab.capacity);
+    encLen_.resize(slab.capacity);
+    encOut_.resize(slab.capacity);
   }
   if (RAND_bytes(random_.data(), static_cast<int>(count * kRandomSlot)) != 1) return 0;
   struct timespec ts;
@@ -535,6 +548,9 @@ uint32_t FastPath::RunTx(const Slab& slab, uint32_t count) {
   for (; i < count; i++) {
     const uint8_t* f = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
     if (!TakeTx(f, slab.lengths[i], now)) break;
+  }
+  if (outCount_ > 0 && lanes_) {
+    PayloadEncryptMany(key_, encR_.data(), encIn_.data(), encLen_.data(), encOut_.data(), outCount_);
   }
   if (outCount_ > 0 && heKey_ != nullptr) {
     HeaderSealMany(heKey_, sealPtrs_.data(), outLens_.data(), kPacketHeaderBytes, sealStamps_.data(),

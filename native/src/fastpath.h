@@ -61,6 +61,9 @@ class FastPath : public Napi::ObjectWrap<FastPath>, public BatchTaker {
   uint8_t transform_ = 0;
   bool chacha_ = false;
   void* key_ = nullptr;
+  // The key encrypts several payloads side by side (crypto.h PayloadLanesKey): TakeTx only notes each payload,
+  // RunTx encrypts the run's together.
+  bool lanes_ = false;
   uint32_t devAddr_ = 0;
   bool allowRouting_ = false;
   // Peers: 20 bytes each (MAC, IPv4 and port big-endian, may-send flag, 3 zero bytes, the last Unix second
@@ -104,6 +107,11 @@ class FastPath : public Napi::ObjectWrap<FastPath>, public BatchTaker {
   std::vector<uint32_t> sealStamps_;
   std::vector<uint32_t> sealRands_;
   std::vector<uint8_t*> sealPtrs_;
+  // Sent payloads waiting for PayloadEncryptMany (lanes_): random block, frame, length, where the ciphertext goes.
+  std::vector<const uint8_t*> encR_;
+  std::vector<const uint8_t*> encIn_;
+  std::vector<size_t> encLen_;
+  std::vector<uint8_t*> encOut_;
   // UDP → TAP: the decrypted frames of the current run, waiting for one TAP write call.
   std::vector<uint8_t> frames_;
   std::vector<uint32_t> frameOffs_;

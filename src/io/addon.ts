@@ -244,7 +244,7 @@ export interface NativeAddon {
     outLens: Uint32Array,
   ): void;
   /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
-  cryptoInfo(): { speck: string; pearson: string; openssl: string };
+  cryptoInfo(): { speck: string; pearson: string; aesLanes: string; openssl: string };
 
   /** Expands the header-encryption key pair Kh, Kiv (16 bytes each, Speck128/128; native/src/header.cc). */
   headerKey?(kh: Uint8Array, kiv: Uint8Array): NativeHeaderKey;

@@ -84,6 +84,22 @@ function randomLength(rnd: SeededRandom, n: number, multipleOf = 1): number {
   return len - (len % multipleOf);
 }
 
+/** The raw addon calls the AES lanes test makes (also as source text in a child process). */
+interface AesAddon {
+  cipherKey(kind: number, material: Uint8Array, off: number, len: number): unknown;
+  payloadEncrypt(
+    key: unknown,
+    src: Uint8Array,
+    srcOffs: Uint32Array,
+    lens: Uint32Array,
+    dst: Uint8Array,
+    dstOffs: Uint32Array,
+    count: number,
+    random: Uint8Array,
+    outLens: Uint32Array,
+  ): void;
+}
+
 describe('native cipher backend', () => {
   it('loads from the built addon and names its Speck path and OpenSSL', () => {
     const b = backend();
@@ -117,6 +133,52 @@ describe('native cipher backend', () => {
       expect(hex(got.out)).toBe(hex(want));
       expect(hex(got.inPlace)).toBe(hex(want));
     }
+  });
+
+  it('AES payloads encrypted side by side (AES-NI) equal OpenSSL one at a time (TSN2N_AES_PORTABLE), 128/192/256', () => {
+    // A child process runs OpenSSL's path, since the choice is made once per process; this process takes the lanes
+    // where the CPU has AES-NI. Batches of 1..19 payloads of 0..1,500 bytes at odd offsets, in place.
+    const runs = (a: AesAddon): string[] => {
+      const out: string[] = [];
+      for (const keyBytes of [16, 24, 32]) {
+        const key = a.cipherKey(
+          3,
+          Uint8Array.from({ length: keyBytes }, (_, j) => j * 11 + keyBytes),
+          0,
+          keyBytes,
+        );
+        for (let count = 1; count <= 19; count++) {
+          const slot = 1600;
+          const buf = Uint8Array.from({ length: count * slot + 3 }, (_, j) => (j * 7 + count) & 0xff);
+          const lens = Uint32Array.from(
+            { length: count },
+            (_, j) => (j * 389 + count * 97 + keyBytes) % 1501,
+          );
+          const srcOffs = Uint32Array.from({ length: count }, (_, j) => j * slot + 16 + 1 + (j % 3));
+          const dstOffs = srcOffs.map((o) => o - 16);
+          const rnd = Uint8Array.from({ length: 16 * count }, (_, j) => (j * 29 + count) & 0xff);
+          const outLens = new Uint32Array(count);
+          a.payloadEncrypt(key, buf, srcOffs, lens, buf, dstOffs, count, rnd, outLens);
+          out.push(`${[...outLens].join('.')}:${Buffer.from(buf).toString('hex')}`);
+        }
+      }
+      return out;
+    };
+    const script = `
+      const a = require(${JSON.stringify(ADDON)});
+      const runs = ${runs.toString()};
+      console.log([a.cryptoInfo().aesLanes, ...runs(a)].join(','));`;
+    const r = spawnSync(process.execPath, ['-e', script], {
+      env: { ...process.env, TSN2N_AES_PORTABLE: '1' },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(r.stderr).toBe('');
+    const [impl, ...got] = r.stdout.trim().split(',');
+    expect(impl).toBe('openssl');
+    const want = runs(loadAddon() as unknown as AesAddon);
+    expect(got).toHaveLength(want.length);
+    for (let i = 0; i < want.length; i++) expect(got[i], `run ${i}`).toBe(want[i]);
   });
 
   it('the portable Speck path (forced by TSN2N_SPECK_PORTABLE) equals speckCtr as well', () => {
