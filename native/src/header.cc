@@ -157,9 +157,10 @@ __attribute__((target("avx512f,avx512dq"))) void Pearson64Avx512(uint8_t* const*
   alignas(64) uint64_t words[kLanes];
   size_t most = 0;
   size_t fewest = SIZE_MAX;
+  // Spare lanes hash the first datagram again (for nothing), so that equal lengths keep the unmasked blocks.
   for (int j = 0; j < kLanes; j++) {
     d[j] = j < n ? data[j] : data[0];
-    words[j] = j < n ? len[j] / kWordBytes : 0;
+    words[j] = (j < n ? len[j] : len[0]) / kWordBytes;
     most = words[j] > most ? words[j] : most;
     fewest = words[j] < fewest ? words[j] : fewest;
   }
