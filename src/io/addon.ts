@@ -273,7 +273,7 @@ export interface NativeAddon {
   ): boolean;
   /**
    * Seals datagram i = buf[offs[i], +lens[i]) for i < count like headerSeal with hls[i], stamp (stamps[2i],
-   * stamps[2i+1]) and rands[i]; four datagrams' checksums are computed side by side. Every range is checked first.
+   * stamps[2i+1]) and rands[i]; up to eight datagrams' checksums are computed side by side. Every range is checked first.
    */
   headerSealBatch?(
     key: NativeHeaderKey,
@@ -287,7 +287,7 @@ export interface NativeAddon {
   ): void;
   /**
    * headerOpen for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count: out[4i] = 1 and
-   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; four
+   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; up to eight
    * checksums side by side. Every range is checked first.
    */
   headerOpenBatch?(
