@@ -60,6 +60,8 @@ constexpr uint32_t kOpenHi = 0;
 constexpr uint32_t kOpenLo = 1;
 constexpr uint32_t kOpenHl = 2;
 constexpr uint32_t kHeaderRandomBytes = 4;
+// HeaderOpenMany's words per datagram: opened (1/0), stamp hi, lo, header length.
+constexpr uint32_t kOpenStride = 4;
 // Stats (Float64Array): datagrams taken, forwarded, the Unix second of the last forward, refused by the socket,
 // then per -H community (in heComms_ order, which is the order TS taught them) the datagrams opened with its key,
 // which TS adds to that community's count for the busiest-first order of trial decryption and then zeroes.
@@ -264,20 +266,52 @@ bool SnRelay::Take(const uint8_t* d, uint32_t len, const uint8_t* addr, uint8_t*
   return true;
 }
 
-bool SnRelay::TakeSealed(const uint8_t* d, uint32_t len, const uint8_t* addr, uint8_t* out, Ipv4Out* o,
-                         uint32_t rand) {
-  if (len < kPacketHeaderBytes || len > kMaxDatagram || addr[0] != kFamilyIpv4) return false;
-  memcpy(out, d, len);
-  uint32_t opened[3];
+// -H, before the run is walked: every datagram of the batch that does not look plain, copied to its out slot, is
+// opened there with the first taught -H community's key, the checksums eight side by side (header.h
+// HeaderOpenMany); the few that do not open with it are tried with the others one at a time in TakeSealed. A copy
+// that does not open is left as it was; slots past where the run ends are scratch.
+void SnRelay::OpenSealed(const Slab& slab, uint32_t count) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    opened_[kOpenStride * i] = 0;
+    const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
+    const uint32_t len = slab.lengths[i];
+    if (len < kPacketHeaderBytes || len > kMaxDatagram || (d[0] == kVersion && d[kCommunityLastOff] == 0)) continue;
+    memcpy(out_.data() + static_cast<size_t>(i) * kOutSlot, d, len);
+    openIndex_[n] = i;
+    openOffs_[n] = i * kOutSlot;
+    openLens_[n] = len;
+    n++;
+  }
+  if (n == 0) return;
+  const Community& first = comms_[heComms_[0]];
+  HeaderOpenMany(first.heKey, out_.data(), openOffs_.data(), openLens_.data(), n, first.field.bytes.data(),
+                 openMany_.data());
+  for (uint32_t j = 0; j < n; j++) {
+    memcpy(&opened_[kOpenStride * openIndex_[j]], &openMany_[kOpenStride * j], kOpenStride * sizeof(uint32_t));
+  }
+}
+
+// The sealed datagram i (its copy in `out`, opened by OpenSealed if the first -H key fits): the other keys if
+// not, then the route, the stamp against the sender's record, and the relayed header; sealing waits for the run
+// (RunRx), with the stamp drawn now, in order.
+bool SnRelay::TakeSealed(uint32_t i, uint32_t len, const uint8_t* addr, uint8_t* out, Ipv4Out* o) {
+  const uint32_t* op = &opened_[kOpenStride * i];
+  uint32_t opened[3] = {op[1], op[2], op[3]};
   const Community* comm = nullptr;
   uint32_t index = 0;
   uint32_t tried = 0;
-  for (; tried < heComms_.size(); tried++) {
-    const uint32_t i = heComms_[tried];
-    if (HeaderOpenOne(comms_[i].heKey, out, len, comms_[i].field.bytes.data(), opened)) {
-      comm = &comms_[i];
-      index = i;
-      break;
+  if (op[0] != 0) {
+    index = heComms_[0];
+    comm = &comms_[index];
+  } else {
+    for (tried = 1; tried < heComms_.size(); tried++) {
+      const uint32_t c = heComms_[tried];
+      if (HeaderOpenOne(comms_[c].heKey, out, len, comms_[c].field.bytes.data(), opened)) {
+        comm = &comms_[c];
+        index = c;
+        break;
+      }
     }
   }
   if (comm == nullptr || opened[kOpenHl] != kPacketHeaderBytes) return false;
@@ -292,22 +326,58 @@ bool SnRelay::TakeSealed(const uint8_t* d, uint32_t len, const uint8_t* addr, ui
   dirty_[slotCount_] = 1;
   memcpy(out + kCommunityOff, comm->field.bytes.data(), kCommunityBytes);
   Relayed(out, len, addr, dst, o);
-  uint32_t hi = 0;
-  uint32_t lo = 0;
-  NextStamp(stampState_, &hi, &lo);
-  HeaderSealOne(comm->heKey, out, o->len, kRelayedHeaderBytes, hi, lo, rand);
+  SealJob& job = seals_[sealCount_++];
+  job.key = comm->heKey;
+  job.d = out;
+  job.len = o->len;
+  NextStamp(stampState_, &job.hi, &job.lo);
   return true;
+}
+
+// Seals the run's relayed -H datagrams, those with the same key (consecutive) together.
+void SnRelay::SealRun(const uint8_t* random) {
+  for (uint32_t j = 0; j < sealCount_;) {
+    const void* key = seals_[j].key;
+    uint32_t n = 0;
+    for (; j + n < sealCount_ && seals_[j + n].key == key; n++) {
+      const SealJob& s = seals_[j + n];
+      sealPtrs_[n] = s.d;
+      sealLens_[n] = s.len;
+      sealStamps_[2 * n] = s.hi;
+      sealStamps_[2 * n + 1] = s.lo;
+      memcpy(&sealRands_[n], random + static_cast<size_t>(j + n) * kHeaderRandomBytes, sizeof(uint32_t));
+    }
+    HeaderSealMany(key, sealPtrs_.data(), sealLens_.data(), kRelayedHeaderBytes, sealStamps_.data(),
+                   sealRands_.data(), n);
+    j += n;
+  }
+  sealCount_ = 0;
 }
 
 uint32_t SnRelay::RunRx(const Slab& slab, uint32_t count) {
   if (!enabled_ || count == 0 || edges_.empty() || slab.addrs == nullptr) return 0;
   if (outList_.size() < slab.capacity) {
-    out_.resize(static_cast<size_t>(slab.capacity) * kOutSlot);
-    outList_.resize(slab.capacity);
-    random_.resize(static_cast<size_t>(slab.capacity) * kHeaderRandomBytes);
+    const size_t cap = slab.capacity;
+    out_.resize(cap * kOutSlot);
+    outList_.resize(cap);
+    random_.resize(cap * kHeaderRandomBytes);
+    opened_.resize(cap * kOpenStride);
+    openMany_.resize(cap * kOpenStride);
+    openIndex_.resize(cap);
+    openOffs_.resize(cap);
+    openLens_.resize(cap);
+    seals_.resize(cap);
+    sealPtrs_.resize(cap);
+    sealLens_.resize(cap);
+    sealStamps_.resize(2 * cap);
+    sealRands_.resize(cap);
   }
   const bool sealed = !heComms_.empty() && stampState_ != nullptr;
-  if (sealed && RAND_bytes(random_.data(), static_cast<int>(count * kHeaderRandomBytes)) != 1) return 0;
+  if (sealed) {
+    if (RAND_bytes(random_.data(), static_cast<int>(count * kHeaderRandomBytes)) != 1) return 0;
+    OpenSealed(slab, count);
+  }
+  sealCount_ = 0;
   uint32_t i = 0;
   for (; i < count; i++) {
     const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
@@ -320,12 +390,12 @@ uint32_t SnRelay::RunRx(const Slab& slab, uint32_t count) {
     if (plain) {
       taken = Take(d, len, addr, out, &outList_[i]);
     } else {
-      uint32_t rand = 0;
-      if (sealed) memcpy(&rand, random_.data() + static_cast<size_t>(i) * kHeaderRandomBytes, sizeof(rand));
-      taken = sealed && TakeSealed(d, len, addr, out, &outList_[i], rand);
+      taken = sealed && len >= kPacketHeaderBytes && len <= kMaxDatagram && addr[0] == kFamilyIpv4 &&
+              TakeSealed(i, len, addr, out, &outList_[i]);
     }
     if (!taken) break;
   }
+  if (sealCount_ > 0) SealRun(random_.data());
   if (i == 0) return 0;
   const uint32_t accepted = SendIpv4Runs(udpFd_, outList_.data(), i, &sendScratch_);
   struct timespec ts;
