@@ -36,6 +36,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TSN2N_SPECK_AVX2 1
+#define TSN2N_AES_NI 1
 #include <immintrin.h>
 #endif
 
@@ -520,7 +521,7 @@ int AesExpandKey(const uint8_t* key, size_t keyBytes, uint8_t* rk) {
   return rounds;
 }
 
-#ifdef TSN2N_SPECK_AVX2
+#ifdef TSN2N_AES_NI
 // TSN2N_AES_PORTABLE=1 in the environment leaves every AES payload to OpenSSL one at a time (its test runs that way).
 bool HaveAesNi() {
   static const bool have = __builtin_cpu_supports("aes") && getenv("TSN2N_AES_PORTABLE") == nullptr;
@@ -569,7 +570,7 @@ bool AesLanes(const EvpKey& k) { return k.aesRounds != 0; }
 
 // CBC-encrypts msg[j][0, blocks[j] * 16), j < n <= kAesLanes, side by side in place with zero IVs; AesLanes(k) holds.
 void AesCbcEncryptLanes(const EvpKey& k, uint8_t* const* msg, const size_t* blocks, int n) {
-#ifdef TSN2N_SPECK_AVX2
+#ifdef TSN2N_AES_NI
   if (n > kAesHalfLanes) {
     AesCbcEncryptLanesNi<kAesLanes>(k.aesRoundKeys, k.aesRounds, msg, blocks, n);
   } else {
@@ -972,7 +973,7 @@ Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
       delete e;
       throw Napi::Error::New(env, "cipherKey: OpenSSL refused the cipher");
     }
-#ifdef TSN2N_SPECK_AVX2
+#ifdef TSN2N_AES_NI
     if (kind == kAes && HaveAesNi()) e->aesRounds = AesExpandKey(m, len, e->aesRoundKeys);
 #endif
     key = e;
@@ -995,7 +996,7 @@ Napi::Value CryptoInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("speck", Napi::String::New(env, SpeckImpl()));
   o.Set("pearson", Napi::String::New(env, HeaderPearsonImpl()));
-#ifdef TSN2N_SPECK_AVX2
+#ifdef TSN2N_AES_NI
   o.Set("aesLanes", Napi::String::New(env, HaveAesNi() ? "aesni" : "openssl"));
 #else
   o.Set("aesLanes", Napi::String::New(env, "openssl"));

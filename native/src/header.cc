@@ -127,7 +127,6 @@ size_t PearsonCommon(uint8_t* const* data, int n, size_t common, uint64_t* h) {
 // four at a time 430 against 377 (493 against 655 mixed), so it takes four datagrams and more.
 constexpr size_t kBlockWords = 8;
 constexpr int kMinVectorLanes = 4;
-constexpr size_t kBlockBytes64 = kBlockWords * kWordBytes;
 
 __attribute__((target("avx512f,avx512dq"))) inline __m512i VMix13(__m512i z) {
   z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)), _mm512_set1_epi64(kMix1));
@@ -252,15 +251,15 @@ const char* HeaderPearsonImpl() {
 namespace {
 
 void Pearson64Lanes(uint8_t* const* data, const size_t* len, int n, uint64_t* out) {
-  uint64_t h[kLanes] = {};
-  size_t common = len[0];
-  for (int j = 1; j < n; j++) common = len[j] < common ? len[j] : common;
 #ifdef TSN2N_PEARSON_AVX512
   if (n >= kMinVectorLanes && HaveAvx512Dq()) {
     Pearson64Avx512(data, len, n, out);
     return;
   }
 #endif
+  uint64_t h[kLanes] = {};
+  size_t common = len[0];
+  for (int j = 1; j < n; j++) common = len[j] < common ? len[j] : common;
   size_t p = 0;
   if (n > kHalfLanes) {
     p = PearsonCommon<kLanes>(data, n, common, h);

@@ -94,6 +94,16 @@ uint64_t MacKey(uint32_t community, const uint8_t* mac) {
   return k;
 }
 
+// receive.ts looksPlain: version 3 and a terminated community field; anything else may be -H.
+bool LooksPlain(const uint8_t* d, uint32_t len) {
+  return len >= kPacketHeaderBytes && d[0] == kVersion && d[kCommunityLastOff] == 0;
+}
+
+// A datagram the -H path may take: not plain, the size of a PACKET the relay handles, from an IPv4 socket.
+bool MaySealed(const uint8_t* d, uint32_t len, const uint8_t* addr) {
+  return len >= kPacketHeaderBytes && len <= kMaxDatagram && addr[0] == kFamilyIpv4 && !LooksPlain(d, len);
+}
+
 }  // namespace
 
 size_t SnRelay::FieldHash::operator()(const Field& f) const {
@@ -266,19 +276,19 @@ bool SnRelay::Take(const uint8_t* d, uint32_t len, const uint8_t* addr, uint8_t*
   return true;
 }
 
-// -H, before the run is walked: every datagram of the batch that does not look plain, copied to its out slot, is
-// opened there with the first taught -H community's key, the checksums eight side by side (header.h
-// HeaderOpenMany); the few that do not open with it are tried with the others one at a time in TakeSealed. A copy
-// that does not open is left as it was; slots past where the run ends are scratch.
+// -H, before the run is walked: every datagram of the read the -H path may take, copied to its out slot, is opened
+// there with the first taught -H community's key, the checksums eight side by side (header.h HeaderOpenMany);
+// openSlot_[i] is its row of results. The few that do not open with it are tried with the others one at a time in
+// TakeSealed. A copy that does not open is left as it was; slots past where the run ends are scratch.
 void SnRelay::OpenSealed(const Slab& slab, uint32_t count) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < count; i++) {
-    opened_[kOpenStride * i] = 0;
+    openSlot_[i] = -1;
     const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
     const uint32_t len = slab.lengths[i];
-    if (len < kPacketHeaderBytes || len > kMaxDatagram || (d[0] == kVersion && d[kCommunityLastOff] == 0)) continue;
+    if (!MaySealed(d, len, slab.addrs + static_cast<size_t>(i) * kAddrStride)) continue;
     memcpy(out_.data() + static_cast<size_t>(i) * kOutSlot, d, len);
-    openIndex_[n] = i;
+    openSlot_[i] = static_cast<int32_t>(n);
     openOffs_[n] = i * kOutSlot;
     openLens_[n] = len;
     n++;
@@ -286,22 +296,19 @@ void SnRelay::OpenSealed(const Slab& slab, uint32_t count) {
   if (n == 0) return;
   const Community& first = comms_[heComms_[0]];
   HeaderOpenMany(first.heKey, out_.data(), openOffs_.data(), openLens_.data(), n, first.field.bytes.data(),
-                 openMany_.data());
-  for (uint32_t j = 0; j < n; j++) {
-    memcpy(&opened_[kOpenStride * openIndex_[j]], &openMany_[kOpenStride * j], kOpenStride * sizeof(uint32_t));
-  }
+                 openOut_.data());
 }
 
 // The sealed datagram i (its copy in `out`, opened by OpenSealed if the first -H key fits): the other keys if
 // not, then the route, the stamp against the sender's record, and the relayed header; sealing waits for the run
-// (RunRx), with the stamp drawn now, in order.
+// (SealRun), with the stamp drawn now, in order.
 bool SnRelay::TakeSealed(uint32_t i, uint32_t len, const uint8_t* addr, uint8_t* out, Ipv4Out* o) {
-  const uint32_t* op = &opened_[kOpenStride * i];
-  uint32_t opened[3] = {op[1], op[2], op[3]};
+  const uint32_t* row = &openOut_[kOpenStride * static_cast<uint32_t>(openSlot_[i])];
+  uint32_t opened[3] = {row[1], row[2], row[3]};
   const Community* comm = nullptr;
   uint32_t index = 0;
   uint32_t tried = 0;
-  if (op[0] != 0) {
+  if (row[0] != 0) {
     index = heComms_[0];
     comm = &comms_[index];
   } else {
@@ -326,29 +333,22 @@ bool SnRelay::TakeSealed(uint32_t i, uint32_t len, const uint8_t* addr, uint8_t*
   dirty_[slotCount_] = 1;
   memcpy(out + kCommunityOff, comm->field.bytes.data(), kCommunityBytes);
   Relayed(out, len, addr, dst, o);
-  SealJob& job = seals_[sealCount_++];
-  job.key = comm->heKey;
-  job.d = out;
-  job.len = o->len;
-  NextStamp(stampState_, &job.hi, &job.lo);
+  const uint32_t j = sealCount_++;
+  sealKeys_[j] = comm->heKey;
+  sealPtrs_[j] = out;
+  sealLens_[j] = o->len;
+  NextStamp(stampState_, &sealStamps_[2 * j], &sealStamps_[2 * j + 1]);
+  memcpy(&sealRands_[j], random_.data() + static_cast<size_t>(i) * kHeaderRandomBytes, sizeof(uint32_t));
   return true;
 }
 
-// Seals the run's relayed -H datagrams, those with the same key (consecutive) together.
-void SnRelay::SealRun(const uint8_t* random) {
+// Seals the run's relayed -H datagrams, those with the same key (consecutive) in one call.
+void SnRelay::SealRun() {
   for (uint32_t j = 0; j < sealCount_;) {
-    const void* key = seals_[j].key;
-    uint32_t n = 0;
-    for (; j + n < sealCount_ && seals_[j + n].key == key; n++) {
-      const SealJob& s = seals_[j + n];
-      sealPtrs_[n] = s.d;
-      sealLens_[n] = s.len;
-      sealStamps_[2 * n] = s.hi;
-      sealStamps_[2 * n + 1] = s.lo;
-      memcpy(&sealRands_[n], random + static_cast<size_t>(j + n) * kHeaderRandomBytes, sizeof(uint32_t));
-    }
-    HeaderSealMany(key, sealPtrs_.data(), sealLens_.data(), kRelayedHeaderBytes, sealStamps_.data(),
-                   sealRands_.data(), n);
+    uint32_t n = 1;
+    while (j + n < sealCount_ && sealKeys_[j + n] == sealKeys_[j]) n++;
+    HeaderSealMany(sealKeys_[j], sealPtrs_.data() + j, sealLens_.data() + j, kRelayedHeaderBytes,
+                   sealStamps_.data() + 2 * j, sealRands_.data() + j, n);
     j += n;
   }
   sealCount_ = 0;
@@ -361,12 +361,11 @@ uint32_t SnRelay::RunRx(const Slab& slab, uint32_t count) {
     out_.resize(cap * kOutSlot);
     outList_.resize(cap);
     random_.resize(cap * kHeaderRandomBytes);
-    opened_.resize(cap * kOpenStride);
-    openMany_.resize(cap * kOpenStride);
-    openIndex_.resize(cap);
+    openSlot_.resize(cap);
+    openOut_.resize(cap * kOpenStride);
     openOffs_.resize(cap);
     openLens_.resize(cap);
-    seals_.resize(cap);
+    sealKeys_.resize(cap);
     sealPtrs_.resize(cap);
     sealLens_.resize(cap);
     sealStamps_.resize(2 * cap);
@@ -384,18 +383,15 @@ uint32_t SnRelay::RunRx(const Slab& slab, uint32_t count) {
     const uint32_t len = slab.lengths[i];
     const uint8_t* addr = slab.addrs + static_cast<size_t>(i) * kAddrStride;
     uint8_t* out = out_.data() + static_cast<size_t>(i) * kOutSlot;
-    // receive.ts looksPlain: version 3 and a terminated community field; anything else may be -H.
-    const bool plain = len >= kPacketHeaderBytes && d[0] == kVersion && d[kCommunityLastOff] == 0;
     bool taken;
-    if (plain) {
+    if (LooksPlain(d, len)) {
       taken = Take(d, len, addr, out, &outList_[i]);
     } else {
-      taken = sealed && len >= kPacketHeaderBytes && len <= kMaxDatagram && addr[0] == kFamilyIpv4 &&
-              TakeSealed(i, len, addr, out, &outList_[i]);
+      taken = sealed && MaySealed(d, len, addr) && TakeSealed(i, len, addr, out, &outList_[i]);
     }
     if (!taken) break;
   }
-  if (sealCount_ > 0) SealRun(random_.data());
+  if (sealCount_ > 0) SealRun();
   if (i == 0) return 0;
   const uint32_t accepted = SendIpv4Runs(udpFd_, outList_.data(), i, &sendScratch_);
   struct timespec ts;

@@ -61,7 +61,7 @@ class SnRelay : public Napi::ObjectWrap<SnRelay>, public BatchTaker {
   bool Take(const uint8_t* d, uint32_t len, const uint8_t* addr, uint8_t* out, Ipv4Out* o) const;
   void OpenSealed(const Slab& slab, uint32_t count);
   bool TakeSealed(uint32_t i, uint32_t len, const uint8_t* addr, uint8_t* out, Ipv4Out* o);
-  void SealRun(const uint8_t* random);
+  void SealRun();
   // Checks the plain PACKET header in `h` from `addr` against what was taught; the destination edge or nullptr.
   const Edge* Route(const uint8_t* h, uint32_t community, const uint8_t* addr, const Edge** src) const;
   void Relayed(uint8_t* out, uint32_t len, const uint8_t* addr, const Edge* dst, Ipv4Out* o) const;
@@ -85,22 +85,15 @@ class SnRelay : public Napi::ObjectWrap<SnRelay>, public BatchTaker {
   Napi::Reference<Napi::Uint32Array> recordsRef_;
   Napi::Reference<Napi::Uint8Array> dirtyRef_;
   std::vector<uint8_t> random_;
-  // -H, per run: what OpenSealed opened (HeaderOpenMany's four words per datagram, by batch index), its scratch,
-  // and the relayed datagrams waiting to be sealed together (SealRun).
-  struct SealJob {
-    const void* key;
-    uint8_t* d;
-    uint32_t len;
-    uint32_t hi;
-    uint32_t lo;
-  };
-  std::vector<uint32_t> opened_;
-  std::vector<uint32_t> openMany_;
-  std::vector<uint32_t> openIndex_;
+  // -H, per read: each datagram's row of HeaderOpenMany results (-1: not tried), the rows (opened 1/0, stamp hi,
+  // lo, header length) and their inputs; then the run's relayed datagrams waiting to be sealed (SealRun): key,
+  // datagram, length, stamp {hi, lo}, random word.
+  std::vector<int32_t> openSlot_;
+  std::vector<uint32_t> openOut_;
   std::vector<uint32_t> openOffs_;
   std::vector<uint32_t> openLens_;
-  std::vector<SealJob> seals_;
   uint32_t sealCount_ = 0;
+  std::vector<const void*> sealKeys_;
   std::vector<uint8_t*> sealPtrs_;
   std::vector<uint32_t> sealLens_;
   std::vector<uint32_t> sealStamps_;

@@ -4,11 +4,13 @@ import { NativeHeaderCore } from './crypto-native.js';
 import { type FastPathHost, isHost } from './fastpath.js';
 import type { UdpSocket } from './types.js';
 
+/** -H communities the native relay holds at most (native/src/snrelay.cc kMaxHeCommunities). */
+export const SN_RELAY_HE_COMMUNITIES = 8;
 /** Where SnRelayPort.stats counts, per -H community in the order they were taught, the datagrams opened with its key. */
 export const SN_RELAY_HE_OPENED_WORD = 4;
 /** Words of SnRelayPort.stats: datagrams taken, forwarded, the Unix second of the last forward, send drops, then
  * the -H counts (native/src/snrelay.cc kStatCount). */
-export const SN_RELAY_STAT_WORDS = SN_RELAY_HE_OPENED_WORD + 8;
+export const SN_RELAY_STAT_WORDS = SN_RELAY_HE_OPENED_WORD + SN_RELAY_HE_COMMUNITIES;
 /** Edges of -H communities the native relay holds replay records for at most. */
 export const SN_RELAY_RECORD_SLOTS = 1024;
 /** Words of one replay record (native/src/stamps.h kRecordWords, transform/stamp.ts RECORD_WORDS). */
@@ -25,7 +27,7 @@ export class SnRelayPort {
   /** native/src/snrelay.cc kMaxEdges, kMaxCommunities, kMaxHeCommunities. */
   readonly maxEdges = 1 << 16;
   readonly maxCommunities = 4096;
-  readonly maxHeaderCommunities = SN_RELAY_STAT_WORDS - SN_RELAY_HE_OPENED_WORD;
+  readonly maxHeaderCommunities = SN_RELAY_HE_COMMUNITIES;
   readonly heOpenedWord = SN_RELAY_HE_OPENED_WORD;
   private readonly native: NativeSnRelay;
   private readonly udp: FastPathHost;
