@@ -94,9 +94,12 @@ constexpr uint32_t kStatPeersOff = 8;
 constexpr uint32_t kStatsPerPeer = 4;
 
 constexpr uint32_t kHeaderRandomBytes = 4;
-// headerOpenBatch's words per datagram, and how many a -H receive opens at a time (the hash's lanes).
+// headerOpenBatch's words per datagram, how many a -H receive opens at a time (header.cc's group), and the bytes
+// of each it keeps to put back (a relayed PACKET's header, rounded up).
 constexpr uint32_t kOpenWords = 4;
-constexpr uint32_t kOpenAhead = 4;
+constexpr uint32_t kOpenAhead = 32;
+constexpr uint32_t kSavedHeaderBytes = 64;
+static_assert(kSavedHeaderBytes >= kRelayedHeaderBytes, "a relayed PACKET's header must fit its saved copy");
 // Random bytes drawn per sent frame: the payload preamble, then the header seal's (-H).
 constexpr uint32_t kRandomSlot = kPreambleBytes + kHeaderRandomBytes;
 
@@ -297,7 +300,7 @@ int32_t FastPath::FindPeer(const uint8_t* mac) const {
 // ---------------------------------------------------------------------------- UDP → TAP
 
 bool FastPath::TakeRx(const uint8_t* d, uint32_t len, const uint8_t* addr, const uint32_t* opened) {
-  // -H: d is the opened copy; opened = {1, stamp hi, lo, hl} when it opened.
+  // -H: d is opened in place; opened = {1, stamp hi, lo, hl} when it opened.
   if (opened != nullptr && opened[0] != 1) return false;
   if (len < kPacketHeaderBytes || d[0] != kVersion) return false;
   const uint32_t word = (static_cast<uint32_t>(d[2]) << 8) | d[3];
@@ -387,39 +390,41 @@ uint32_t FastPath::RunRx(const Slab& slab, uint32_t count) {
     frameLens_.resize(slab.capacity);
   }
   const bool he = heKey_ != nullptr;
-  if (he && scratch_.size() < static_cast<size_t>(slab.capacity) * slab.stride) {
-    scratch_.resize(static_cast<size_t>(slab.capacity) * slab.stride);
-    scratchOffs_.resize(slab.capacity);
+  if (he && saved_.size() < static_cast<size_t>(slab.capacity) * kSavedHeaderBytes) {
+    saved_.resize(static_cast<size_t>(slab.capacity) * kSavedHeaderBytes);
+    openOffs_.resize(slab.capacity);
     openOut_.resize(static_cast<size_t>(slab.capacity) * kOpenWords);
   }
   frameCount_ = 0;
-  uint32_t opened = 0;  // datagrams copied and opened so far (-H)
+  uint32_t opened = 0;  // datagrams opened in place so far (-H)
   uint32_t i = 0;
   for (; i < count; i++) {
-    const uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
+    uint8_t* d = slab.base + static_cast<size_t>(i) * slab.stride + slab.headroom;
     const uint32_t len = slab.lengths[i];
     const uint32_t* result = nullptr;
     if (he) {
-      // A copy slot is a stride: a datagram that would not fit is left to JS (the poller never makes one).
-      if (len > slab.stride) break;
       if (i == opened) {
-        // The next few, opened with their checksums side by side.
-        uint32_t n = 0;
-        while (n < kOpenAhead && i + n < count && slab.lengths[i + n] <= slab.stride) {
-          const uint32_t j = i + n;
-          scratchOffs_[j] = j * slab.stride;
-          memcpy(scratch_.data() + scratchOffs_[j], slab.base + static_cast<size_t>(j) * slab.stride + slab.headroom,
-                 slab.lengths[j]);
-          n++;
+        // The next group, opened in place with their checksums side by side. Only the header changes (at most
+        // kSavedHeaderBytes: a longer one is not opened), so a copy of it puts back those that JS is left.
+        const uint32_t n = count - i < kOpenAhead ? count - i : kOpenAhead;
+        for (uint32_t j = i; j < i + n; j++) {
+          openOffs_[j] = j * slab.stride + slab.headroom;
+          memcpy(saved_.data() + static_cast<size_t>(j) * kSavedHeaderBytes, slab.base + openOffs_[j],
+                 slab.lengths[j] < kSavedHeaderBytes ? slab.lengths[j] : kSavedHeaderBytes);
         }
-        HeaderOpenMany(heKey_, scratch_.data(), scratchOffs_.data() + i, slab.lengths + i, n, community_,
-                       openOut_.data() + static_cast<size_t>(i) * kOpenWords);
+        HeaderOpenMany(heKey_, slab.base, openOffs_.data() + i, slab.lengths + i, n, community_,
+                       openOut_.data() + static_cast<size_t>(i) * kOpenWords, kRelayedHeaderBytes);
         opened = i + n;
       }
-      d = scratch_.data() + scratchOffs_[i];
       result = openOut_.data() + static_cast<size_t>(i) * kOpenWords;
     }
     if (!TakeRx(d, len, slab.addrs + static_cast<size_t>(i) * kAddrStride, result)) break;
+  }
+  // JS reads the datagrams from i on as they came.
+  for (uint32_t j = i; j < opened; j++) {
+    if (openOut_[static_cast<size_t>(j) * kOpenWords] != 1) continue;
+    memcpy(slab.base + openOffs_[j], saved_.data() + static_cast<size_t>(j) * kSavedHeaderBytes,
+           slab.lengths[j] < kSavedHeaderBytes ? slab.lengths[j] : kSavedHeaderBytes);
   }
   if (frameCount_ > 0) FlushRx();
   return i;

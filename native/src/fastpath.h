@@ -98,10 +98,10 @@ class FastPath : public Napi::ObjectWrap<FastPath>, public BatchTaker {
   Napi::Reference<Napi::Uint32Array> stampRef_;
   uint32_t* records_ = nullptr;
   Napi::Reference<Napi::Uint32Array> recordsRef_;
-  // Received -H datagrams are opened in copies (a slot per datagram, four checksums at a time), so that those
-  // the fast path leaves to JS stay as they came; openOut_ holds headerOpenBatch's results.
-  std::vector<uint8_t> scratch_;
-  std::vector<uint32_t> scratchOffs_;
+  // Received -H datagrams are opened in place, 32 at a time; saved_ keeps each one's first header bytes (a slot
+  // per datagram) to put back those the fast path leaves to JS; openOut_ holds headerOpenBatch's results.
+  std::vector<uint8_t> saved_;
+  std::vector<uint32_t> openOffs_;
   std::vector<uint32_t> openOut_;
   // Sent -H datagrams: their stamps, sealed together before the send.
   std::vector<uint32_t> sealStamps_;

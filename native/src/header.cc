@@ -92,14 +92,17 @@ uint64_t Pearson64(const uint8_t* data, size_t len) {
   return Mix13((h ^ static_cast<uint64_t>(len)) - 1);
 }
 
-// The hash is one dependent chain per datagram, bound by the multiplier's latency: up to eight datagrams' chains
-// run side by side over their common whole words, then each finishes alone (the same result as Pearson64 each).
-// Measured on this machine class (a throwaway loop, 1,456-byte datagrams, g++ -O2): one chain 709 ns a datagram,
-// four lanes 222 ns, eight lanes 185 ns, eight lanes in one AVX-512 register 116 ns. Eight scalar lanes cost twice
-// the multiplies of four a step, so without AVX-512 two to four datagrams run in four lanes and five to eight in
-// eight.
+// The hash is one dependent chain per datagram: up to eight datagrams' chains run side by side in scalar lanes (over
+// their common whole words, then each finishes alone), or up to 32 in AVX-512 registers, eight to a register (the
+// same result as Pearson64 each). Measured on this machine class (throwaway loops, 1,456-byte datagrams, g++ -O2):
+// one chain 709 ns a datagram, four scalar lanes 222 ns, eight 185 ns; one AVX-512 register 97 ns, two 62 ns, four
+// 42 ns (the 64-bit multiplies' throughput, not their latency, bounds four). Eight scalar lanes cost twice the
+// multiplies of four a step, so without AVX-512 two to four datagrams run in four lanes and five to eight in eight.
 constexpr int kLanes = 8;
 constexpr int kHalfLanes = 4;
+// A group: the most datagrams whose hashes (and header blocks) are computed together.
+constexpr int kMaxRegisters = 4;
+constexpr int kGroup = kLanes * kMaxRegisters;
 constexpr size_t kWordBytes = 8;
 
 // Runs L chains over the first `common` bytes (whole words) of d[0..L); returns where they stopped.
@@ -119,12 +122,12 @@ size_t PearsonCommon(uint8_t* const* data, int n, size_t common, uint64_t* h) {
 }
 
 #ifdef TSN2N_PEARSON_AVX512
-// The eight chains in one register (AVX-512DQ has the 64-bit multiply): each 64-byte block of the eight datagrams is
-// loaded whole and transposed, so that register k holds word k of every datagram. It needs no common length (the
+// The chains in R registers (AVX-512DQ has the 64-bit multiply): each 64-byte block of a register's eight datagrams
+// is loaded whole and transposed, so that row k holds word k of every datagram. It needs no common length (the
 // scalar lanes finish each datagram alone after the shortest one's words, e.g. a 1,400-byte TCP segment batched
-// with a 90-byte ACK). Sealing batches of 1,456-byte datagrams (header included, /tmp loop over headerSealBatch):
-// 32 at a time 218 ns a datagram against 307 on the scalar lanes, with every fourth a 90-byte one 244 against 597;
-// four at a time 430 against 377 (493 against 655 mixed), so it takes four datagrams and more.
+// with a 90-byte ACK). Sealing batches of 1,456-byte datagrams (header included, /tmp loop over headerSealBatch),
+// one register: 32 at a time 218 ns a datagram against 307 on the scalar lanes, with every fourth a 90-byte one
+// 244 against 597; four at a time 430 against 377 (493 against 655 mixed), so it takes four datagrams and more.
 constexpr size_t kBlockWords = 8;
 constexpr int kMinVectorLanes = 4;
 
@@ -141,97 +144,127 @@ __attribute__((target("avx512f,avx512dq"))) inline __m512i LoadRow(const uint8_t
   return _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << take) - 1), d + w0 * kWordBytes);
 }
 
-// The whole hash of up to eight datagrams of any lengths, each in its lane: a lane whose datagram has no word (or
-// tail byte) left at a step keeps its value (masked), and masked loads never touch bytes past a datagram's end.
-__attribute__((target("avx512f,avx512dq"))) void Pearson64Avx512(uint8_t* const* data, const size_t* len, int n,
-                                                                   uint64_t* out) {
-  const __m512i one = _mm512_set1_epi64(1);
+// The eight words at w0 of the datagrams d[0..8), transposed: w[k] holds word w0 + k of each (lane j: d[j]).
+__attribute__((target("avx512f,avx512dq"), always_inline)) inline void LoadBlock(const uint8_t* const* d,
+                                                                                   const size_t* words, size_t w0,
+                                                                                   bool whole, __m512i* w) {
   // Transpose steps (lane 0 first): after unpacking pairs of rows, gather words {k, k+4} of rows 0..3 (4..7), then
   // the halves.
   const __m512i pairLo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
   const __m512i pairHi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
   const __m512i halfLo = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
   const __m512i halfHi = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
-  const uint8_t* d[kLanes];
-  alignas(64) uint64_t words[kLanes];
+  __m512i a[kLanes];
+  for (int j = 0; j < kLanes; j += 2) {
+    __m512i r0, r1;
+    if (whole) {
+      r0 = _mm512_loadu_si512(d[j] + w0 * kWordBytes);
+      r1 = _mm512_loadu_si512(d[j + 1] + w0 * kWordBytes);
+    } else {
+      r0 = LoadRow(d[j], words[j], w0);
+      r1 = LoadRow(d[j + 1], words[j + 1], w0);
+    }
+    a[j] = _mm512_unpacklo_epi64(r0, r1);      // words 0 2 4 6 of rows j, j+1
+    a[j + 1] = _mm512_unpackhi_epi64(r0, r1);  // words 1 3 5 7
+  }
+  const __m512i b0 = _mm512_permutex2var_epi64(a[0], pairLo, a[2]);  // rows 0..3: words 0, 4
+  const __m512i b1 = _mm512_permutex2var_epi64(a[1], pairLo, a[3]);  // 1, 5
+  const __m512i b2 = _mm512_permutex2var_epi64(a[0], pairHi, a[2]);  // 2, 6
+  const __m512i b3 = _mm512_permutex2var_epi64(a[1], pairHi, a[3]);  // 3, 7
+  const __m512i b4 = _mm512_permutex2var_epi64(a[4], pairLo, a[6]);  // rows 4..7
+  const __m512i b5 = _mm512_permutex2var_epi64(a[5], pairLo, a[7]);
+  const __m512i b6 = _mm512_permutex2var_epi64(a[4], pairHi, a[6]);
+  const __m512i b7 = _mm512_permutex2var_epi64(a[5], pairHi, a[7]);
+  w[0] = _mm512_permutex2var_epi64(b0, halfLo, b4);
+  w[1] = _mm512_permutex2var_epi64(b1, halfLo, b5);
+  w[2] = _mm512_permutex2var_epi64(b2, halfLo, b6);
+  w[3] = _mm512_permutex2var_epi64(b3, halfLo, b7);
+  w[4] = _mm512_permutex2var_epi64(b0, halfHi, b4);
+  w[5] = _mm512_permutex2var_epi64(b1, halfHi, b5);
+  w[6] = _mm512_permutex2var_epi64(b2, halfHi, b6);
+  w[7] = _mm512_permutex2var_epi64(b3, halfHi, b7);
+}
+
+// The whole hash of up to 8R datagrams of any lengths, each in its lane: a lane whose datagram has no word (or tail
+// byte) left at a step keeps its value (masked), and masked loads never touch bytes past a datagram's end.
+template <int R>
+__attribute__((target("avx512f,avx512dq"))) void Pearson64Avx512(uint8_t* const* data, const size_t* len, int n,
+                                                                   uint64_t* out) {
+  constexpr int kAll = kLanes * R;
+  const __m512i one = _mm512_set1_epi64(1);
+  const uint8_t* d[kAll];
+  alignas(64) uint64_t words[kAll];
   size_t most = 0;
   size_t fewest = SIZE_MAX;
   // Spare lanes hash the first datagram again (for nothing), so that equal lengths keep the unmasked blocks.
-  for (int j = 0; j < kLanes; j++) {
+  for (int j = 0; j < kAll; j++) {
     d[j] = j < n ? data[j] : data[0];
     words[j] = (j < n ? len[j] : len[0]) / kWordBytes;
     most = words[j] > most ? words[j] : most;
     fewest = words[j] < fewest ? words[j] : fewest;
   }
-  const __m512i wordCounts = _mm512_loadu_si512(words);
-  __m512i x = _mm512_setzero_si512();
+  __m512i wordCounts[R];
+  __m512i x[R];
+  for (int r = 0; r < R; r++) {
+    wordCounts[r] = _mm512_load_si512(words + kLanes * r);
+    x[r] = _mm512_setzero_si512();
+  }
   for (size_t w0 = 0; w0 < most; w0 += kBlockWords) {
-    // Whole blocks of all eight lanes (the bulk of equal-length batches) take the plain loads and no masks.
+    // Whole blocks of every lane (the bulk of equal-length batches) take the plain loads and no masks.
     const bool whole = w0 + kBlockWords <= fewest;
-    __m512i a[kLanes];
-    for (int j = 0; j < kLanes; j += 2) {
-      __m512i r0, r1;
-      if (whole) {
-        r0 = _mm512_loadu_si512(d[j] + w0 * kWordBytes);
-        r1 = _mm512_loadu_si512(d[j + 1] + w0 * kWordBytes);
-      } else {
-        r0 = LoadRow(d[j], words[j], w0);
-        r1 = LoadRow(d[j + 1], words[j + 1], w0);
-      }
-      a[j] = _mm512_unpacklo_epi64(r0, r1);      // words 0 2 4 6 of rows j, j+1
-      a[j + 1] = _mm512_unpackhi_epi64(r0, r1);  // words 1 3 5 7
-    }
-    const __m512i b0 = _mm512_permutex2var_epi64(a[0], pairLo, a[2]);  // rows 0..3: words 0, 4
-    const __m512i b1 = _mm512_permutex2var_epi64(a[1], pairLo, a[3]);  // 1, 5
-    const __m512i b2 = _mm512_permutex2var_epi64(a[0], pairHi, a[2]);  // 2, 6
-    const __m512i b3 = _mm512_permutex2var_epi64(a[1], pairHi, a[3]);  // 3, 7
-    const __m512i b4 = _mm512_permutex2var_epi64(a[4], pairLo, a[6]);  // rows 4..7
-    const __m512i b5 = _mm512_permutex2var_epi64(a[5], pairLo, a[7]);
-    const __m512i b6 = _mm512_permutex2var_epi64(a[4], pairHi, a[6]);
-    const __m512i b7 = _mm512_permutex2var_epi64(a[5], pairHi, a[7]);
-    const __m512i w[kBlockWords] = {
-        _mm512_permutex2var_epi64(b0, halfLo, b4), _mm512_permutex2var_epi64(b1, halfLo, b5),
-        _mm512_permutex2var_epi64(b2, halfLo, b6), _mm512_permutex2var_epi64(b3, halfLo, b7),
-        _mm512_permutex2var_epi64(b0, halfHi, b4), _mm512_permutex2var_epi64(b1, halfHi, b5),
-        _mm512_permutex2var_epi64(b2, halfHi, b6), _mm512_permutex2var_epi64(b3, halfHi, b7),
-    };
+    __m512i w[R][kBlockWords];
+    for (int r = 0; r < R; r++) LoadBlock(d + kLanes * r, words + kLanes * r, w0, whole, w[r]);
     if (whole) {
-      for (size_t k = 0; k < kBlockWords; k++) x = VMix13(_mm512_sub_epi64(_mm512_xor_si512(x, w[k]), one));
+      // The registers' chains interleaved, so that the multiplier always has independent work.
+      for (size_t k = 0; k < kBlockWords; k++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) x[r] = VMix13(_mm512_sub_epi64(_mm512_xor_si512(x[r], w[r][k]), one));
+      }
     } else {
       // The lanes whose datagram has word w0 + k.
       for (size_t k = 0; k < kBlockWords; k++) {
-        const __mmask8 active = _mm512_cmpgt_epu64_mask(wordCounts, _mm512_set1_epi64(static_cast<int64_t>(w0 + k)));
-        x = _mm512_mask_mov_epi64(x, active, VMix13(_mm512_sub_epi64(_mm512_xor_si512(x, w[k]), one)));
+        const __m512i at = _mm512_set1_epi64(static_cast<int64_t>(w0 + k));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+          const __mmask8 active = _mm512_cmpgt_epu64_mask(wordCounts[r], at);
+          x[r] = _mm512_mask_mov_epi64(x[r], active, VMix13(_mm512_sub_epi64(_mm512_xor_si512(x[r], w[r][k]), one)));
+        }
       }
     }
   }
   // The complement, the tail bytes (fewer than a word) one step each, the complement, the length.
   const __m512i ones = _mm512_set1_epi64(-1);
-  x = _mm512_xor_si512(x, ones);
+  for (int r = 0; r < R; r++) x[r] = _mm512_xor_si512(x[r], ones);
   for (size_t t = 0; t < kWordBytes - 1; t++) {
-    alignas(64) uint64_t bytes[kLanes] = {};
-    __mmask8 active = 0;
+    alignas(64) uint64_t bytes[kAll] = {};
+    uint32_t active = 0;
     for (int j = 0; j < n; j++) {
       const size_t at = words[j] * kWordBytes + t;
       if (at < len[j]) {
         bytes[j] = data[j][at];
-        active |= static_cast<__mmask8>(1u << j);
+        active |= 1u << j;
       }
     }
     if (active == 0) break;
-    x = _mm512_mask_mov_epi64(x, active,
-                              VMix13(_mm512_sub_epi64(_mm512_xor_si512(x, _mm512_load_si512(bytes)), one)));
+    for (int r = 0; r < R; r++) {
+      const __mmask8 lanes = static_cast<__mmask8>(active >> (kLanes * r));
+      x[r] = _mm512_mask_mov_epi64(
+          x[r], lanes, VMix13(_mm512_sub_epi64(_mm512_xor_si512(x[r], _mm512_load_si512(bytes + kLanes * r)), one)));
+    }
   }
-  x = _mm512_xor_si512(x, ones);
-  alignas(64) uint64_t lengths[kLanes] = {};
+  alignas(64) uint64_t lengths[kAll] = {};
   for (int j = 0; j < n; j++) lengths[j] = len[j];
-  x = VMix13(_mm512_sub_epi64(_mm512_xor_si512(x, _mm512_load_si512(lengths)), one));
-  alignas(64) uint64_t lanes[kLanes];
-  _mm512_store_si512(lanes, x);
+  alignas(64) uint64_t lanes[kAll];
+  for (int r = 0; r < R; r++) {
+    x[r] = _mm512_xor_si512(x[r], ones);
+    x[r] = VMix13(_mm512_sub_epi64(_mm512_xor_si512(x[r], _mm512_load_si512(lengths + kLanes * r)), one));
+    _mm512_store_si512(lanes + kLanes * r, x[r]);
+  }
   for (int j = 0; j < n; j++) out[j] = lanes[j];
 }
 
-// TSN2N_PEARSON_PORTABLE=1 in the environment forces the scalar lanes (its test runs that way).
+// TSN2N_PEARSON_PORTABLE=1 in the environment forces the portable -H code: the scalar hash lanes and Speck one block
+// at a time (its test runs that way).
 bool HaveAvx512Dq() {
   static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                            getenv("TSN2N_PEARSON_PORTABLE") == nullptr;
@@ -250,13 +283,8 @@ const char* HeaderPearsonImpl() {
 
 namespace {
 
-void Pearson64Lanes(uint8_t* const* data, const size_t* len, int n, uint64_t* out) {
-#ifdef TSN2N_PEARSON_AVX512
-  if (n >= kMinVectorLanes && HaveAvx512Dq()) {
-    Pearson64Avx512(data, len, n, out);
-    return;
-  }
-#endif
+// Up to eight datagrams in the scalar lanes.
+void Pearson64Scalar(uint8_t* const* data, const size_t* len, int n, uint64_t* out) {
   uint64_t h[kLanes] = {};
   size_t common = len[0];
   for (int j = 1; j < n; j++) common = len[j] < common ? len[j] : common;
@@ -275,6 +303,29 @@ void Pearson64Lanes(uint8_t* const* data, const size_t* len, int n, uint64_t* ou
     x = ~x;
     out[j] = Mix13((x ^ static_cast<uint64_t>(len[j])) - 1);
   }
+}
+
+// out[j] = Pearson64(data[j], len[j]) for j < n <= kGroup.
+void Pearson64Lanes(uint8_t* const* data, const size_t* len, int n, uint64_t* out) {
+#ifdef TSN2N_PEARSON_AVX512
+  if (n >= kMinVectorLanes && HaveAvx512Dq()) {
+    switch ((n + kLanes - 1) / kLanes) {
+      case 1:
+        Pearson64Avx512<1>(data, len, n, out);
+        return;
+      case 2:
+        Pearson64Avx512<2>(data, len, n, out);
+        return;
+      case 3:
+        Pearson64Avx512<3>(data, len, n, out);
+        return;
+      default:
+        Pearson64Avx512<kMaxRegisters>(data, len, n, out);
+        return;
+    }
+  }
+#endif
+  for (int j = 0; j < n; j += kLanes) Pearson64Scalar(data + j, len + j, n - j < kLanes ? n - j : kLanes, out + j);
 }
 
 // ---------------------------------------------------------------------------- Speck128/128
@@ -299,119 +350,192 @@ inline void SpeckEncrypt(const uint64_t* rk, uint64_t* y, uint64_t* x) {
   *x = b;
 }
 
-void SpeckEncryptBlock(const uint64_t* rk, uint8_t* block) {
-  uint64_t y = LoadLe64(block), x = LoadLe64(block + 8);
-  SpeckEncrypt(rk, &y, &x);
-  StoreLe64(block, y);
-  StoreLe64(block + 8, x);
-}
-
-void SpeckDecryptBlock(const uint64_t* rk, uint8_t* block) {
-  uint64_t y = LoadLe64(block), x = LoadLe64(block + 8);
+inline void SpeckDecrypt(const uint64_t* rk, uint64_t* y, uint64_t* x) {
+  uint64_t a = *y, b = *x;
   for (int i = kRounds - 1; i >= 0; i--) {
-    y = Ror64(y ^ x, 3);
-    x = Rol64((x ^ rk[i]) - y, 8);
+    a = Ror64(a ^ b, 3);
+    b = Rol64((b ^ rk[i]) - a, 8);
   }
-  StoreLe64(block, y);
-  StoreLe64(block + 8, x);
+  *y = a;
+  *x = b;
 }
 
-// XORs data[0, len) with the keystream of `iv` (in place).
-void SpeckCtr(const uint64_t* rk, const uint8_t* iv, uint8_t* data, size_t len) {
-  const uint64_t n0 = LoadLe64(iv), n1 = LoadLe64(iv + 8);
+#ifdef TSN2N_PEARSON_AVX512
+// Speck over blocks (y[i], x[i]), i < n <= 8G, eight blocks to a register pair, the G pairs' rounds interleaved
+// (one pair is bound by a round's latency, several by the adder's throughput). Lanes past n are neither read nor
+// written.
+template <int G, bool kDecrypt>
+__attribute__((target("avx512f"))) void SpeckAvx512(const uint64_t* rk, uint64_t* y, uint64_t* x, size_t n) {
+  __m512i a[G], b[G];
+  __mmask8 m[G];
+  for (int g = 0; g < G; g++) {
+    const size_t left = n > static_cast<size_t>(kLanes * g) ? n - kLanes * g : 0;
+    m[g] = static_cast<__mmask8>(left >= static_cast<size_t>(kLanes) ? 0xff : (1u << left) - 1);
+    a[g] = _mm512_maskz_loadu_epi64(m[g], y + kLanes * g);
+    b[g] = _mm512_maskz_loadu_epi64(m[g], x + kLanes * g);
+  }
+  if (kDecrypt) {
+    for (int i = kRounds - 1; i >= 0; i--) {
+      const __m512i k = _mm512_set1_epi64(static_cast<int64_t>(rk[i]));
+#pragma GCC unroll 4
+      for (int g = 0; g < G; g++) {
+        a[g] = _mm512_ror_epi64(_mm512_xor_si512(a[g], b[g]), 3);
+        b[g] = _mm512_rol_epi64(_mm512_sub_epi64(_mm512_xor_si512(b[g], k), a[g]), 8);
+      }
+    }
+  } else {
+    for (int i = 0; i < kRounds; i++) {
+      const __m512i k = _mm512_set1_epi64(static_cast<int64_t>(rk[i]));
+#pragma GCC unroll 4
+      for (int g = 0; g < G; g++) {
+        b[g] = _mm512_xor_si512(_mm512_add_epi64(_mm512_ror_epi64(b[g], 8), a[g]), k);
+        a[g] = _mm512_xor_si512(_mm512_rol_epi64(a[g], 3), b[g]);
+      }
+    }
+  }
+  for (int g = 0; g < G; g++) {
+    _mm512_mask_storeu_epi64(y + kLanes * g, m[g], a[g]);
+    _mm512_mask_storeu_epi64(x + kLanes * g, m[g], b[g]);
+  }
+}
+#endif
+
+// Speck (or its inverse) over the blocks (y[i], x[i]), i < n <= kGroup, in place.
+template <bool kDecrypt>
+void SpeckMany(const uint64_t* rk, uint64_t* y, uint64_t* x, size_t n) {
+#ifdef TSN2N_PEARSON_AVX512
+  if (n >= static_cast<size_t>(kMinVectorLanes) && HaveAvx512Dq()) {
+    switch ((n + kLanes - 1) / kLanes) {
+      case 1:
+        SpeckAvx512<1, kDecrypt>(rk, y, x, n);
+        return;
+      case 2:
+        SpeckAvx512<2, kDecrypt>(rk, y, x, n);
+        return;
+      case 3:
+        SpeckAvx512<3, kDecrypt>(rk, y, x, n);
+        return;
+      default:
+        SpeckAvx512<kMaxRegisters, kDecrypt>(rk, y, x, n);
+        return;
+    }
+  }
+#endif
+  for (size_t i = 0; i < n; i++) {
+    if (kDecrypt) {
+      SpeckDecrypt(rk, &y[i], &x[i]);
+    } else {
+      SpeckEncrypt(rk, &y[i], &x[i]);
+    }
+  }
+}
+
+// XORs block `b` of a keystream (y, x) into data[0, len): its bytes [16b, 16b + 16) that are below len.
+inline void XorKeystream(uint64_t y, uint64_t x, uint8_t* data, size_t len, size_t b) {
   uint8_t ks[kBlockBytes];
-  for (size_t done = 0, i = 0; done < len; done += kBlockBytes, i++) {
-    uint64_t y = n0 + i, x = n1;
-    SpeckEncrypt(rk, &y, &x);
-    StoreLe64(ks, y);
-    StoreLe64(ks + 8, x);
-    const size_t n = len - done < kBlockBytes ? len - done : kBlockBytes;
-    for (size_t j = 0; j < n; j++) data[done + j] ^= ks[j];
+  StoreLe64(ks, y);
+  StoreLe64(ks + 8, x);
+  const size_t from = b * kBlockBytes;
+  const size_t n = len - from < kBlockBytes ? len - from : kBlockBytes;
+  for (size_t j = 0; j < n; j++) data[from + j] ^= ks[j];
+}
+
+// n2n's speck_ctr over header i: d[i][16, hl[i]) XORed with the keystream of the IV d[i][0, 16), keystream block
+// b = E(n0 + b, n1) with no carry into n1, from block `first` on; the blocks of the whole group at one index
+// encrypted together.
+void CtrGroup(const uint64_t* rk, uint8_t* const* d, const size_t* hl, int n, size_t first) {
+  uint64_t y[kGroup], x[kGroup];
+  int idx[kGroup];
+  for (size_t b = first;; b++) {
+    int m = 0;
+    for (int j = 0; j < n; j++) {
+      if (kMagicOff + b * kBlockBytes >= hl[j]) continue;
+      y[m] = LoadLe64(d[j]) + b;
+      x[m] = LoadLe64(d[j] + 8);
+      idx[m++] = j;
+    }
+    if (m == 0) return;
+    SpeckMany<false>(rk, y, x, m);
+    for (int t = 0; t < m; t++) {
+      const int j = idx[t];
+      XorKeystream(y[t], x[t], d[j] + kMagicOff, hl[j] - kMagicOff, b);
+    }
+  }
+}
+
+// The IV blocks d[i][0, 16), i < n, through Speck (or its inverse) with the IV key.
+template <bool kDecrypt>
+void IvGroup(const uint64_t* rk, uint8_t* const* d, int n) {
+  uint64_t y[kGroup], x[kGroup];
+  for (int j = 0; j < n; j++) {
+    y[j] = LoadLe64(d[j]);
+    x[j] = LoadLe64(d[j] + 8);
+  }
+  SpeckMany<kDecrypt>(rk, y, x, n);
+  for (int j = 0; j < n; j++) {
+    StoreLe64(d[j], y[j]);
+    StoreLe64(d[j] + 8, x[j]);
   }
 }
 
 // ---------------------------------------------------------------------------- seal / open
 
-// The seal's steps after the checksum over the plaintext datagram.
-void SealWith(const HeaderKey& k, uint8_t* d, uint64_t cs, size_t hl, uint32_t stampHi, uint32_t stampLo,
-              uint32_t rand) {
-  memmove(d + kMovedOff, d, kMovedBytes);
-  StoreBe32(d, static_cast<uint32_t>(cs >> 32));
-  StoreBe32(d + kStampHiOff, static_cast<uint32_t>(cs) ^ stampHi);
-  StoreBe32(d + kStampLoOff, stampLo);
-  StoreBe32(d + kRandomOff, rand);
-  SpeckEncryptBlock(k.iv, d);
-  StoreBe32(d + kMagicOff, kMagic + static_cast<uint32_t>(hl));
-  SpeckCtr(k.ctr, d, d + kMagicOff, hl - kMagicOff);
-}
-
-void Seal(const HeaderKey& k, uint8_t* d, size_t len, size_t hl, uint32_t stampHi, uint32_t stampLo,
-          uint32_t rand) {
-  SealWith(k, d, Pearson64(d, len), hl, stampHi, stampLo, rand);
-}
-
 // Seals datagram i = data(i) of len(i) bytes with hl(i), stamps {hi, lo} at stamps[2i] and rands[i], i < count,
-// the checksums kLanes at a time.
+// a group at a time: the checksums over the plaintext datagrams, the IV blocks, then the headers' keystream.
 template <typename Data, typename Len, typename Hl>
 void SealLanes(const HeaderKey& k, size_t count, Data data, Len len, Hl hl, const uint32_t* stamps,
                const uint32_t* rands) {
-  uint8_t* d[kLanes];
-  size_t dlen[kLanes];
-  uint64_t cs[kLanes];
-  for (size_t i = 0; i < count; i += kLanes) {
-    const int n = count - i < static_cast<size_t>(kLanes) ? static_cast<int>(count - i) : kLanes;
+  uint8_t* d[kGroup];
+  size_t dlen[kGroup];
+  size_t dhl[kGroup];
+  uint64_t cs[kGroup];
+  for (size_t i = 0; i < count; i += kGroup) {
+    const int n = count - i < static_cast<size_t>(kGroup) ? static_cast<int>(count - i) : kGroup;
     for (int j = 0; j < n; j++) {
       d[j] = data(i + j);
       dlen[j] = len(i + j);
+      dhl[j] = hl(i + j);
     }
     Pearson64Lanes(d, dlen, n, cs);
     for (int j = 0; j < n; j++) {
       const size_t m = i + j;
-      SealWith(k, d[j], cs[j], hl(m), stamps[2 * m], stamps[2 * m + 1], rands[m]);
+      memmove(d[j] + kMovedOff, d[j], kMovedBytes);
+      StoreBe32(d[j], static_cast<uint32_t>(cs[j] >> 32));
+      StoreBe32(d[j] + kStampHiOff, static_cast<uint32_t>(cs[j]) ^ stamps[2 * m]);
+      StoreBe32(d[j] + kStampLoOff, stamps[2 * m + 1]);
+      StoreBe32(d[j] + kRandomOff, rands[m]);
     }
+    IvGroup<false>(k.iv, d, n);
+    for (int j = 0; j < n; j++) StoreBe32(d[j] + kMagicOff, kMagic + static_cast<uint32_t>(dhl[j]));
+    CtrGroup(k.ctr, d, dhl, n, 0);
   }
 }
 
-// openBatch's state for one datagram between the Speck steps and the checksum.
+void Seal(const HeaderKey& k, uint8_t* d, size_t len, size_t hl, uint32_t stampHi, uint32_t stampLo,
+          uint32_t rand) {
+  const uint32_t stamps[2] = {stampHi, stampLo};
+  SealLanes(
+      k, 1, [&](size_t) { return d; }, [&](size_t) { return len; }, [&](size_t) { return hl; }, stamps, &rand);
+}
+
+// OpenBatch's state for one datagram between the Speck steps and the checksum.
 struct OpenLane {
   uint8_t* d;
   size_t len;
   size_t hl;
+  uint32_t index;
   uint32_t csHigh, stampHi, stampLo;
   uint8_t savedIv[kBlockBytes];
   uint8_t savedPlain[kMinBytes - kMagicOff];
 };
 
-// Open's steps up to the checksum; false (buffer untouched) when the magic's hl is impossible.
-bool OpenBegin(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, OpenLane* s) {
-  if (len < kMinBytes) return false;
-  uint8_t magic[4];
-  memcpy(magic, d + kMagicOff, sizeof(magic));
-  SpeckCtr(k.ctr, d, magic, sizeof(magic));
-  const uint32_t hl = LoadBe32(magic) - kMagic;
-  if (hl > len || hl < kMinBytes) return false;
-  s->d = d;
-  s->len = len;
-  s->hl = hl;
-  memcpy(s->savedIv, d, kBlockBytes);
-  SpeckCtr(k.ctr, s->savedIv, d + kMagicOff, hl - kMagicOff);
-  SpeckDecryptBlock(k.iv, d);
-  s->csHigh = LoadBe32(d);
-  s->stampHi = LoadBe32(d + kStampHiOff);
-  s->stampLo = LoadBe32(d + kStampLoOff);
-  memcpy(s->savedPlain, d + kMagicOff, sizeof(s->savedPlain));
-  memmove(d, d + kMovedOff, kMovedBytes);
-  memcpy(d + kCommunityOff, community, kCommunityBytes);
-  return true;
-}
-
 // Open's steps after the checksum `cs` over the restored datagram: out = {stamp hi, lo, hl}, or the datagram
 // put back byte-identically and false.
-bool OpenEnd(const HeaderKey& k, const OpenLane& s, uint64_t cs, uint32_t* out) {
+bool OpenEnd(const HeaderKey& k, OpenLane& s, uint64_t cs, uint32_t* out) {
   if (static_cast<uint32_t>(cs >> 32) != s.csHigh) {
     memcpy(s.d + kMagicOff, s.savedPlain, sizeof(s.savedPlain));
-    SpeckCtr(k.ctr, s.savedIv, s.d + kMagicOff, s.hl - kMagicOff);
     memcpy(s.d, s.savedIv, kBlockBytes);
+    CtrGroup(k.ctr, &s.d, &s.hl, 1, 0);
     return false;
   }
   out[0] = s.stampHi ^ static_cast<uint32_t>(cs);
@@ -420,43 +544,85 @@ bool OpenEnd(const HeaderKey& k, const OpenLane& s, uint64_t cs, uint32_t* out) 
   return true;
 }
 
+// Open over datagrams d[i] = buf + offs[i], len lens[i]: out[4i] = 1 and out[4i+1..3] = {stamp hi, lo, hl} for
+// those that open, out[4i] = 0 and the datagram untouched for the others (also those whose hl exceeds maxHl); a
+// group at a time: the keystream blocks that hold the magic, the rest of the headers', the IV blocks, then the
+// checksums.
+void OpenBatch(const HeaderKey& k, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,
+               const uint8_t* community, uint32_t* out, size_t maxHl) {
+  OpenLane lanes[kGroup];
+  uint64_t y[kGroup], x[kGroup];
+  uint32_t tried[kGroup];
+  uint8_t* data[kGroup];
+  size_t dlen[kGroup];
+  size_t dhl[kGroup];
+  uint64_t cs[kGroup];
+  for (size_t i0 = 0; i0 < count; i0 += kGroup) {
+    const size_t end = count - i0 < static_cast<size_t>(kGroup) ? count : i0 + kGroup;
+    // Keystream block 0 of every datagram long enough to have a magic word.
+    int m = 0;
+    for (size_t i = i0; i < end; i++) {
+      out[4 * i] = 0;
+      if (lens[i] < kMinBytes) continue;
+      const uint8_t* d = buf + offs[i];
+      y[m] = LoadLe64(d);
+      x[m] = LoadLe64(d + 8);
+      tried[m++] = static_cast<uint32_t>(i);
+    }
+    SpeckMany<false>(k.ctr, y, x, m);
+    // The magic gives hl; an impossible one leaves the datagram untouched.
+    int n = 0;
+    for (int t = 0; t < m; t++) {
+      const uint32_t i = tried[t];
+      uint8_t* d = buf + offs[i];
+      uint8_t magic[4];
+      memcpy(magic, d + kMagicOff, sizeof(magic));
+      XorKeystream(y[t], x[t], magic, sizeof(magic), 0);
+      const uint32_t hl = LoadBe32(magic) - kMagic;
+      if (hl > lens[i] || hl < kMinBytes || hl > maxHl) continue;
+      OpenLane& s = lanes[n];
+      s.d = d;
+      s.len = lens[i];
+      s.hl = hl;
+      s.index = i;
+      memcpy(s.savedIv, d, kBlockBytes);
+      XorKeystream(y[t], x[t], d + kMagicOff, hl - kMagicOff, 0);
+      data[n] = d;
+      dlen[n] = s.len;
+      dhl[n] = hl;
+      n++;
+    }
+    if (n == 0) continue;
+    CtrGroup(k.ctr, data, dhl, n, 1);
+    IvGroup<true>(k.iv, data, n);
+    for (int j = 0; j < n; j++) {
+      OpenLane& s = lanes[j];
+      s.csHigh = LoadBe32(s.d);
+      s.stampHi = LoadBe32(s.d + kStampHiOff);
+      s.stampLo = LoadBe32(s.d + kStampLoOff);
+      memcpy(s.savedPlain, s.d + kMagicOff, sizeof(s.savedPlain));
+      memmove(s.d, s.d + kMovedOff, kMovedBytes);
+      memcpy(s.d + kCommunityOff, community, kCommunityBytes);
+    }
+    Pearson64Lanes(data, dlen, n, cs);
+    for (int j = 0; j < n; j++) {
+      uint32_t* o = out + 4 * lanes[j].index;
+      o[0] = OpenEnd(k, lanes[j], cs[j], o + 1) ? 1 : 0;
+    }
+  }
+}
+
 // On success the plaintext datagram is back in place and out = {stamp hi, stamp lo, hl}; on failure the
 // buffer is byte-identical to what it was.
 bool Open(const HeaderKey& k, uint8_t* d, size_t len, const uint8_t* community, uint32_t* out) {
-  OpenLane s;
-  if (!OpenBegin(k, d, len, community, &s)) return false;
-  return OpenEnd(k, s, Pearson64(d, len), out);
-}
-
-// Open over datagrams d[i] = buf + offs[i], len lens[i]: out[4i] = 1 and out[4i+1..3] = {stamp hi, lo, hl} for
-// those that open, out[4i] = 0 and the datagram untouched for the others; up to eight checksums side by side.
-void OpenBatch(const HeaderKey& k, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,
-               const uint8_t* community, uint32_t* out) {
-  OpenLane lanes[kLanes];
-  size_t index[kLanes];
-  uint8_t* data[kLanes];
-  size_t dlen[kLanes];
-  uint64_t cs[kLanes];
-  int n = 0;
-  for (size_t i = 0; i <= count; i++) {
-    if (i < count) {
-      out[4 * i] = 0;
-      if (OpenBegin(k, buf + offs[i], lens[i], community, &lanes[n])) {
-        index[n] = i;
-        data[n] = lanes[n].d;
-        dlen[n] = lanes[n].len;
-        n++;
-      }
-    }
-    if (n == kLanes || (i == count && n > 0)) {
-      Pearson64Lanes(data, dlen, n, cs);
-      for (int j = 0; j < n; j++) {
-        uint32_t* o = out + 4 * index[j];
-        o[0] = OpenEnd(k, lanes[j], cs[j], o + 1) ? 1 : 0;
-      }
-      n = 0;
-    }
-  }
+  if (len > UINT32_MAX) return false;
+  const uint32_t off = 0;
+  const uint32_t len32 = static_cast<uint32_t>(len);
+  uint32_t row[4];
+  OpenBatch(k, d, &off, &len32, 1, community, row, SIZE_MAX);
+  if (row[0] != 1) return false;
+  memcpy(out, row + 1, kOutWords * sizeof(uint32_t));
+  return true;
 }
 
 // ---------------------------------------------------------------------------- N-API
@@ -621,7 +787,7 @@ napi_value HeaderOpenBatchJs(napi_env env, napi_callback_info info) {
       return ThrowRange(env, "headerOpenBatch: a range outside its buffer");
     }
   }
-  OpenBatch(*key, buf, offs, lens, count, community, out);
+  OpenBatch(*key, buf, offs, lens, count, community, out, SIZE_MAX);
   return nullptr;
 }
 
@@ -666,8 +832,8 @@ void HeaderSealMany(const void* key, uint8_t* const* d, const uint32_t* len, siz
 }
 
 void HeaderOpenMany(const void* key, uint8_t* buf, const uint32_t* offs, const uint32_t* lens, size_t count,
-                    const uint8_t* community, uint32_t* out) {
-  OpenBatch(*static_cast<const HeaderKey*>(key), buf, offs, lens, count, community, out);
+                    const uint8_t* community, uint32_t* out, size_t maxHl) {
+  OpenBatch(*static_cast<const HeaderKey*>(key), buf, offs, lens, count, community, out, maxHl);
 }
 
 void InitHeader(Napi::Env env, Napi::Object exports) {

@@ -277,7 +277,7 @@ bool SnRelay::Take(const uint8_t* d, uint32_t len, const uint8_t* addr, uint8_t*
 }
 
 // -H, before the run is walked: every datagram of the read the -H path may take, copied to its out slot, is opened
-// there with the first taught -H community's key, the checksums eight side by side (header.h HeaderOpenMany);
+// there with the first taught -H community's key, the checksums and header blocks side by side (header.h HeaderOpenMany);
 // openSlot_[i] is its row of results. The few that do not open with it are tried with the others one at a time in
 // TakeSealed. A copy that does not open is left as it was; slots past where the run ends are scratch.
 void SnRelay::OpenSealed(const Slab& slab, uint32_t count) {
@@ -296,7 +296,7 @@ void SnRelay::OpenSealed(const Slab& slab, uint32_t count) {
   if (n == 0) return;
   const Community& first = comms_[heComms_[0]];
   HeaderOpenMany(first.heKey, out_.data(), openOffs_.data(), openLens_.data(), n, first.field.bytes.data(),
-                 openOut_.data());
+                 openOut_.data(), SIZE_MAX);
 }
 
 // The sealed datagram i (its copy in `out`, opened by OpenSealed if the first -H key fits): the other keys if

@@ -122,9 +122,10 @@ describe('native cipher backend', () => {
     }
   });
 
-  it('AES payloads encrypted side by side (AES-NI) equal OpenSSL one at a time (TSN2N_AES_PORTABLE), 128/192/256', () => {
-    // A child process runs OpenSSL's path, since the choice is made once per process; this process takes the lanes
-    // where the CPU has AES-NI. Batches of 1..19 payloads of 0..1,500 bytes at odd offsets, in place.
+  it('AES payloads encrypted side by side (VAES, AES-NI) equal OpenSSL one at a time (TSN2N_AES_PORTABLE), 128/192/256', () => {
+    // Child processes run OpenSSL's path and the 128-bit AES-NI lanes (TSN2N_AES_VAES=0), since the choice is made
+    // once per process; this process takes the widest lanes the CPU has. Batches of 1..19 payloads and some past
+    // the 16-lane groups, of 0..1,500 bytes at odd offsets, in place.
     const runs = (a: AesAddon): string[] => {
       const out: string[] = [];
       for (const keyBytes of [16, 24, 32]) {
@@ -134,7 +135,7 @@ describe('native cipher backend', () => {
           0,
           keyBytes,
         );
-        for (let count = 1; count <= 19; count++) {
+        for (const count of [...Array.from({ length: 19 }, (_, j) => j + 1), 31, 32, 33, 40]) {
           const slot = 1600;
           const buf = Uint8Array.from({ length: count * slot + 3 }, (_, j) => (j * 7 + count) & 0xff);
           const lens = Uint32Array.from(
@@ -155,17 +156,23 @@ describe('native cipher backend', () => {
       const a = require(${JSON.stringify(ADDON)});
       const runs = ${runs.toString()};
       console.log([a.cryptoInfo().aesLanes, ...runs(a)].join(','));`;
-    const r = spawnSync(process.execPath, ['-e', script], {
-      env: { ...process.env, TSN2N_AES_PORTABLE: '1' },
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(r.stderr).toBe('');
-    const [impl, ...got] = r.stdout.trim().split(',');
-    expect(impl).toBe('openssl');
     const want = runs(loadAddon());
-    expect(got).toHaveLength(want.length);
-    for (let i = 0; i < want.length; i++) expect(got[i], `run ${i}`).toBe(want[i]);
+    const paths: [Record<string, string>, string][] = [
+      [{ TSN2N_AES_PORTABLE: '1' }, 'openssl'],
+      [{ TSN2N_AES_VAES: '0' }, loadAddon().cryptoInfo().aesLanes === 'openssl' ? 'openssl' : 'aesni'],
+    ];
+    for (const [env, path] of paths) {
+      const r = spawnSync(process.execPath, ['-e', script], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(r.stderr).toBe('');
+      const [impl, ...got] = r.stdout.trim().split(',');
+      expect(impl).toBe(path);
+      expect(got).toHaveLength(want.length);
+      for (let i = 0; i < want.length; i++) expect(got[i], `${path} run ${i}`).toBe(want[i]);
+    }
   });
 
   it('the portable Speck path (forced by TSN2N_SPECK_PORTABLE) equals speckCtr as well', () => {

@@ -55,12 +55,16 @@ interface Datagram {
 
 const ADDON = resolve(dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/tsn2n_io.node');
 
+/** Batch sizes: every one up to 19, and some around and past header.cc's 32-datagram groups. */
+const BATCH_SIZES = [...Array.from({ length: 19 }, (_, j) => j + 1), 24, 31, 32, 33, 40, 64, 70];
+
 /** The raw addon calls sealRuns makes (the lanes are chosen per process). */
 type SealAddon = Required<Pick<NativeAddon, 'headerKey' | 'headerSealBatch'>>;
 
 /**
- * Seals batches of 1..19 datagrams (lengths 24..1,523, odd offsets) with the raw addon and returns their hex. It
- * is also run as source text in a child process, so it uses nothing from outside its body.
+ * Seals batches of 1..19 datagrams and some larger (up to 70: several of header.cc's 32-datagram groups; lengths
+ * 24..1,523, odd offsets) with the raw addon and returns their hex. It is also run as source text in a child
+ * process, so it uses nothing from outside its body.
  */
 function sealRuns(a: SealAddon): string[] {
   const key = a.headerKey(
@@ -68,7 +72,8 @@ function sealRuns(a: SealAddon): string[] {
     Uint8Array.from({ length: 16 }, (_, j) => j * 29 + 3),
   );
   const out: string[] = [];
-  for (let count = 1; count <= 19; count++) {
+  const counts = [...Array.from({ length: 19 }, (_, j) => j + 1), 24, 31, 32, 33, 40, 64, 70];
+  for (const count of counts) {
     const slot = 1600;
     const buf = Uint8Array.from({ length: count * slot + 5 }, (_, j) => (j * 131 + count) & 0xff);
     const offs = new Uint32Array(count);
@@ -161,9 +166,9 @@ describe('native header core', () => {
     }
   });
 
-  it('seals a batch (up to eight checksums side by side) exactly as one by one, for every batch size 1..19', () => {
+  it('seals a batch (up to 32 checksums and header blocks side by side) exactly as one by one, for batch sizes 1..70', () => {
     const rnd = new SeededRandom(5);
-    for (let count = 1; count <= 19; count++) {
+    for (const count of BATCH_SIZES) {
       const slot = 1600;
       const x = new Uint8Array(count * slot + 7);
       rnd.fill(x);
@@ -202,6 +207,8 @@ describe('native header core', () => {
     const r = spawnSync(process.execPath, ['-e', script], {
       env: { ...process.env, TSN2N_PEARSON_PORTABLE: '1' },
       encoding: 'utf8',
+      // The batches' hex is several megabytes (spawnSync cuts stdout at 1 MiB by default).
+      maxBuffer: 64 * 1024 * 1024,
     });
     expect(r.stderr).toBe('');
     const [impl, ...got] = r.stdout.trim().split(',');
@@ -274,13 +281,13 @@ describe('native header core', () => {
     return { slab, offs, lens, expected, want };
   }
 
-  it('opens a batch (up to eight checksums side by side) exactly as one by one, with bad and short datagrams mixed in', () => {
+  it('opens a batch (up to 32 checksums and header blocks side by side) exactly as one by one, with bad and short datagrams mixed in', () => {
     const rnd = new SeededRandom(11);
     const other = dynamicHeaderKeys(unhex('3517e3bbb26859d129cd685f382a2fb5'), backend());
     let opened = 0;
     let refused = 0;
     for (let iter = 0; iter < 60; iter++) {
-      const count = 1 + (iter % 19);
+      const count = BATCH_SIZES[iter % BATCH_SIZES.length];
       const { slab, offs, lens, expected, want } = mixedBatch(rnd, count, other);
       const ts = slab.slice();
       const out = new Uint32Array(count * OPEN_BATCH_WORDS).fill(0xdead);
