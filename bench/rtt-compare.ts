@@ -32,6 +32,7 @@ const ctx: Context = {
     c: { edge: [join(refBin, 'edge')], supernode: [join(refBin, 'supernode')] },
   },
   seconds: 5,
+  rounds: 1,
   ciphers: [4],
   mainCipher: 4,
   communityFile,

@@ -10,6 +10,9 @@
 //   rtt    ping a → b, 200 × 10 ms, avg/p50/p99: P2P and relayed, ±-H, -A4
 //   small  iperf3 UDP 64 and 512 B payloads, unlimited rate, a → b and b → a (-R): packets/s received, loss
 //   mixed  P2P tsn2n edge ⇄ C edge both directions, -A4 ±-H, against C ⇄ C
+//   hecost per cipher, BENCH_ROUNDS (default 3) pairs of P2P runs without and with -H back to back, order
+//          flipping: the median of the pairs' -H / no -H (not in the default set: it takes 2 × BENCH_ROUNDS runs
+//          a cipher and side)
 // BENCH_SECONDS (default 6) is each iperf3 run; BENCH_CIPHERS (e.g. 4,3) narrows the ciphers. Exit code 1 if any
 // case failed (its row says why; the run goes on).
 import { spawnSync } from 'node:child_process';
@@ -27,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { checkPrerequisites, describeMissing, Lab } from '../src/lab/index.js';
 import { iperf3Run, pingSeries } from './lab-extra.js';
 import { type Case, type Commands, type Context, errorText, type Row, runCase } from './tunnel/case.js';
+import { heCostCases } from './tunnel/hecost.js';
 import { PING_COUNT, PING_INTERVAL_S } from './tunnel/measure.js';
 import { mixedCases } from './tunnel/mixed.js';
 import { p2pCases } from './tunnel/p2p.js';
@@ -42,10 +46,14 @@ const DEFAULT_SECONDS = 6;
 const ALL_CIPHERS = [4, 3, 5, 2, 1];
 /** Cipher of the fixed-cipher groups when BENCH_CIPHERS includes it. */
 const MAIN_CIPHER = 4;
-const GROUPS = ['p2p', 'he', 'relay', 'rtt', 'small', 'mixed'] as const;
+const GROUPS = ['p2p', 'he', 'relay', 'rtt', 'small', 'mixed', 'hecost'] as const;
 type Group = (typeof GROUPS)[number];
+/** The groups a run without BENCH_CASES takes. */
+const DEFAULT_GROUPS: readonly Group[] = ['p2p', 'he', 'relay', 'rtt', 'small', 'mixed'];
+/** Default pairs of the hecost group. */
+const DEFAULT_ROUNDS = 3;
 /** Environment variables that shape a run, echoed in the command line of the header. */
-const ENV_KNOBS = ['BENCH_SECONDS', 'BENCH_CASES', 'BENCH_CIPHERS', 'N2N_REFERENCE_BIN'];
+const ENV_KNOBS = ['BENCH_SECONDS', 'BENCH_CASES', 'BENCH_CIPHERS', 'BENCH_ROUNDS', 'N2N_REFERENCE_BIN'];
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -124,6 +132,8 @@ function casesOf(ctx: Context, group: Group): Case[] {
       return smallCases(ctx);
     case 'mixed':
       return mixedCases(ctx);
+    case 'hecost':
+      return heCostCases(ctx);
   }
 }
 
@@ -131,7 +141,10 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? DEFAULT_SECONDS);
   if (!(seconds > 0))
     throw new Error(`BENCH_SECONDS: expected a positive number, got ${process.env.BENCH_SECONDS}`);
-  const groups = listEnv('BENCH_CASES', GROUPS, GROUPS) as Group[];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? DEFAULT_ROUNDS);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`BENCH_ROUNDS: expected a positive whole number, got ${process.env.BENCH_ROUNDS}`);
+  const groups = listEnv('BENCH_CASES', GROUPS, DEFAULT_GROUPS) as Group[];
   const ciphers = listEnv('BENCH_CIPHERS', ALL_CIPHERS.map(String), ALL_CIPHERS.map(String)).map(Number);
   const missing = describeMissing(checkPrerequisites(['iperf3', 'ss']));
   if (missing) throw new Error(`bench:tunnel ${missing}`);
@@ -174,6 +187,7 @@ async function main(): Promise<void> {
         c: ref?.commands,
       },
       seconds,
+      rounds,
       ciphers,
       mainCipher: ciphers.includes(MAIN_CIPHER) ? MAIN_CIPHER : ciphers[0],
       communityFile,

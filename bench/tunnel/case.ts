@@ -18,6 +18,8 @@ export interface Context {
   commands: { tsn2n: Commands; c?: Commands };
   /** Duration of each iperf3 run, s. */
   seconds: number;
+  /** Pairs of runs of the hecost group per cipher and side. */
+  rounds: number;
   /** Ciphers of the per-cipher groups (p2p, he), in order. */
   ciphers: readonly number[];
   /** Cipher of the fixed-cipher groups (relay mixed, rtt, small, mixed). */

@@ -9,6 +9,7 @@ const INTEGER_FROM = 100;
 export function fmt(n: number, unit: string): string {
   if (!Number.isFinite(n)) return '–';
   if (unit === 'ms') return n.toFixed(3);
+  if (unit === 'ratio') return n.toFixed(2);
   if (Math.abs(n) >= INTEGER_FROM) return Math.round(n).toLocaleString('en-US');
   return n.toFixed(1);
 }

@@ -12,12 +12,18 @@
 // large segment instead of many. Anything else is written alone with an empty header.
 #include "tapoffload.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TSN2N_SUM_AVX2 1
+#include <immintrin.h>
+#endif
 
 namespace tsn2n {
 namespace {
@@ -83,9 +89,52 @@ inline void Put32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v);
 }
 
+#ifdef TSN2N_SUM_AVX2
+// Bytes of one AVX2 step, and the least worth the vector loop.
+constexpr size_t kSumStepBytes = 32;
+constexpr size_t kSumVectorMinBytes = 64;
+
+// TSN2N_SUM_PORTABLE=1 in the environment keeps the scalar loop (its test runs that way).
+bool HaveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2") && getenv("TSN2N_SUM_PORTABLE") == nullptr;
+  return have;
+}
+
+// The 32-bit native words of p[0, len) in whole 32-byte steps, added into 64-bit lanes without carries (a lane
+// gains under 2^33 a step), then into `sum` with end-around carries; p and len are moved past them. The same
+// ones' complement sum as the scalar loop, since 2^32 ≡ 1 modulo 2^16 − 1 (RFC 1071 §2(A), any word size). The
+// checksum of every frame cut from a TSO frame and of every frame merged for the TAP went through the scalar loop
+// at 5–6 % of a P2P run's samples.
+__attribute__((target("avx2"))) uint64_t SumAvx2(const uint8_t** p, size_t* len, uint64_t sum) {
+  const __m256i low = _mm256_set1_epi64x(0xffffffffll);
+  __m256i lo = _mm256_setzero_si256();
+  __m256i hi = _mm256_setzero_si256();
+  const uint8_t* q = *p;
+  size_t left = *len;
+  for (; left >= kSumStepBytes; q += kSumStepBytes, left -= kSumStepBytes) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    lo = _mm256_add_epi64(lo, _mm256_and_si256(v, low));
+    hi = _mm256_add_epi64(hi, _mm256_srli_epi64(v, 32));
+  }
+  alignas(32) uint64_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), lo);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 4), hi);
+  for (const uint64_t w : lanes) {
+    sum += w;
+    if (sum < w) sum++;
+  }
+  *p = q;
+  *len = left;
+  return sum;
+}
+#endif
+
 // Ones' complement sum of p[0, len) added to `sum`, read in memory order as native words (RFC 1071 §2(B):
 // the folded result stored in native order is the network-order checksum, on either endianness).
 uint64_t Sum(const uint8_t* p, size_t len, uint64_t sum) {
+#ifdef TSN2N_SUM_AVX2
+  if (len >= kSumVectorMinBytes && HaveAvx2()) sum = SumAvx2(&p, &len, sum);
+#endif
   while (len >= 16) {
     uint64_t a, b;
     memcpy(&a, p, 8);
