@@ -85,7 +85,7 @@ function randomLength(rnd: SeededRandom, n: number, multipleOf = 1): number {
 }
 
 /** The raw addon calls the AES lanes test makes (also as source text in a child process). */
-type AesAddon = Pick<NativeAddon, 'cipherKey' | 'payloadEncrypt'>;
+type AesAddon = Pick<NativeAddon, 'cipherKey' | 'payloadEncrypt' | 'payloadDecrypt'>;
 
 describe('native cipher backend', () => {
   it('loads from the built addon and names its Speck path and OpenSSL', () => {
@@ -122,7 +122,7 @@ describe('native cipher backend', () => {
     }
   });
 
-  it('AES payloads encrypted side by side (VAES, AES-NI) equal OpenSSL one at a time (TSN2N_AES_PORTABLE), 128/192/256', () => {
+  it('AES payloads encrypted side by side (VAES, AES-NI) and decrypted through ECB equal OpenSSL CBC one at a time (TSN2N_AES_PORTABLE), 128/192/256', () => {
     // Child processes run OpenSSL's path and the 128-bit AES-NI lanes (TSN2N_AES_VAES=0), since the choice is made
     // once per process; this process takes the widest lanes the CPU has. Batches of 1..19 payloads and some past
     // the 16-lane groups, of 0..1,500 bytes at odd offsets, in place.
@@ -148,6 +148,21 @@ describe('native cipher backend', () => {
           const outLens = new Uint32Array(count);
           a.payloadEncrypt(key, buf, srcOffs, lens, buf, dstOffs, count, rnd, outLens);
           out.push(`${[...outLens].join('.')}:${Buffer.from(buf).toString('hex')}`);
+          // Back again, then with a byte flipped in every ciphertext, then cut by one byte (garbage or refused,
+          // the same on every path).
+          for (const change of ['none', 'flip', 'cut'] as const) {
+            const src = buf.slice();
+            const decLens = outLens.slice();
+            for (let j = 0; j < count; j++) {
+              if (change === 'flip') src[dstOffs[j] + ((j * 53) % outLens[j])] ^= 0x20;
+              if (change === 'cut') decLens[j] = Math.max(0, outLens[j] - 1);
+            }
+            const plain = new Uint8Array(count * slot + 3);
+            const plainOffs = Uint32Array.from({ length: count }, (_, j) => j * slot + 1);
+            const plainLens = new Uint32Array(count);
+            a.payloadDecrypt(key, src, dstOffs, decLens, plain, plainOffs, count, null, plainLens);
+            out.push(`${change} ${[...plainLens].join('.')}:${Buffer.from(plain).toString('hex')}`);
+          }
         }
       }
       return out;
