@@ -684,27 +684,15 @@ void AesCbcEncryptLanes(const EvpKey& k, uint8_t* const* msg, const size_t* bloc
 
 // ---------------------------------------------------------------------------- OpenSSL EVP
 
-const EVP_CIPHER* AesCbcCipher(size_t keyBytes) {
+// AES of a key size: CBC for the payload transform, ECB for its decryption (CtsDecryptEcb); nullptr for others.
+const EVP_CIPHER* AesCipher(size_t keyBytes, bool ecb) {
   switch (keyBytes) {
     case 16:
-      return EVP_aes_128_cbc();
+      return ecb ? EVP_aes_128_ecb() : EVP_aes_128_cbc();
     case 24:
-      return EVP_aes_192_cbc();
+      return ecb ? EVP_aes_192_ecb() : EVP_aes_192_cbc();
     case 32:
-      return EVP_aes_256_cbc();
-    default:
-      return nullptr;
-  }
-}
-
-const EVP_CIPHER* AesEcbCipher(size_t keyBytes) {
-  switch (keyBytes) {
-    case 16:
-      return EVP_aes_128_ecb();
-    case 24:
-      return EVP_aes_192_ecb();
-    case 32:
-      return EVP_aes_256_ecb();
+      return ecb ? EVP_aes_256_ecb() : EVP_aes_256_cbc();
     default:
       return nullptr;
   }
@@ -727,7 +715,7 @@ bool EvpInit(EvpKey* key, const EVP_CIPHER* cipher, const uint8_t* raw, bool bot
 EVP_CIPHER_CTX* EcbDecryptContext(const uint8_t* raw, size_t keyBytes) {
   if (getenv("TSN2N_AES_PORTABLE") != nullptr) return nullptr;
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (ctx == nullptr || EVP_CipherInit_ex(ctx, AesEcbCipher(keyBytes), nullptr, raw, nullptr, 0) != 1 ||
+  if (ctx == nullptr || EVP_CipherInit_ex(ctx, AesCipher(keyBytes, true), nullptr, raw, nullptr, 0) != 1 ||
       EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
     EVP_CIPHER_CTX_free(ctx);
     return nullptr;
@@ -1164,9 +1152,9 @@ Napi::Value CipherKeyJs(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < kTwofishSubkeys; i++) t->k[i] = LoadLe32(m + 4 * i);
     for (size_t i = 0; i < kTwofishTableWords; i++) t->s[i / 256][i % 256] = LoadLe32(m + 4 * (kTwofishSubkeys + i));
     key = t;
-  } else if ((kind == kAes && AesCbcCipher(len) != nullptr) || (kind == kChaCha20 && len == kChaChaKeyBytes)) {
+  } else if ((kind == kAes && AesCipher(len, false) != nullptr) || (kind == kChaCha20 && len == kChaChaKeyBytes)) {
     auto* e = new EvpKey(kind);
-    const bool ok = kind == kAes ? EvpInit(e, AesCbcCipher(len), m, true) : EvpInit(e, EVP_chacha20(), m, false);
+    const bool ok = kind == kAes ? EvpInit(e, AesCipher(len, false), m, true) : EvpInit(e, EVP_chacha20(), m, false);
     if (!ok) {
       delete e;
       throw Napi::Error::New(env, "cipherKey: OpenSSL refused the cipher");
