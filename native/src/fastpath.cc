@@ -15,10 +15,10 @@
 // peer; and a frame to such a pending peer while its next QUERY_PEER is not due, sent to the supernode.
 //
 // With -H in a community without users (one header key pair that never changes; configureHeader), a received
-// datagram is opened in a copy, must be a PACKET header (hl = 38) and must pass the replay check of
-// src/transform/stamp.ts (StampGenerator.verify with the jitter rule, against the peer's record, which is only
-// updated when the packet is taken); a sent one is sealed with the next stamp of the process's generator, whose
-// state JS shares, and four random bytes.
+// datagram is opened in place (its first header bytes kept, and put back if it is left to JS), must be a PACKET
+// header (hl = 38, or 46 relayed) and must pass the replay check of src/transform/stamp.ts (StampGenerator.verify
+// with the jitter rule, against the peer's record, which is only updated when the packet is taken); a sent one is
+// sealed with the next stamp of the process's generator, whose state JS shares, and four random bytes.
 #include "fastpath.h"
 
 #include <errno.h>

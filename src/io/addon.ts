@@ -243,7 +243,10 @@ export interface NativeAddon {
     random: null,
     outLens: Uint32Array,
   ): void;
-  /** Which Speck path runs ('avx2' or 'portable') and the OpenSSL version behind AES and ChaCha20. */
+  /**
+   * Which Speck path runs ('avx2' or 'portable'), the -H hash's ('avx512' or 'portable'), the AES encryption lanes
+   * ('vaes', 'aesni' or 'openssl') and the OpenSSL version behind AES and ChaCha20.
+   */
   cryptoInfo(): { speck: string; pearson: string; aesLanes: string; openssl: string };
 
   /** Expands the header-encryption key pair Kh, Kiv (16 bytes each, Speck128/128; native/src/header.cc). */
@@ -273,7 +276,8 @@ export interface NativeAddon {
   ): boolean;
   /**
    * Seals datagram i = buf[offs[i], +lens[i]) for i < count like headerSeal with hls[i], stamp (stamps[2i],
-   * stamps[2i+1]) and rands[i]; up to eight datagrams' checksums are computed side by side. Every range is checked first.
+   * stamps[2i+1]) and rands[i]; up to 32 datagrams' checksums and header blocks are computed together. Every range
+   * is checked first.
    */
   headerSealBatch?(
     key: NativeHeaderKey,
@@ -287,8 +291,8 @@ export interface NativeAddon {
   ): void;
   /**
    * headerOpen for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count: out[4i] = 1 and
-   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; up to eight
-   * checksums side by side. Every range is checked first.
+   * out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, out[4i] = 0 and the datagram untouched when not; up to 32
+   * datagrams' checksums and header blocks together. Every range is checked first.
    */
   headerOpenBatch?(
     key: NativeHeaderKey,

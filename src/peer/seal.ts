@@ -28,7 +28,8 @@ export class HeaderSealer {
 
   /**
    * Seals datagram j = buf[offs[j], +lens[j]) with hl = hls[j], for j < count, in order: the same stamps and
-   * random words as `seal` one by one, in one native call when the keys have a core (four checksums side by side).
+   * random words as `seal` one by one, in one native call when the keys have a core (up to 32 datagrams'
+   * checksums and header blocks together).
    */
   sealBatch(
     buf: Uint8Array,

@@ -295,7 +295,8 @@ const batchInfo = new HeaderInfo();
 /**
  * decryptHeader with one key pair for datagram i = buf[offs[i], +lens[i]) (ranges not overlapping), i < count:
  * out[4i] = 1 and out[4i+1..3] = {stamp hi, stamp lo, hl} when it opens, else out[4i] = 0 and the datagram is
- * untouched. One native call with four checksums side by side when the keys have a core; one by one otherwise.
+ * untouched. One native call (up to 32 datagrams' checksums and header blocks together) when the keys have a core;
+ * one by one otherwise.
  */
 export function decryptHeaderBatch(
   buf: Uint8Array,
