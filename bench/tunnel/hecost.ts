@@ -32,11 +32,10 @@ export function heCostCases(ctx: Context): Case[] {
       const ratios: number[] = [];
       const pairs: string[] = [];
       for (let round = 0; round < ctx.rounds; round++) {
-        const order = round % 2 === 0 ? [false, true] : [true, false];
-        const got = new Map<boolean, Sample>();
-        for (const he of order) got.set(he, await once(ctx, side, cipher, he));
-        const plain = got.get(false) as Sample;
-        const sealed = got.get(true) as Sample;
+        const sealedFirst = round % 2 === 1;
+        const first = await once(ctx, side, cipher, sealedFirst);
+        const second = await once(ctx, side, cipher, !sealedFirst);
+        const [plain, sealed] = sealedFirst ? [second, first] : [first, second];
         const error = plain.error ?? sealed.error;
         if (error) throw new Error(error);
         ratios.push(sealed.value / plain.value);

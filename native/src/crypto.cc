@@ -529,11 +529,16 @@ int AesExpandKey(const uint8_t* key, size_t keyBytes, uint8_t* rk) {
   return rounds;
 }
 
+// TSN2N_AES_PORTABLE=1 in the environment leaves every AES payload to OpenSSL's CBC one at a time, both ways;
+// TSN2N_AES_VAES=0 keeps the lanes on 128-bit AES-NI (their tests run that way).
+bool AesPortable() {
+  static const bool portable = getenv("TSN2N_AES_PORTABLE") != nullptr;
+  return portable;
+}
+
 #ifdef TSN2N_AES_NI
-// TSN2N_AES_PORTABLE=1 in the environment leaves every AES payload to OpenSSL one at a time, TSN2N_AES_VAES=0 keeps
-// the lanes on 128-bit AES-NI (their tests run that way).
 bool HaveAesNi() {
-  static const bool have = __builtin_cpu_supports("aes") && getenv("TSN2N_AES_PORTABLE") == nullptr;
+  static const bool have = __builtin_cpu_supports("aes") && !AesPortable();
   return have;
 }
 
@@ -713,7 +718,7 @@ bool EvpInit(EvpKey* key, const EVP_CIPHER* cipher, const uint8_t* raw, bool bot
 
 // The ECB decryption context of an AES key, or nullptr when TSN2N_AES_PORTABLE=1 keeps every payload on CBC.
 EVP_CIPHER_CTX* EcbDecryptContext(const uint8_t* raw, size_t keyBytes) {
-  if (getenv("TSN2N_AES_PORTABLE") != nullptr) return nullptr;
+  if (AesPortable()) return nullptr;
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   if (ctx == nullptr || EVP_CipherInit_ex(ctx, AesCipher(keyBytes, true), nullptr, raw, nullptr, 0) != 1 ||
       EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {

@@ -100,6 +100,9 @@ constexpr uint32_t kOpenWords = 4;
 constexpr uint32_t kOpenAhead = 32;
 constexpr uint32_t kSavedHeaderBytes = 64;
 static_assert(kSavedHeaderBytes >= kRelayedHeaderBytes, "a relayed PACKET's header must fit its saved copy");
+
+// The bytes of a received datagram that RunRx keeps before opening it in place.
+inline uint32_t SavedBytes(uint32_t len) { return len < kSavedHeaderBytes ? len : kSavedHeaderBytes; }
 // Random bytes drawn per sent frame: the payload preamble, then the header seal's (-H).
 constexpr uint32_t kRandomSlot = kPreambleBytes + kHeaderRandomBytes;
 
@@ -410,7 +413,7 @@ uint32_t FastPath::RunRx(const Slab& slab, uint32_t count) {
         for (uint32_t j = i; j < i + n; j++) {
           openOffs_[j] = j * slab.stride + slab.headroom;
           memcpy(saved_.data() + static_cast<size_t>(j) * kSavedHeaderBytes, slab.base + openOffs_[j],
-                 slab.lengths[j] < kSavedHeaderBytes ? slab.lengths[j] : kSavedHeaderBytes);
+                 SavedBytes(slab.lengths[j]));
         }
         HeaderOpenMany(heKey_, slab.base, openOffs_.data() + i, slab.lengths + i, n, community_,
                        openOut_.data() + static_cast<size_t>(i) * kOpenWords, kRelayedHeaderBytes);
@@ -424,7 +427,7 @@ uint32_t FastPath::RunRx(const Slab& slab, uint32_t count) {
   for (uint32_t j = i; j < opened; j++) {
     if (openOut_[static_cast<size_t>(j) * kOpenWords] != 1) continue;
     memcpy(slab.base + openOffs_[j], saved_.data() + static_cast<size_t>(j) * kSavedHeaderBytes,
-           slab.lengths[j] < kSavedHeaderBytes ? slab.lengths[j] : kSavedHeaderBytes);
+           SavedBytes(slab.lengths[j]));
   }
   if (frameCount_ > 0) FlushRx();
   return i;

@@ -94,7 +94,8 @@ inline void Put32(uint8_t* p, uint32_t v) {
 constexpr size_t kSumStepBytes = 32;
 constexpr size_t kSumVectorMinBytes = 64;
 
-// TSN2N_SUM_PORTABLE=1 in the environment keeps the scalar loop (its test runs that way).
+// TSN2N_SUM_PORTABLE=1 in the environment keeps the scalar loop, to compare the two (test/root/tap-offload.test.ts
+// passes either way; the scalar loop also sums every tail shorter than a step).
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2") && getenv("TSN2N_SUM_PORTABLE") == nullptr;
   return have;
